@@ -1,0 +1,35 @@
+# Stepwise: `make run` serves the app on embedded defaults; `make test` runs the whole suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# The CPU build of torch; on a GPU host install the CUDA build you need before `make`.
+TORCH_SPEC ?= torch==2.13.0
+STAMP := $(VENV)/.stamp-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: run test install services bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet -e ".[model,dev]"
+	rm -f $(VENV)/.stamp-*
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/stepwise run
+
+services:
+	./scripts/services.sh
+
+test: $(STAMP) services
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+bench: $(STAMP)
+	$(BIN)/python bench/grader.py
+	$(BIN)/python bench/generate.py
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .hypothesis

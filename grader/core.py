@@ -1,0 +1,155 @@
+"""check_answer: read both answers, compare, diagnose, with a time limit and a cache."""
+from __future__ import annotations
+
+import dataclasses
+import re
+import threading
+import time
+from collections import OrderedDict
+
+from .answer import Answer, read_answer
+from .compare import compare
+from .latex import ast_latex
+from .limits import GraderTimeout, time_limit
+from .model import Policy, Result
+from .parse import ParseError
+
+__all__ = ["check_answer", "clear_cache", "cache_info"]
+
+
+class _LRU:
+    def __init__(self, maxsize: int):
+        self.maxsize = maxsize
+        self._d: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def get(self, key):
+        with self._lock:
+            v = self._d.get(key)
+            if v is None:
+                self.misses += 1
+                return None
+            self._d.move_to_end(key)
+            self.hits += 1
+            return v
+
+    def put(self, key, value):
+        with self._lock:
+            self._d[key] = value
+            self._d.move_to_end(key)
+            while len(self._d) > self.maxsize:
+                self._d.popitem(last=False)
+
+    def clear(self):
+        with self._lock:
+            self._d.clear()
+            self.hits = self.misses = 0
+
+    def __len__(self):
+        return len(self._d)
+
+
+_results = _LRU(8192)
+_ws = re.compile(r"\s+")
+
+
+def clear_cache() -> None:
+    """Forget cached verdicts (e.g. between benchmark passes)."""
+    _results.clear()
+
+
+def cache_info() -> dict:
+    return {"size": len(_results), "hits": _results.hits, "misses": _results.misses,
+            "maxsize": _results.maxsize}
+
+
+def _key_text(s: str) -> str:
+    return _ws.sub(" ", s.strip())
+
+
+def _copy(r: Result) -> Result:
+    return dataclasses.replace(r, details=dict(r.details))
+
+
+def _invalid(msg: str, diag: str = "unreadable", interpreted: str = "", **details) -> Result:
+    return Result(False, 0.0, "invalid", msg, interpreted, diag, details)
+
+
+def _read(text: str, pol: Policy) -> Answer:
+    return read_answer(text, pol.max_length)
+
+
+def _echo(interp: str) -> str:
+    if not interp or len(interp) > 80:
+        return ""
+    return "We read your answer as $%s$. " % interp
+
+
+def _check(student: str, reference: str, pol: Policy) -> Result:
+    try:
+        ref = _read(reference, pol)
+    except ParseError as e:
+        return _invalid("The reference answer could not be read (%s) - please tell your teacher."
+                        % e.message.rstrip("."), "bad-reference", error="reference",
+                        reason=e.code)
+    try:
+        ans = _read(student, pol)
+    except ParseError as e:
+        diag = {"too-long": "too-long", "too-big": "too-big", "too-deep": "too-big",
+                "undefined": "undefined"}.get(e.code, "unreadable")
+        return _invalid(e.message + ("" if diag != "unreadable" else
+                                     " Check your typing and try again."), diag, reason=e.code)
+    interp = ast_latex(ans.ast)
+    v = compare(ans, ref, pol)
+    fb = v.feedback
+    if v.status == "correct" and fb == "Correct.":
+        fb = "Correct."
+    feedback = _echo(interp) + fb
+    details = dict(v.details)
+    details["kind"] = ans.kind
+    details["reference_kind"] = ref.kind
+    return Result(v.status == "correct", round(float(v.score), 4), v.status, feedback, interp,
+                  v.diagnosis, details)
+
+
+def check_answer(student: str, reference: str, policy: Policy | dict | None = None) -> Result:
+    """Grade a student's answer against the reference answer.
+
+    Never raises for any student input: unreadable input gives status "invalid",
+    running out of time gives status "timeout".  A malformed *policy* raises ValueError.
+    """
+    pol = Policy.coerce(policy)
+    if not isinstance(student, str):
+        return _invalid("The answer must be text.", reason="bad-type")
+    if not isinstance(reference, str):
+        raise TypeError("reference must be a string")
+    if len(student) > pol.max_length:
+        return _invalid("That answer is too long to check (more than %d characters)."
+                        % pol.max_length, "too-long", reason="too-long")
+    key = (_key_text(student), _key_text(reference), pol)
+    hit = _results.get(key)
+    if hit is not None:
+        r = _copy(hit)
+        r.details["cached"] = True
+        return r
+    t0 = time.perf_counter()
+    try:
+        with time_limit(pol.timeout):
+            result = _check(student, reference, pol)
+    except GraderTimeout:
+        result = Result(False, 0.0, "timeout", "Checking this answer took too long; please "
+                        "write it in a simpler form.", "", "timeout", {"limit_s": pol.timeout})
+        result.details["elapsed_ms"] = round((time.perf_counter() - t0) * 1000, 3)
+        return result
+    except RecursionError:
+        result = _invalid("That answer is nested too deeply to check.", "too-big",
+                          reason="too-deep")
+    except (MemoryError, OverflowError):
+        result = _invalid("That answer is too large to check.", "too-big", reason="too-big")
+    except Exception as e:  # noqa: BLE001 - the grader must never crash on input
+        result = _invalid("We could not check this answer. Check your typing and try again.",
+                          "unreadable", reason="internal", error_type=type(e).__name__)
+    result.details["elapsed_ms"] = round((time.perf_counter() - t0) * 1000, 3)
+    _results.put(key, _copy(result))
+    return result

@@ -1,0 +1,187 @@
+"""Time limits that work in the main thread, in other threads and in daemonic processes.
+
+* Main thread of the main interpreter, with no interval timer already running:
+  ``signal.setitimer(ITIMER_REAL)`` and a SIGALRM handler that raises :class:`GraderTimeout`.
+* Anywhere else (web-server threads, a Celery prefork child whose main thread already uses
+  SIGALRM, ...): one shared watchdog thread injects :class:`GraderTimeout` into the checking
+  thread with ``PyThreadState_SetAsyncExc``.  No child processes are needed, so daemonic
+  processes (which may not start multiprocessing children) are fine.
+
+Both ways deliver the exception between Python bytecodes; the builders in
+:mod:`grader.build` refuse the few operations that could spend a long time inside one C call
+(huge integer powers, huge factorials), so the limit is honoured in practice.
+
+:class:`GraderTimeout` derives from ``BaseException`` so ``except Exception`` blocks inside
+sympy or mpmath cannot swallow it.
+"""
+from __future__ import annotations
+
+import ctypes
+import heapq
+import itertools
+import signal
+import threading
+import time
+from contextlib import contextmanager
+
+__all__ = ["GraderTimeout", "time_limit", "deadline_left"]
+
+
+class GraderTimeout(BaseException):
+    """Raised inside a check that ran past its time limit."""
+
+
+_local = threading.local()
+
+
+def deadline_left() -> float:
+    """Seconds left before the innermost active limit in this thread (inf if none)."""
+    d = getattr(_local, "deadline", None)
+    return float("inf") if d is None else d - time.monotonic()
+
+
+# ------------------------------------------------------------------ watchdog (any thread)
+
+class _Watchdog:
+    def __init__(self):
+        self._cv = threading.Condition()
+        self._heap: list = []
+        self._ids = itertools.count()
+        self._thread = None
+        self._pid = None
+
+    def _ensure(self):
+        import os
+        if self._thread is None or not self._thread.is_alive() or self._pid != os.getpid():
+            self._pid = os.getpid()
+            self._cv = threading.Condition()
+            self._heap = []
+            t = threading.Thread(target=self._run, name="grader-watchdog", daemon=True)
+            self._thread = t
+            t.start()
+
+    def arm(self, when: float, tid: int):
+        entry = {"tid": tid, "done": False, "fired": False, "firing": False,
+                 "id": next(self._ids)}
+        with self._cv:
+            self._ensure()
+            heapq.heappush(self._heap, (when, entry["id"], entry))
+            self._cv.notify()
+        return entry
+
+    def disarm(self, entry) -> bool:
+        """Returns True if the watchdog fired for this entry.
+
+        Lock-free on purpose: an exception delivered while the checking thread held a lock
+        would leave that lock held for ever.  Under the GIL these dict operations are atomic.
+        """
+        entry["done"] = True
+        while entry["firing"]:
+            time.sleep(0)
+        return entry["fired"]
+
+    def _run(self):
+        cv = self._cv
+        heap = self._heap
+        while True:
+            with cv:
+                while True:
+                    while heap and heap[0][2]["done"]:
+                        heapq.heappop(heap)
+                    if not heap:
+                        cv.wait()
+                        continue
+                    delay = heap[0][0] - time.monotonic()
+                    if delay <= 0:
+                        break
+                    cv.wait(delay)
+                _, _, entry = heapq.heappop(heap)
+                entry["firing"] = True
+                if not entry["done"]:
+                    entry["fired"] = True
+                    ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                        ctypes.c_ulong(entry["tid"]), ctypes.py_object(GraderTimeout))
+                entry["firing"] = False
+
+
+_watchdog = _Watchdog()
+
+
+def _clear_async(tid: int):
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(tid), None)
+
+
+@contextmanager
+def _thread_limit(seconds: float):
+    tid = threading.get_ident()
+    entry = _watchdog.arm(time.monotonic() + seconds, tid)
+    try:
+        yield
+    finally:
+        if _watchdog.disarm(entry):
+            # It fired: the exception may still be pending; make sure it cannot escape later.
+            _clear_async(tid)
+
+
+# ------------------------------------------------------------------ signal (main thread)
+
+def _alarm_handler(signum, frame):
+    raise GraderTimeout()
+
+
+def _can_use_signal() -> bool:
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    if not hasattr(signal, "setitimer"):
+        return False
+    try:
+        if signal.getitimer(signal.ITIMER_REAL) != (0.0, 0.0):
+            return False
+        h = signal.getsignal(signal.SIGALRM)
+    except (ValueError, OSError):
+        return False
+    return h in (signal.SIG_DFL, signal.SIG_IGN, None, _alarm_handler)
+
+
+@contextmanager
+def _signal_limit(seconds: float):
+    old = signal.signal(signal.SIGALRM, _alarm_handler)
+    signal.setitimer(signal.ITIMER_REAL, max(seconds, 1e-3))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+@contextmanager
+def time_limit(seconds: float | None, force_thread: bool = False):
+    """Raise :class:`GraderTimeout` inside the block once ``seconds`` have passed.
+
+    Nested limits: the inner one only ever shortens the outer one.
+    """
+    if seconds is None or seconds <= 0 or seconds == float("inf"):
+        yield
+        return
+    now = time.monotonic()
+    outer = getattr(_local, "deadline", None)
+    if outer is not None:
+        # already inside a limit: keep the earlier deadline, do not stack timers
+        if now + seconds >= outer:
+            yield
+            return
+    _local.deadline = now + seconds if outer is None else min(outer, now + seconds)
+    try:
+        if outer is None and not force_thread and _can_use_signal():
+            with _signal_limit(seconds):
+                yield
+        else:
+            with _thread_limit(seconds):
+                yield
+    finally:
+        _local.deadline = outer
+
+
+def time_limit_mode() -> str:
+    """Which mechanism :func:`time_limit` would use in the calling thread."""
+    return "signal" if _can_use_signal() else "watchdog"

@@ -1,0 +1,344 @@
+"""check_steps: does each line of a student's working follow from the one before?"""
+from __future__ import annotations
+
+import re
+
+import sympy
+from sympy import S
+
+from .answer import Answer, read_answer
+from .build import to_expr
+from .compare import (_set_equal, equations_equivalent, exprs_equal, real_solutions,
+                      _same_solution_lists)
+from .latex import ast_latex
+from .limits import GraderTimeout, time_limit
+from .model import Policy, StepFinding, StepsResult
+from .numeric import ratio_constant, values_equal
+from .parse import ParseError
+
+__all__ = ["check_steps"]
+
+MAX_LINES = 200
+_LEAD = re.compile(r"^\s*(?:=>|\u21d2|\u2192|\\implies|\\Rightarrow|\\Longrightarrow|\\therefore|"
+                   r"\u2234|so\b|then\b|therefore\b|hence\b)\s*", re.I)
+
+
+def _tex(v) -> str:
+    """A short rendering of a value for step feedback: plain when simple, else $LaTeX$."""
+    try:
+        s = sympy.latex(v.doit() if isinstance(v, sympy.Basic) else v)
+    except (ValueError, TypeError, RecursionError):
+        return "?"
+    if len(s) > 60:
+        return "that term"
+    if re.fullmatch(r"[\w\s+\-*/.()=]+", s):
+        return s
+    return "$" + s + "$"
+
+
+class _Line:
+    """A line of working read as an expression, an equation (f = 0) or a set of reals."""
+
+    def __init__(self, ans: Answer, continues: bool):
+        self.ans = ans
+        self.continues = continues
+        self.kind = None
+        self.expr = None      # expression lines
+        self.sides = None     # (lhs, rhs) for equations
+        self.set = None       # inequalities: solution set over the reals
+        self.sym_node = None  # AST of the side(s), for slip detection
+        k = ans.kind
+        if continues and k == "expr":
+            self.kind = "cont"
+            self.expr = ans.value
+        elif k == "expr":
+            self.kind = "expr"
+            self.expr = ans.value
+        elif k == "equation":
+            self.kind = "eq"
+            self.sides = ans.value
+        elif k == "values" and ans.var is not None and len(ans.value) == 1:
+            self.kind = "eq"
+            self.sides = (ans.var, ans.value[0])
+        elif k == "values" and ans.var is not None:
+            self.kind = "sols"
+        elif k == "realset":
+            self.kind = "set"
+            self.set = ans.value
+        else:
+            self.kind = "other"
+
+    @property
+    def f(self):
+        return self.sides[0] - self.sides[1]
+
+
+def _read_line(text: str, pol: Policy):
+    continues = False
+    t = _LEAD.sub("", text)
+    if t.lstrip().startswith("=") and not t.lstrip().startswith("=="):
+        continues = True
+        t = t.lstrip()[1:]
+    return _Line(read_answer(t, pol.max_length), continues)
+
+
+def _solutions(line: _Line):
+    if line.kind == "sols":
+        return list(line.ans.value)
+    if line.kind == "eq":
+        syms = line.f.free_symbols
+        if len(syms) == 1:
+            return real_solutions(line.f, next(iter(syms)))
+    return None
+
+
+def _unevaluated_sides(line: _Line):
+    node = line.ans.ast
+    if node[0] == "rel":
+        return [to_expr(n, evaluate=False) for n in node[1]]
+    return [to_expr(node, evaluate=False)]
+
+
+def _distribution_variants(side_uneval):
+    """Ways to distribute a factor over brackets but forget one term: (variant, term, factor)."""
+    out = []
+    for m in sympy.preorder_traversal(side_uneval):
+        if not isinstance(m, sympy.Mul):
+            continue
+        adds = [a for a in m.args if isinstance(a, sympy.Add)]
+        if len(adds) != 1:
+            continue
+        A = adds[0]
+        c = sympy.Mul(*[a for a in m.args if a is not A])
+        terms = A.args
+        if len(terms) > 6:
+            continue
+        for k, tk in enumerate(terms):
+            variant = sympy.Add(*[c * t for j, t in enumerate(terms) if j != k]) + tk
+            try:
+                out.append((side_uneval.xreplace({m: variant}), tk, c))
+            except (TypeError, ValueError):
+                continue
+        if len(out) > 24:
+            break
+    return out
+
+
+def _diagnose_expr_step(prev: _Line, cur_expr):
+    try:
+        sides = _unevaluated_sides(prev)
+        side = sides[-1]
+        for variant, tk, c in _distribution_variants(side):
+            if exprs_equal(sympy.expand(variant) if False else variant.doit(), cur_expr):
+                return "distribution", _distribution_msg(tk, c)
+        base = sympy.expand(prev.expr if prev.expr is not None else prev.sides[1]) \
+            if False else (prev.expr if prev.expr is not None else prev.sides[1])
+        if base.is_Add and len(base.args) <= 8:
+            for t in base.args:
+                if values_equal(cur_expr, base - 2 * t):
+                    return "sign-error", "check the sign of %s." % _tex(t)
+        c = ratio_constant(cur_expr, base)
+        if c is not None and c != 1 and c != 0:
+            return "off-by-factor", "the value changed by a constant factor; check your arithmetic."
+    except (TypeError, ValueError, ArithmeticError, AttributeError):
+        pass
+    return "wrong-value", "check your arithmetic."
+
+
+def _distribution_msg(tk, c):
+    if c == -1:
+        return "did you change the sign of every term inside the brackets (including %s)?" \
+               % _tex(tk)
+    return "did you multiply %s by %s?" % (_tex(tk), _tex(c))
+
+
+def _diagnose_eq_step(prev: _Line, cur: _Line):
+    g = cur.f
+    f = prev.f
+    # forgot to distribute over brackets, on either side
+    try:
+        sides = _unevaluated_sides(prev)
+        if len(sides) == 2:
+            for idx in (0, 1):
+                for variant, tk, c in _distribution_variants(sides[idx]):
+                    new = [s.doit() for s in sides]
+                    new[idx] = variant.doit()
+                    if equations_equivalent(new[0] - new[1], g):
+                        return "distribution", _distribution_msg(tk, c)
+        # moved a term across without changing its sign
+        L, R = prev.sides
+        for side, sgn in ((L, -2), (R, 2)):
+            for t in sympy.Add.make_args(side):
+                if t.is_zero:
+                    continue
+                cand = f + sgn * t
+                if cand != 0 and equations_equivalent(cand, g):
+                    return "sign-error", ("when you move %s to the other side, change its sign."
+                                          % _tex(t))
+        # multiplied instead of dividing (c*x = R -> x = R*c)
+        for side, other in ((L, R), (R, L)):
+            coeff, rest = side.as_coeff_Mul()
+            if coeff.is_Rational and coeff not in (0, 1, -1) and rest.free_symbols:
+                if equations_equivalent(rest - other * coeff, g):
+                    return "off-by-factor", ("to undo multiplying by %s, divide both sides by "
+                                             "it." % _tex(coeff))
+                if equations_equivalent(rest - other - coeff, g) or \
+                        equations_equivalent(rest - other + coeff, g):
+                    return "wrong-operation", ("%s multiplies; divide both sides by it rather "
+                                               "than adding or subtracting." % _tex(coeff))
+    except (TypeError, ValueError, ArithmeticError, AttributeError, sympy.PolynomialError):
+        pass
+    # solution sets: lost or gained solutions
+    sp, sc = _solutions(prev), _solutions(cur)
+    if isinstance(sp, list) and isinstance(sc, list):
+        lost = [v for v in sp if not any(exprs_equal(v, w) for w in sc)]
+        gained = [w for w in sc if not any(exprs_equal(v, w) for v in sp)]
+        if lost and not gained:
+            if any(any(exprs_equal(v, -w) for w in sc) for v in lost):
+                return "missing-solution", ("a solution was lost: when you take a square root, "
+                                            "remember \u00b1.")
+            if any(v == 0 for v in lost):
+                return "missing-solution", ("a solution was lost: did you divide by an expression "
+                                            "that can be zero?")
+            return "missing-solution", "a solution was lost in this step."
+        if gained and not lost:
+            return "extra-solution", ("this step adds a solution that the previous line does not "
+                                      "have (squaring both sides can do that).")
+    return "wrong-value", "the two lines do not have the same solutions; check your arithmetic."
+
+
+def _judge(prev: _Line, cur: _Line):
+    """(ok, diagnosis, message) for cur following from prev."""
+    pk, ck = prev.kind, cur.kind
+    if ck == "cont":
+        base = prev.expr if pk in ("expr", "cont") else (prev.sides[1] if pk == "eq" else None)
+        if base is None:
+            return None
+        if exprs_equal(base, cur.expr):
+            return True, "equivalent", ""
+        return (False,) + _diagnose_expr_step(prev, cur.expr)
+    if pk in ("expr", "cont") and ck == "expr":
+        if exprs_equal(prev.expr, cur.expr):
+            return True, "equivalent", ""
+        return (False,) + _diagnose_expr_step(prev, cur.expr)
+    if pk in ("eq", "sols") and ck in ("eq", "sols"):
+        if pk == "eq" and ck == "eq":
+            res = equations_equivalent(prev.f, cur.f)
+            if res:
+                return True, "equivalent", ""
+            if res is None:
+                return None
+            return (False,) + _diagnose_eq_step(prev, cur)
+        sp, sc = _solutions(prev), _solutions(cur)
+        if sp is None or sc is None:
+            return None
+        if _same_solution_lists(sp, sc):
+            return True, "equivalent", ""
+        if pk == "eq" and ck == "sols":
+            return (False,) + _diagnose_eq_step(prev, _fake_eq(cur)) if False else \
+                (False, "missing-solution" if len(sc) < len(sp) else "extra-solution",
+                 "the solutions do not match the previous line.")
+        return False, "wrong-value", "the solutions do not match the previous line."
+    if pk == "set" or ck == "set":
+        a = prev.set if pk == "set" else _as_set(prev)
+        b = cur.set if ck == "set" else _as_set(cur)
+        if a is None or b is None:
+            return None
+        if _set_equal(a, b):
+            return True, "equivalent", ""
+        try:
+            if _set_equal(sympy.Complement(S.Reals, a).closure, b.closure):
+                return False, "flipped-inequality", ("when you multiply or divide both sides by a "
+                                                     "negative number, flip the inequality sign.")
+            if _set_equal(a.closure, b.closure):
+                return False, "wrong-endpoints", "check whether the endpoints are included."
+        except (TypeError, ValueError, NotImplementedError, AttributeError):
+            pass
+        return False, "wrong-value", "the two lines do not describe the same values."
+    return None
+
+
+def _fake_eq(line):
+    return line
+
+
+def _as_set(line: _Line):
+    s = _solutions(line)
+    if isinstance(s, list):
+        return sympy.FiniteSet(*s)
+    return None
+
+
+def check_steps(lines: list[str], policy: Policy | dict | None = None) -> StepsResult:
+    """Check a list of working lines; each line must follow from the previous readable line."""
+    pol = Policy.coerce(policy)
+    if isinstance(lines, str):
+        lines = lines.splitlines()
+    findings: list[StepFinding] = []
+    first_error = None
+    prev = None
+    prev_index = None
+    for i, raw in enumerate(list(lines)[:MAX_LINES + 1]):
+        text = raw if isinstance(raw, str) else ""
+        if i >= MAX_LINES:
+            findings.append(StepFinding(i, text[:200], False, "invalid",
+                                        "Too many lines to check.", "", "too-long"))
+            first_error = i if first_error is None else first_error
+            break
+        n = i + 1
+        finding = None
+        try:
+            with time_limit(pol.timeout):
+                try:
+                    cur = _read_line(text, pol)
+                except ParseError as e:
+                    finding = StepFinding(i, text, False, "invalid",
+                                          "Step %d: we could not read this line: %s" % (n, e.message),
+                                          "", "unreadable")
+                    cur = None
+                if cur is not None:
+                    interp = ast_latex(cur.ans.ast)
+                    if cur.continues:
+                        interp = "= " + interp
+                    if prev is None:
+                        finding = StepFinding(i, text, True, "start",
+                                              "Step %d: starting point." % n, interp, "")
+                    else:
+                        verdict = _judge(prev, cur)
+                        if verdict is None:
+                            finding = StepFinding(
+                                i, text, True, "unverified",
+                                "Step %d: we could not check this step automatically." % n,
+                                interp, "")
+                        elif verdict[0]:
+                            finding = StepFinding(i, text, True, "correct",
+                                                  "Step %d: follows from the previous line." % n,
+                                                  interp, "equivalent")
+                        else:
+                            _, diag, msg = verdict
+                            finding = StepFinding(
+                                i, text, False, "incorrect",
+                                "Step %d: %s does not follow from %s: %s" % (
+                                    n, _short(text), _short(lines[prev_index]), msg),
+                                interp, diag)
+                    prev, prev_index = cur, i
+        except GraderTimeout:
+            finding = StepFinding(i, text, False, "timeout",
+                                  "Step %d: checking this step took too long." % n, "", "timeout")
+        except RecursionError:
+            finding = StepFinding(i, text, False, "invalid",
+                                  "Step %d: this line is nested too deeply to check." % n, "",
+                                  "too-big")
+        except Exception as e:  # noqa: BLE001 - never crash on student input
+            finding = StepFinding(i, text, False, "invalid",
+                                  "Step %d: we could not check this line." % n, "", "unreadable")
+            del e
+        findings.append(finding)
+        if not finding.ok and first_error is None:
+            first_error = i
+    return StepsResult(findings, first_error, {"lines": len(findings)})
+
+
+def _short(text) -> str:
+    t = re.sub(r"\s+", " ", str(text)).strip()
+    return t if len(t) <= 60 else t[:57] + "..."

@@ -1,0 +1,276 @@
+"""`stepwise` command line: run the service, workers, migrations, accounts and offline grading."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from store.settings import Settings
+
+SAMPLE = Path(__file__).resolve().parent / "samples" / "algebra.json"
+DEMO_EMAIL = "demo@stepwise.local"
+DEMO_PASSWORD = "stepwise-demo"
+
+
+def _settings() -> Settings:
+    return Settings.from_env()
+
+
+def _child_env(settings: Settings) -> dict[str, str]:
+    """Environment for worker subprocesses: the resolved settings, so both sides agree."""
+    env = dict(os.environ)
+    env["STEPWISE_DATABASE_URL"] = settings.database_url
+    env["STEPWISE_INSTANCE_DIR"] = settings.instance_dir
+    env["STEPWISE_SECRET_KEY"] = settings.secret_key
+    if settings.redis_url:
+        env["STEPWISE_REDIS_URL"] = settings.redis_url
+    return env
+
+
+def worker_command(queues: str, *, pool: str | None = None, concurrency: int | None = None) -> list[str]:
+    cmd = [sys.executable, "-m", "celery", "-A", "worker.app", "worker", "-Q", queues, "--loglevel", "INFO"]
+    cmd += ["-n", f"{queues.replace(',', '-')}@%h"]
+    if pool:
+        cmd += ["-P", pool]
+    if concurrency:
+        cmd += ["--concurrency", str(concurrency)]
+    return cmd
+
+
+# --- commands -------------------------------------------------------------------------------
+
+
+def cmd_db(args) -> int:
+    from store import migrate
+
+    settings = _settings()
+    if args.action == "upgrade":
+        migrate.upgrade(settings.database_url, args.revision or "head")
+        print(f"database at {migrate.current(settings.database_url)}")
+    elif args.action == "downgrade":
+        migrate.downgrade(settings.database_url, args.revision or "-1")
+    else:
+        print(migrate.current(settings.database_url) or "empty")
+    return 0
+
+
+def cmd_create_teacher(args) -> int:
+    from web import create_app
+    from web.auth import create_teacher, find_teacher
+
+    app = create_app(_settings())
+    with app.app_context():
+        if find_teacher(args.email) is not None:
+            print(f"error: a teacher with email {args.email} exists", file=sys.stderr)
+            return 1
+        _, token = create_teacher(args.email, args.password, args.name or "")
+    print(f"created teacher {args.email}; API token (shown once):")
+    print(token)
+    return 0
+
+
+def seed_demo(settings: Settings) -> None:
+    """The demo teacher and the sample assignment with three students, once."""
+    from store.batchfile import read_submissions
+    from store.intake import parse_answers, parse_problems
+    from store.models import Source
+    from web import create_app
+    from web.auth import create_teacher, find_teacher
+    from web.intake import submit_answers, submit_assignment
+
+    app = create_app(settings)
+    with app.app_context():
+        if find_teacher(DEMO_EMAIL) is not None:
+            return
+        teacher, _ = create_teacher(DEMO_EMAIL, DEMO_PASSWORD, "Demo Teacher")
+        doc = json.loads(SAMPLE.read_text())
+        assignment = submit_assignment(teacher, doc["title"], parse_problems(doc["problems"]), settings)
+        for sub in read_submissions(SAMPLE.read_text()):
+            answers = parse_answers(sub["answers"], len(assignment.problems))
+            submit_answers(assignment, sub["student"], answers, Source.batch)
+
+
+def cmd_run(args) -> int:
+    from store import migrate
+
+    settings = _settings()
+    migrate.upgrade(settings.database_url)
+    if not args.no_demo:
+        seed_demo(settings)
+    workers = []
+    if not args.no_worker:
+        env = _child_env(settings)
+        workers.append(subprocess.Popen(worker_command("grading,lms", concurrency=2), env=env))
+        workers.append(subprocess.Popen(worker_command("reasoning", pool="solo"), env=env))
+    url = f"http://{args.host}:{args.port}/"
+    print(f"\nStepwise is running at {url}")
+    print(f"Demo login: {DEMO_EMAIL} / {DEMO_PASSWORD}")
+    print("Broker: " + ("Redis " + settings.redis_url if settings.redis_url else "embedded (SQLite, no Redis needed)"))
+    print("Press Ctrl+C to stop.\n", flush=True)
+    try:
+        from waitress import serve
+
+        from web import create_app
+
+        serve(create_app(settings), host=args.host, port=args.port, threads=8, _quiet=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for proc in workers:
+            proc.send_signal(signal.SIGTERM)
+        for proc in workers:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    return 0
+
+
+def cmd_worker(args) -> int:
+    settings = _settings()
+    pool = args.pool or ("solo" if args.queues == "reasoning" else None)
+    cmd = worker_command(args.queues, pool=pool, concurrency=args.concurrency)
+    if args.queues == "reasoning":
+        cmd += ["--prefetch-multiplier", "1"]
+    os.execvpe(cmd[0], cmd, _child_env(settings))
+    return 0  # not reached
+
+
+def cmd_batch(args) -> int:
+    """Store a file of submissions for an assignment and queue them (the overnight path)."""
+    from store.batchfile import read_submissions
+    from store.db import db
+    from store.intake import IntakeError, parse_answers, parse_external_id, parse_student
+    from store.models import Assignment, Source
+    from web import create_app
+    from web.intake import submit_answers
+
+    app = create_app(_settings())
+    with app.app_context():
+        assignment = db.session.get(Assignment, args.assignment)
+        if assignment is None:
+            print(f"error: no assignment {args.assignment}", file=sys.stderr)
+            return 1
+        try:
+            raw = read_submissions(Path(args.file).read_bytes())
+            parsed = [
+                (parse_student(s.get("student")), parse_external_id(s.get("external_id")),
+                 parse_answers(s.get("answers"), len(assignment.problems)))
+                for s in raw
+            ]
+        except IntakeError as exc:
+            print(f"error: {exc.field} {exc.message}", file=sys.stderr)
+            return 2
+        created = 0
+        for student, external_id, answers in parsed:
+            _, new = submit_answers(assignment, student, answers, Source.batch, external_id=external_id)
+            created += new
+    print(f"queued {created} new submission(s), {len(parsed) - created} already stored")
+    return 0
+
+
+def cmd_grade(args) -> int:
+    from stepwise.offline import grade_file
+
+    return grade_file(Path(args.file), as_json=args.json)
+
+
+def cmd_requeue(args) -> int:
+    """Queue again what is left waiting: submissions after a broker outage, and with
+    `--references`, model references that failed or found no model (after installing the weights)."""
+    from sqlalchemy import select
+
+    from store.db import db
+    from store.models import ReferenceSolution, ReferenceStatus, Submission
+    from tasks import enqueue_grading, enqueue_reasoning
+    from web import create_app
+
+    app = create_app(_settings())
+    with app.app_context():
+        references = []
+        if args.references:
+            stuck = (ReferenceStatus.failed.value, ReferenceStatus.unavailable.value, ReferenceStatus.pending.value)
+            for ref in db.session.scalars(select(ReferenceSolution).where(ReferenceSolution.status.in_(stuck))):
+                ref.status, ref.error = ReferenceStatus.pending.value, None
+                references.append(ref.id)
+            db.session.commit()
+        ids = db.session.scalars(select(Submission.id).where(Submission.status.in_(args.status))).all()
+        for reference_id in references:
+            enqueue_reasoning(reference_id)
+        for sid in ids:
+            enqueue_grading(sid)
+    print(f"requeued {len(ids)} submission(s) and {len(references)} reference solution(s)")
+    return 0
+
+
+def _delegate(module: str, argv: list[str]) -> int:
+    import importlib
+
+    return importlib.import_module(module).main(argv) or 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="stepwise", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="serve the dashboard and API, with workers (embedded defaults)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--no-worker", action="store_true", help="do not start worker subprocesses")
+    p.add_argument("--no-demo", action="store_true", help="do not create the demo teacher and sample")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("worker", help="run a Celery worker")
+    p.add_argument("--queues", "-Q", default="grading,lms", help="grading,lms (CPU) or reasoning (GPU)")
+    p.add_argument("--concurrency", "-c", type=int)
+    p.add_argument("--pool", "-P")
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("db", help="database migrations")
+    p.add_argument("action", choices=["upgrade", "downgrade", "current"])
+    p.add_argument("revision", nargs="?")
+    p.set_defaults(func=cmd_db)
+
+    p = sub.add_parser("create-teacher", help="create a teacher account; prints an API token last")
+    p.add_argument("--email", required=True)
+    p.add_argument("--password", required=True)
+    p.add_argument("--name")
+    p.set_defaults(func=cmd_create_teacher)
+
+    p = sub.add_parser("grade", help="grade a CSV or JSON file of submissions offline, print a table")
+    p.add_argument("file")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=cmd_grade)
+
+    p = sub.add_parser("batch", help="store and queue a file of submissions for an assignment")
+    p.add_argument("assignment", type=int)
+    p.add_argument("file")
+    p.set_defaults(func=cmd_batch)
+
+    p = sub.add_parser("requeue", help="queue again submissions left waiting")
+    p.add_argument("--status", nargs="+", default=["queued"])
+    p.add_argument("--references", action="store_true", help="also retry model references (failed/unavailable)")
+    p.set_defaults(func=cmd_requeue)
+
+    for name, module, text in (
+        ("check", "grader.cli", "check one answer against a reference, print JSON"),
+        ("eval-model", "worker.evaluate", "run models over problems with known answers"),
+        ("lms", "web.lms.cli", "manage LMS integrations"),
+    ):
+        p = sub.add_parser(name, help=text, add_help=False)
+        p.add_argument("rest", nargs=argparse.REMAINDER)
+        p.set_defaults(func=lambda a, m=module: _delegate(m, a.rest))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Storage shared by `web/` and `tasks/`: settings, models, sessions and the intake service."""

@@ -1,0 +1,74 @@
+"""Engine and session registry, bound at run time by the app factory, the worker or the CLI."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, scoped_session, sessionmaker
+
+from store.models import Base
+
+
+class Database:
+    """Holds one engine per process; `session` is a thread/task-scoped session factory."""
+
+    def __init__(self) -> None:
+        self.engine: Engine | None = None
+        self.url: str | None = None
+        self.session = scoped_session(sessionmaker(expire_on_commit=False))
+
+    def configure(self, url: str) -> Engine:
+        """Bind to `url`; calling it again with the same URL keeps the engine."""
+        if self.engine is not None and self.url == url:
+            return self.engine
+        self.dispose()
+        self.engine = make_engine(url)
+        self.url = url
+        self.session.configure(bind=self.engine)
+        return self.engine
+
+    def dispose(self) -> None:
+        """Drop pooled connections: after a fork, and at shutdown."""
+        self.session.remove()
+        if self.engine is not None:
+            self.engine.dispose()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session that commits on success and rolls back on error."""
+        session = self.session()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def make_engine(url: str, **options) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **options)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True, **options)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    # WAL lets the web process read while the worker writes; foreign keys are off by default.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def create_all(engine: Engine) -> None:
+    """Tests and throwaway databases only: real installs run `stepwise db upgrade`."""
+    from store.metadata import target_metadata
+
+    target_metadata.create_all(engine)
+
+
+db = Database()

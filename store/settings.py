@@ -1,0 +1,98 @@
+"""One place that reads the environment: every part of Stepwise gets its settings from here.
+
+`Settings.from_env()` is called by the app factory, the Celery app and the CLI, never at import.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+INSTANCE_DIR = Path(os.environ.get("STEPWISE_INSTANCE_DIR", Path.cwd() / "instance"))
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Service configuration; every field maps to a `STEPWISE_<FIELD>` environment variable."""
+
+    database_url: str = ""
+    redis_url: str = ""  # empty: embedded broker (SQLite transport), no Redis needed
+    secret_key: str = ""
+    instance_dir: str = ""
+    max_body_bytes: int = 2 * 1024 * 1024
+    check_timeout: float = 2.0  # seconds per sympy check
+    task_time_limit: int = 600  # hard limit for a grading task, seconds
+    reasoning_time_limit: int = 3600
+    # Model runtime (worker/runtime.py); the GPU worker reads these.
+    model: str = "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"
+    model_local_only: bool = False
+    device: str = "auto"
+    temperature: float = 0.6
+    top_p: float = 0.95
+    max_new_tokens: int = 8192
+    repetition_penalty: float = 1.0
+    samples: int = 5
+    batch_size: int = 16
+    agreement: float = 0.6  # share of samples that must agree before a model answer is trusted
+    model_enabled: bool = True  # false: never queue reasoning work (key-only grading)
+    # LMS
+    encryption_key: str = ""  # Fernet key for stored secrets; derived from secret_key if empty
+    public_url: str = "http://127.0.0.1:8000"
+    webhook_rate_limit: int = 120  # deliveries per minute per integration
+    lms_allow_private: bool = False  # tests only: allow callbacks to loopback hosts
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":
+        """Read `STEPWISE_*` variables once; keyword overrides win (tests, CLI flags)."""
+        env = os.environ if environ is None else environ
+        values = {}
+        for f in fields(cls):
+            raw = env.get(f"STEPWISE_{f.name.upper()}")
+            if raw is None or raw == "":
+                continue
+            kind = type(f.default)
+            values[f.name] = _bool(raw) if kind is bool else kind(raw)
+        values.update(overrides)
+        settings = cls(**values)
+        return settings.with_defaults()
+
+    def with_defaults(self) -> "Settings":
+        """Fill the embedded defaults: a SQLite file and a generated secret under `instance/`."""
+        instance = Path(self.instance_dir or INSTANCE_DIR)
+        changes = {"instance_dir": str(instance)}
+        if not self.database_url:
+            instance.mkdir(parents=True, exist_ok=True)
+            changes["database_url"] = f"sqlite:///{instance / 'stepwise.sqlite'}"
+        if not self.secret_key:
+            changes["secret_key"] = _instance_secret(instance)
+        return replace(self, **changes)
+
+    @property
+    def broker_url(self) -> str:
+        if self.redis_url:
+            return self.redis_url
+        return f"sqla+sqlite:///{Path(self.instance_dir) / 'celery-broker.sqlite'}"
+
+    @property
+    def embedded_broker(self) -> bool:
+        return not self.redis_url
+
+
+def _instance_secret(instance: Path) -> str:
+    """A per-install secret kept in `instance/secret_key`, so sessions survive restarts."""
+    instance.mkdir(parents=True, exist_ok=True)
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+__all__ = ["Settings"]

@@ -1,0 +1,165 @@
+"""The reasoning task's pipeline in-process (SQLite): claim, batch, vote, store, resume grading."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from store.models import Answer, Assignment, Problem, ReferenceSolution, Submission, Teacher
+from tasks.reasoning import solve_reference
+from worker.generation import Sample
+from worker.keys import generation_settings, reference_cache_key
+from worker.runtime import FatalDeviceError
+
+
+def add_reference(session, settings, statement: str, **fields) -> ReferenceSolution:
+    gen = generation_settings(settings)
+    key, s_hash = reference_cache_key(statement, settings.model, gen)
+    ref = ReferenceSolution(cache_key=key, statement_hash=s_hash, statement=statement, model_id=settings.model,
+                            settings=gen, **fields)
+    session.add(ref)
+    session.flush()
+    return ref
+
+
+def add_waiting_submission(session, ref: ReferenceSolution) -> int:
+    teacher = Teacher(email=f"t{ref.id}@example.org", password_hash="x")
+    assignment = Assignment(teacher=teacher, title="HW")
+    problem = Problem(position=1, statement=ref.statement, reference_id=ref.id)
+    assignment.problems.append(problem)
+    session.add_all([teacher, assignment])
+    session.flush()
+    submission = Submission(assignment=assignment, teacher_id=teacher.id, student="ada", source="api", status="queued")
+    session.add(submission)
+    session.flush()
+    session.add(Answer(submission_id=submission.id, problem_id=problem.id, position=1, text="1/2"))
+    session.flush()
+    return submission.id
+
+
+class FakeRunner:
+    """Stands in for ModelRunner where the test needs exact answers (a random model writes noise)."""
+
+    model_id = "fake-model"
+
+    def __init__(self, answers_by_statement, error=None):
+        self.answers = answers_by_statement
+        self.error = error
+        self.calls = []
+
+    def ensure_ready(self):
+        return self
+
+    def generate(self, problems, *, samples, **kwargs):
+        self.calls.append((list(problems), samples, kwargs))
+        if self.error:
+            raise self.error
+        return [[Sample(text=f"think\n</think>\n\n\\boxed{{{a}}}" if a else "think", answer=a, completion_tokens=7,
+                        truncated=a is None, forced=a is None, prompt_tokens=11, latency_s=0.5)
+                 for a in self.answers[p][:samples]] for p in problems]
+
+
+def test_batch_vote_store_and_resume(sqlite_db, tiny_settings):
+    with sqlite_db.transaction() as s:
+        agree = add_reference(s, tiny_settings, "What is 1/3 + 1/6?")
+        split = add_reference(s, tiny_settings, "Hard problem")
+        blank = add_reference(s, tiny_settings, "Impossible problem")
+        waiting = add_waiting_submission(s, agree)
+        ids = (agree.id, split.id, blank.id)
+    runner = FakeRunner({"What is 1/3 + 1/6?": ["1/2", "0.5", "2/9"], "Hard problem": ["1", "2", "3"],
+                         "Impossible problem": [None, None, None]})
+    queued = []
+    statuses = solve_reference(ids[1], tiny_settings, runner=runner, enqueue_grading=queued.append)
+    assert len(runner.calls) == 1 and runner.calls[0][0][0] == "Hard problem"  # requested first, one batch
+    assert runner.calls[0][1] == 3
+    assert statuses == {ids[1]: "needs_review", ids[0]: "ready", ids[2]: "needs_review"}
+    assert queued == [waiting]  # after the commit, once
+    s = sqlite_db.session()
+    ready = s.get(ReferenceSolution, ids[0])
+    assert ready.final_answer == "1/2" and ready.agreement == pytest.approx(2 / 3)
+    assert [x["answer"] for x in ready.samples] == ["1/2", "0.5", "2/9"]
+    assert set(ready.samples[0]) == {"text", "answer", "completion_tokens", "truncated", "forced"}
+    assert ready.reasoning.endswith("\\boxed{1/2}") and ready.model_id == "fake-model"
+    assert ready.prompt_tokens == 11 and ready.completion_tokens == 21 and ready.latency_s == 0.5
+    assert ready.settings == generation_settings(tiny_settings)
+    assert s.get(ReferenceSolution, ids[1]).agreement == pytest.approx(1 / 3)
+    none = s.get(ReferenceSolution, ids[2])
+    assert none.final_answer is None and none.agreement == 0.0 and none.error
+    # idempotent: a second delivery of any of them does nothing
+    assert solve_reference(ids[0], tiny_settings, runner=runner, enqueue_grading=queued.append) == {}
+    assert len(runner.calls) == 1
+
+
+def test_running_rows_are_skipped_unless_stale(sqlite_db, tiny_settings):
+    old = datetime.now(timezone.utc) - timedelta(seconds=tiny_settings.reasoning_time_limit + 60)
+    with sqlite_db.transaction() as s:
+        busy = add_reference(s, tiny_settings, "busy", status="running").id
+        stale = add_reference(s, tiny_settings, "stale", status="running")
+        stale.updated_at = old
+        s.flush()
+        stale_id = stale.id
+    s = sqlite_db.session()
+    s.get(ReferenceSolution, stale_id).updated_at = old
+    s.commit()
+    runner = FakeRunner({"busy": ["1"] * 3, "stale": ["2"] * 3})
+    assert solve_reference(busy, tiny_settings, runner=runner, enqueue_grading=list().append) == {}
+    assert solve_reference(stale_id, tiny_settings, runner=runner, enqueue_grading=list().append) == {stale_id: "ready"}
+    assert runner.calls[0][0] == ["stale"]  # the fresh "running" row was not taken
+
+
+def test_model_unavailable_marks_rows_and_still_resumes(sqlite_db, settings_factory, tmp_path, caplog):
+    settings = settings_factory(tmp_path / "missing-model")
+    with sqlite_db.transaction() as s:
+        ref = add_reference(s, settings, "No model here")
+        waiting = add_waiting_submission(s, ref)
+        ref_id = ref.id
+    queued = []
+    from worker.runtime import ModelRunner
+
+    with caplog.at_level("ERROR", logger="stepwise.reasoning"):
+        statuses = solve_reference(ref_id, settings, runner=ModelRunner(settings), enqueue_grading=queued.append)
+    assert statuses == {ref_id: "unavailable"}
+    row = sqlite_db.session().get(ReferenceSolution, ref_id)
+    assert "huggingface-cli download deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B" in row.error
+    assert queued == [waiting]
+    assert any("reasoning.model_unavailable" in r.getMessage() for r in caplog.records)
+
+
+def test_fatal_cuda_error_releases_rows_and_exits(sqlite_db, tiny_settings):
+    with sqlite_db.transaction() as s:
+        ref_a = add_reference(s, tiny_settings, "a")
+        b = add_reference(s, tiny_settings, "b").id
+        waiting = add_waiting_submission(s, ref_a)
+        a = ref_a.id
+    runner = FakeRunner({}, error=FatalDeviceError("CUDA error: an illegal memory access was encountered"))
+    exits, requeued, graded = [], [], []
+    solve_reference(a, tiny_settings, runner=runner, enqueue_grading=graded.append,
+                    enqueue_reasoning=requeued.append, exit_process=exits.append)
+    assert exits == [1] and sorted(requeued) == [a, b] and graded == []
+    s = sqlite_db.session()
+    assert {s.get(ReferenceSolution, i).status for i in (a, b)} == {"pending"}
+    # the same batch crashing a second worker fails it instead of looping
+    solve_reference(a, tiny_settings, runner=runner, enqueue_grading=graded.append,
+                    enqueue_reasoning=requeued.append, exit_process=exits.append)
+    s.expire_all()
+    assert {s.get(ReferenceSolution, i).status for i in (a, b)} == {"failed"}
+    assert graded == [waiting] and exits == [1, 1]
+    with pytest.raises(FatalDeviceError):  # outside a worker it is raised, not os._exit
+        with sqlite_db.transaction() as s2:
+            c = add_reference(s2, tiny_settings, "c").id
+        solve_reference(c, tiny_settings, runner=runner, enqueue_grading=list().append)
+
+
+def test_real_tiny_model_through_the_task(sqlite_db, tiny_settings, tiny_runner):
+    with sqlite_db.transaction() as s:
+        ids = [add_reference(s, tiny_settings, p).id for p in ("What is 2+2?", "Simplify \\sqrt{18}.")]
+    calls = tiny_runner.generate_calls
+    statuses = solve_reference(ids[0], tiny_settings, runner=tiny_runner, enqueue_grading=list().append)
+    assert set(statuses) == set(ids) and set(statuses.values()) <= {"ready", "needs_review"}
+    assert tiny_runner.generate_calls - calls <= 2  # both problems in one batch (+ one forcing batch)
+    s = sqlite_db.session()
+    for i in ids:
+        row = s.get(ReferenceSolution, i)
+        assert len(row.samples) == tiny_settings.samples
+        assert row.reasoning and row.completion_tokens >= tiny_settings.samples * tiny_settings.max_new_tokens
+        assert row.model_id == tiny_runner.model_id and row.latency_s > 0

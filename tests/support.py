@@ -1,0 +1,65 @@
+"""Helpers for tests that run real worker processes: start, stop, poll."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from store.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def worker_env(settings: Settings, **extra) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        STEPWISE_DATABASE_URL=settings.database_url,
+        STEPWISE_REDIS_URL=settings.redis_url,
+        STEPWISE_SECRET_KEY=settings.secret_key,
+        STEPWISE_INSTANCE_DIR=settings.instance_dir,
+        STEPWISE_LMS_ALLOW_PRIVATE="1",
+        STEPWISE_MODEL_ENABLED="0",
+        PYTHONPATH=str(ROOT),
+    )
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def start_worker(env: dict[str, str], queues: str, log: Path, *, pool: str = "prefork", concurrency: int = 2):
+    """Start `celery worker` as a subprocess and wait until it says it is ready."""
+    cmd = [sys.executable, "-m", "celery", "-A", "worker.app", "worker", "-Q", queues, "-P", pool,
+           "--concurrency", str(concurrency), "--loglevel", "INFO", "-n", f"test-{queues}-{os.getpid()}@%h",
+           "--without-gossip", "--without-mingle", "--without-heartbeat"]
+    with log.open("wb") as handle:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if b" ready." in log.read_bytes():
+            return proc
+        if proc.poll() is not None:
+            raise RuntimeError(f"worker exited early:\n{log.read_text(errors='replace')[-4000:]}")
+        time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"worker not ready in 60 s:\n{log.read_text(errors='replace')[-4000:]}")
+
+
+def stop_worker(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def wait_for(predicate, timeout: float = 60.0, interval: float = 0.2):
+    """Poll until `predicate()` is truthy; return its value or fail with a clear message."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s")

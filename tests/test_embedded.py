@@ -1,0 +1,89 @@
+"""`stepwise run` on embedded defaults: SQLite, the SQLite Celery transport, worker subprocesses.
+
+No Redis or Postgres URL is given: the service must migrate, seed the demo, and grade the sample
+assignment through Celery on its own, as `make run` does on a fresh machine.
+"""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from http.cookiejar import CookieJar
+from urllib.parse import urlencode
+
+import pytest
+
+from support import ROOT, wait_for
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def embedded_service(tmp_path):
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STEPWISE_")}
+    env.update(STEPWISE_INSTANCE_DIR=str(tmp_path / "instance"), PYTHONUNBUFFERED="1")
+    with (tmp_path / "run.log").open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "stepwise.cli", "run", "--port", str(port)],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: _up(base) or proc.poll() is not None, timeout=90)
+        assert proc.poll() is None, (tmp_path / "run.log").read_text()
+        yield base, tmp_path
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def _up(base: str) -> bool:
+    try:
+        with urllib.request.urlopen(base + "/login", timeout=2) as resp:
+            return resp.status == 200
+    except OSError:
+        return False
+
+
+def test_make_run_defaults_grade_the_sample_without_redis_or_postgres(embedded_service):
+    base, tmp = embedded_service
+    out = (tmp / "run.log").read_text()
+    assert "Stepwise is running at http://127.0.0.1:" in out
+    assert "demo@stepwise.local" in out
+    assert (tmp / "instance" / "stepwise.sqlite").exists()
+
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
+    page = opener.open(base + "/login").read().decode()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    form = urlencode({"csrf_token": token, "email": "demo@stepwise.local", "password": "stepwise-demo"})
+    home = opener.open(base + "/login", data=form.encode()).read().decode()
+    assert "Sample: Linear equations" in home
+
+    assignment_url = base + re.search(r'href="(/assignments/\d+)"', home).group(1)
+
+    def graded_rows():
+        html = opener.open(assignment_url).read().decode()
+        done = sum(html.count(f'class="status {s}"') for s in ("graded", "needs_review", "failed"))
+        return html if done >= 3 else None
+
+    html = wait_for(graded_rows, timeout=120, interval=1)
+    assert html.count('class="status graded"') == 3, html
+    assert "Ada" in html and "Ben" in html
+    ada = re.search(r"<td>Ada</td>.*?</tr>", html, re.S).group(0)
+    assert "<td>8</td>" in ada  # full marks: 2 + 1 + 2 + 1 + 2

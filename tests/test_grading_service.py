@@ -1,0 +1,82 @@
+"""The grading service: key first, a trusted model reference second, review otherwise."""
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from store import grading
+from store.db import db
+from store.intake import AnswerIn, ProblemIn, create_assignment, create_submission
+from store.models import Grade, Job, ReferenceStatus, Source, Submission, Teacher
+
+
+def _setup(app, teacher, problems, answers, reference_settings=None):
+    with app.app_context():
+        owner = db.session.get(Teacher, teacher.id)
+        assignment, to_solve = create_assignment(db.session, owner, "T", problems,
+                                                 reference_settings=reference_settings)
+        submission, _ = create_submission(db.session, assignment, student="S", answers=answers, source=Source.api)
+        return assignment.id, submission.id, to_solve
+
+
+def test_keyless_problem_without_model_goes_to_review_and_key_regrades(app, teacher):
+    _, sid, to_solve = _setup(app, teacher, [ProblemIn("What is 6*7?"), ProblemIn("1+1", "2")],
+                              [AnswerIn(1, "42"), AnswerIn(2, "2")])
+    assert to_solve == []  # no model on this install: nothing to queue
+    with app.app_context():
+        outcome = grading.grade_submission(db.session, sid)
+        assert outcome.status == "needs_review"
+        sub = db.session.get(Submission, sid)
+        first, second = (a.grade for a in sub.answers)
+        assert first.status == "needs_review" and first.feedback == grading.REVIEW_FEEDBACK
+        assert second.status == "correct" and second.reference_source == "key"
+        assert sub.score == 1
+        problem = sub.answers[0].problem
+        assert problem.reference.status == ReferenceStatus.unavailable.value
+        # The teacher sets the key: the submission is queued again and grades in full.
+        problem.answer_key = "42"
+        db.session.commit()
+        assert grading.regrade_problem(db.session, problem.id) == [sid]
+        assert grading.grade_submission(db.session, sid).status == "graded"
+        assert db.session.get(Submission, sid).score == 2
+        assert db.session.scalar(select(func.count()).select_from(Grade)) == 2
+        assert db.session.scalar(select(func.count()).select_from(Job)) == 2
+
+
+def test_model_reference_is_used_only_when_ready(app, teacher):
+    settings = lambda: ("tiny-model", {"samples": 3})  # noqa: E731
+    _, sid, to_solve = _setup(app, teacher, [ProblemIn("What is 6*7?")], [AnswerIn(1, "42")],
+                              reference_settings=settings)
+    assert len(to_solve) == 1
+    with app.app_context():
+        assert grading.grade_submission(db.session, sid).status == "waiting"
+        assert db.session.get(Submission, sid).status == "queued"
+        sub = db.session.get(Submission, sid)
+        ref = sub.answers[0].problem.reference
+        ref.status, ref.final_answer, ref.agreement = ReferenceStatus.ready.value, "42", 1.0
+        db.session.commit()
+        assert grading.resume_waiting(db.session, ref.id) == [sid]
+        assert grading.grade_submission(db.session, sid).status == "graded"
+        grade = db.session.get(Submission, sid).answers[0].grade
+        assert grade.status == "correct" and grade.reference_source == "model"
+
+
+def test_same_problem_text_reuses_one_reference(app, teacher):
+    settings = lambda: ("tiny-model", {"samples": 3})  # noqa: E731
+    first_id, _, first = _setup(app, teacher, [ProblemIn("Find  x:  2x = 4")], [AnswerIn(1, "2")], settings)
+    second_id, _, second = _setup(app, teacher, [ProblemIn("Find x: 2x = 4")], [AnswerIn(1, "2")], settings)
+    assert len(first) == 1 and second == []  # whitespace does not make a new problem, nor a second run
+    with app.app_context():
+        from store.models import Assignment
+
+        refs = {db.session.get(Assignment, i).problems[0].reference_id for i in (first_id, second_id)}
+        assert refs == set(first)
+
+
+def test_a_grader_failure_marks_the_submission_failed_and_keeps_answers(app, teacher):
+    _, sid, _ = _setup(app, teacher, [ProblemIn("1+1", "2")], [AnswerIn(1, "2")])
+    with app.app_context():
+        grading.mark_failed(db.session, sid, "Grading failed: ValueError")
+        sub = db.session.get(Submission, sid)
+        assert sub.status == "failed" and sub.answers[0].text == "2"
+        job = db.session.scalar(select(Job))
+        assert job.status == "failed"

@@ -1,0 +1,86 @@
+"""Flask app factory: config from Settings, extensions bound here, one blueprint per audience."""
+from __future__ import annotations
+
+import importlib
+import logging
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.routing import IntegerConverter
+
+from store.db import db
+from store.settings import Settings
+
+csrf = CSRFProtect()
+log = logging.getLogger("stepwise.web")
+
+
+class IdConverter(IntegerConverter):
+    """Row ids: 1 to 2**31 - 1, so an out-of-range id is a 404, not a database error."""
+
+    def __init__(self, url_map) -> None:
+        super().__init__(url_map, min=1, max=2**31 - 1)
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the web app; reads the environment only when no settings are given."""
+    settings = settings or Settings.from_env()
+    app = Flask(__name__, instance_path=settings.instance_dir, instance_relative_config=False)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        STEPWISE=settings,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_TIME_LIMIT=None,
+    )
+    app.url_map.converters["id"] = IdConverter
+    db.configure(settings.database_url)
+    csrf.init_app(app)
+
+    from worker.celery_app import make_celery
+
+    celery = make_celery(settings)
+    celery.set_default()
+    app.extensions["celery"] = celery
+
+    from web import api, dashboard, errors
+
+    csrf.exempt(api.bp)
+    app.register_blueprint(api.bp, url_prefix="/api/v1")
+    app.register_blueprint(dashboard.bp)
+    errors.init_app(app)
+    _register_lms(app)
+
+    @app.get("/healthz")
+    def healthz():
+        """Liveness for load balancers and compose: the database answers."""
+        from sqlalchemy import text
+
+        try:
+            db.session.execute(text("SELECT 1"))
+        except Exception:  # any database failure means "not healthy", whatever its type
+            log.exception("health.database_down")
+            return {"status": "error", "database": "down"}, 503
+        return {"status": "ok", "database": "up", "broker": "redis" if settings.redis_url else "embedded"}
+
+    @app.teardown_appcontext
+    def _remove_session(_exc):
+        db.session.remove()
+
+    return app
+
+
+def _register_lms(app: Flask) -> None:
+    try:
+        lms = importlib.import_module("web.lms")
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("web.lms",):
+            raise
+        return
+    if not hasattr(lms, "bp"):
+        return
+    csrf.exempt(lms.bp)
+    app.register_blueprint(lms.bp, url_prefix="/lms")
+    if hasattr(lms, "init_app"):
+        lms.init_app(app)

@@ -1,0 +1,6 @@
+"""JSON API `/api/v1`: a contract integrators rely on. Extend it; never break it."""
+from flask import Blueprint
+
+bp = Blueprint("api", __name__)
+
+from web.api import routes  # noqa: E402,F401  (registers the views)

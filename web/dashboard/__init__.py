@@ -1,0 +1,6 @@
+"""Teacher dashboard: server-rendered pages with CSRF-protected forms."""
+from flask import Blueprint
+
+bp = Blueprint("dashboard", __name__, template_folder="../templates")
+
+from web.dashboard import routes  # noqa: E402,F401

@@ -1,0 +1,117 @@
+"""Shapes shared by the API and the dashboard: one place decides what a grade looks like."""
+from __future__ import annotations
+
+from store.models import Assignment, Submission
+
+
+def _iso(value):
+    return value.isoformat() if value else None
+
+
+def answer_json(answer) -> dict:
+    grade = answer.grade
+    body = {"problem": answer.position, "answer": answer.text, "work": answer.work or []}
+    if grade is None:
+        body.update(status="pending", score=None, points=answer.problem.points, feedback=None,
+                    interpreted=None, first_error=None, diagnosis=None, steps=[], reference=None)
+        return body
+    body.update(
+        status=grade.status,
+        score=grade.score,
+        points=grade.points,
+        feedback=grade.feedback,
+        interpreted=grade.interpreted,
+        first_error=grade.first_error,
+        diagnosis=grade.diagnosis,
+        steps=grade.steps or [],
+        reference=grade.reference_source,
+    )
+    return body
+
+
+def submission_json(submission: Submission) -> dict:
+    return {
+        "id": submission.id,
+        "assignment": submission.assignment_id,
+        "student": submission.student,
+        "source": submission.source,
+        "external_id": submission.external_id,
+        "status": submission.status,
+        "score": submission.score,
+        "max_score": submission.max_score,
+        "created_at": _iso(submission.created_at),
+        "graded_at": _iso(submission.graded_at),
+        "answers": [answer_json(a) for a in submission.answers],
+    }
+
+
+def reference_json(problem) -> dict | None:
+    ref = problem.reference
+    if ref is None:
+        return None
+    return {
+        "status": ref.status,
+        "final_answer": ref.final_answer,
+        "agreement": ref.agreement,
+        "samples": len(ref.samples or []),
+        "model": ref.model_id,
+        "disagrees_with_key": key_disagrees(problem),
+    }
+
+
+def key_disagrees(problem) -> bool | None:
+    """True when the teacher's key and the model's voted answer differ (the key still wins)."""
+    ref = problem.reference
+    if not problem.answer_key or ref is None or not ref.final_answer:
+        return None
+    from grader import check_answer
+
+    return not check_answer(ref.final_answer, problem.answer_key, problem.policy or None).correct
+
+
+def assignment_json(assignment: Assignment) -> dict:
+    return {
+        "id": assignment.id,
+        "title": assignment.title,
+        "max_score": assignment.max_score,
+        "created_at": _iso(assignment.created_at),
+        "problems": [
+            {
+                "id": p.id,
+                "position": p.position,
+                "statement": p.statement,
+                "answer": p.answer_key,
+                "points": p.points,
+                "policy": p.policy or {},
+                "reference": reference_json(p),
+            }
+            for p in assignment.problems
+        ],
+    }
+
+
+def _cell(value) -> str:
+    # Spreadsheets run cells that start like a formula; a leading quote keeps them text.
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def grades_table(assignment: Assignment) -> tuple[list[str], list[list]]:
+    """One row per submission (latest per student last), one column per problem, and a total."""
+    positions = [p.position for p in assignment.problems]
+    header = ["student", "submission", "status"] + [f"problem {n}" for n in positions] + ["total", "max"]
+    rows = []
+    for sub in sorted(assignment.submissions, key=lambda s: (s.student, s.id)):
+        scores = {a.position: (a.grade.score if a.grade else None) for a in sub.answers}
+        rows.append(
+            [_cell(sub.student), sub.id, sub.status]
+            + [_fmt(scores.get(n)) for n in positions]
+            + [_fmt(sub.score), _fmt(sub.max_score)]
+        )
+    return header, rows
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return ""
+    return f"{value:g}"
