@@ -60,16 +60,35 @@ def check_pow(base, exp):
         return
     if exp.is_Rational and abs(exp) > MAX_SYMBOLIC_EXP:
         raise TooBig("That exponent is too large to check.")
+    if not exp.is_number and _tower(exp) >= 2:
+        raise TooBig("That power tower is too large to check.")
     if exp.is_number and not exp.is_Rational:
         # e.g. e^(e^(e^10)) or 2^(10^9/3 + pi): look at the size without exact work
+        big = False
         try:
             v = exp.evalf(15)
-            if v.is_Number and (not v.is_finite or abs(v) > MAX_SYMBOLIC_EXP):
-                raise TooBig("That exponent is too large to check.")
-            if v.is_number and not v.is_Number and abs(v).evalf(15) > MAX_SYMBOLIC_EXP:
-                raise TooBig("That exponent is too large to check.")
+            if v.is_Number:
+                big = bool(not v.is_finite or abs(v) > MAX_SYMBOLIC_EXP)
+            elif v.is_number:
+                big = bool(abs(v).evalf(15) > MAX_SYMBOLIC_EXP)
         except (ValueError, TypeError, ArithmeticError):
             pass
+        if big:
+            raise TooBig("That exponent is too large to check.")
+
+
+def _tower(e, depth=0) -> int:
+    """Height of the tower of powers with variable exponents inside e (x^(x^x) -> 2)."""
+    if depth > 3:
+        return depth
+    m = 0
+    for p in e.atoms(sympy.Pow, sympy.exp):
+        ex = p.exp if isinstance(p, sympy.Pow) else p.args[0]
+        if not ex.is_number:
+            m = max(m, 1 + _tower(ex, depth + 1))
+            if m >= 3:
+                return m
+    return m
 
 
 def to_expr(node, evaluate: bool = True):

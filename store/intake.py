@@ -194,7 +194,9 @@ def create_assignment(
             position=position, statement=p.statement, answer_key=p.answer, points=p.points, policy=p.policy or {}
         )
         assignment.problems.append(problem)
-        if p.answer is None:
+        # Every problem gets a worked solution when a model is available (students see it next
+        # to their grade; the dashboard flags a key it disagrees with). Keyed problems never wait.
+        if p.answer is None or reference_settings is not None:
             reference, fresh = _reference_for(session, p.statement, reference_settings)
             problem.reference = reference
             if fresh:

@@ -172,3 +172,24 @@ def test_setting_a_key_queues_a_regrade(logged_in, app):
 def test_healthz(client):
     body = client.get("/healthz").get_json()
     assert body == {"status": "ok", "database": "up", "broker": "redis"}
+
+
+def test_reference_solution_is_shown_and_a_disagreeing_key_is_flagged(logged_in, app):
+    from store.models import ReferenceSolution
+
+    url = _assignment(logged_in, app)  # problem 1: "1+1", key "2"
+    with app.app_context():
+        problem = db.session.scalar(select(Problem).where(Problem.position == 1))
+        problem.reference = ReferenceSolution(
+            cache_key="k" * 64, statement_hash="h" * 64, statement="1+1", model_id="tiny", status="ready",
+            settings={"temperature": 0.6, "top_p": 0.95}, final_answer="3", agreement=0.8,
+            reasoning="<think>\nOne plus one, carefully.\n</think>\nSo the sum is \\boxed{3}.",
+            samples=[{"text": "…", "answer": "3"}] * 4 + [{"text": "…", "answer": None}],
+            completion_tokens=321, latency_s=1.5,
+        )
+        db.session.commit()
+    page = logged_in.get(url).get_data(as_text=True)
+    assert "So the sum is" in page and "The model's thinking" in page
+    assert "80% of 5 samples agree" in page
+    assert "differs from your key" in page
+    assert "321 tokens" in page

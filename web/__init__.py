@@ -50,6 +50,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(api.bp, url_prefix="/api/v1")
     app.register_blueprint(dashboard.bp)
     errors.init_app(app)
+    from web.views import split_thinking
+
+    app.add_template_filter(split_thinking)
     _register_lms(app)
 
     @app.get("/healthz")

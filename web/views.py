@@ -115,3 +115,13 @@ def _fmt(value) -> str:
     if value is None:
         return ""
     return f"{value:g}"
+
+
+def split_thinking(text: str | None) -> tuple[str, str]:
+    """(thinking, written solution) of an R1-style output, for a collapsible display."""
+    if not text:
+        return "", ""
+    if "</think>" not in text:
+        return text.replace("<think>", "").strip(), ""
+    thinking, solution = text.split("</think>", 1)
+    return thinking.replace("<think>", "").strip(), solution.strip()
