@@ -1,10 +1,30 @@
 """Stepwise grading core: judge math answers, student steps and model outputs.
 
-A pure library (sympy + mpmath only).  Public API::
+A pure library (sympy + mpmath only; no web, queue, database or ML imports).
+
+Public API::
 
     check_answer(student, reference, policy=None) -> Result
     check_steps(lines, policy=None) -> StepsResult
     extract_final_answer(model_output) -> str | None
+    Policy, Result, StepFinding, StepsResult, GRADER_VERSION, GraderTimeout
+    clear_cache(), cache_info()
+
+How a check works
+-----------------
+1. ``parse``: plain text and LaTeX are normalised (unicode, mixed numbers, thousands
+   separators, units, ...) and read by a tokenizer + recursive-descent parser into a tuple
+   AST.  No user text reaches eval/sympify/parse_expr.
+2. ``build`` turns the AST into sympy objects through constructors, refusing work that would
+   explode (huge powers, power towers, huge factorials, huge exact products, deep nesting).
+3. ``answer`` classifies the answer (expression, equation, values/roots, tuple, interval or
+   set of reals, inequality, named values, system, matrix).
+4. ``compare`` dispatches on the kinds to a named strategy, fast paths first: exact
+   rationals, exact evaluation of rational functions at random rational points, mpmath
+   evaluation at random points, and only then bounded symbolic work.  It diagnoses common
+   mistakes and applies the policy's form requirements and tolerances.
+5. ``core.check_answer`` runs all of that under a time limit (``limits``) and caches verdicts
+   in a bounded LRU keyed on the normalised texts and the policy.
 """
 from .core import cache_info, check_answer, clear_cache
 from .extract import extract_final_answer

@@ -8,6 +8,7 @@ import sympy
 from sympy import S
 
 from .build import contains_decimal, to_expr
+from .limits import bounded
 from .parse import ParseError, parse
 
 __all__ = ["Answer", "read_answer"]
@@ -165,6 +166,16 @@ def _check_endpoints(a, b):
 
 def relation_set(rel_node, var=None):
     """Solution set over the reals of a univariate inequality chain, or None if not univariate."""
+    try:
+        return _relation_set(rel_node)
+    except (TypeError, ValueError, NotImplementedError) as e:
+        if isinstance(e, ParseError):
+            raise
+        raise ParseError("We could not read this inequality: both sides must be real.",
+                         "not-real") from None
+
+
+def _relation_set(rel_node):
     exprs = [to_expr(e) for e in rel_node[1]]
     ops = rel_node[2]
     syms = set().union(*[e.free_symbols for e in exprs])
@@ -187,8 +198,12 @@ def _solve_rel(op, a, b, x):
         inner = _solve_rel("=", a, b, x)
         return sympy.Complement(S.Reals, inner)
     if op == "=":
-        return sympy.solveset(sympy.Eq(a, b), x, S.Reals)
-    return sympy.solveset(_rel(op, a, b), x, S.Reals)
+        sol = bounded(lambda: sympy.solveset(sympy.Eq(a, b), x, S.Reals), 0.5)
+    else:
+        sol = bounded(lambda: sympy.solveset(_rel(op, a, b), x, S.Reals), 0.5)
+    if sol is None:
+        raise ParseError("This inequality is too complicated to check.", "too-big")
+    return sol
 
 
 def _simple(op, c, left):
@@ -277,7 +292,11 @@ def _from_rel(node, text, decimal):
     s, x = relation_set(node)
     if s is not None:
         return A("realset", s, var=x, extra={"relation": node})
-    rels = [_rel(o, to_expr(a), to_expr(b)) for o, a, b in zip(ops, exprs, exprs[1:])]
+    try:
+        rels = [_rel(o, to_expr(a), to_expr(b)) for o, a, b in zip(ops, exprs, exprs[1:])]
+    except TypeError:
+        raise ParseError("We could not read this inequality: both sides must be real.",
+                         "not-real") from None
     return A("relation", rels)
 
 

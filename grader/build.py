@@ -1,6 +1,7 @@
 """AST -> sympy objects, through constructors only, with guards against huge work."""
 from __future__ import annotations
 
+import contextvars
 import math
 
 import sympy
@@ -30,6 +31,9 @@ _CONST = {"pi": S.Pi, "E": S.Exp1, "I": S.ImaginaryUnit, "oo": S.Infinity}
 
 _SYMBOLS: dict[str, sympy.Symbol] = {}
 
+# "log x" with no base: natural log by default; check_answer retries with base 10.
+BARE_LOG_BASE10: contextvars.ContextVar = contextvars.ContextVar("bare_log_base10", default=False)
+
 
 def symbol(name: str) -> sympy.Symbol:
     s = _SYMBOLS.get(name)
@@ -45,6 +49,18 @@ def _log10_abs(r) -> float:
     p, q = abs(int(r.p)), int(r.q)
     m = max(p, q)
     return (m.bit_length()) * 0.30103
+
+
+def _bits(v) -> int:
+    if v.is_Rational:
+        return int(v.p).bit_length() + int(v.q).bit_length()
+    return sum(_bits(a) for a in v.args if a.is_Rational) if v.is_Mul else 0
+
+
+def _check_product(factors):
+    """Refuse exact products whose size would pass MAX_DIGITS (one huge C-level multiply)."""
+    if sum(_bits(f) for f in factors) > MAX_DIGITS * 3.33:
+        raise TooBig()
 
 
 def check_pow(base, exp):
@@ -112,13 +128,17 @@ def to_expr(node, evaluate: bool = True):
             return -x
         return sympy.Mul(S.NegativeOne, x, evaluate=False)
     if k == "mul":
-        return sympy.Mul(*[to_expr(t, evaluate) for t in node[1]], evaluate=evaluate)
+        factors = [to_expr(t, evaluate) for t in node[1]]
+        if evaluate:
+            _check_product(factors)
+        return sympy.Mul(*factors, evaluate=evaluate)
     if k == "div":
         a = to_expr(node[1], evaluate)
         b = to_expr(node[2], evaluate)
         if evaluate:
             if b == 0:
                 raise ParseError("Your answer divides by zero.", "undefined")
+            _check_product([a, b])
             return a / b
         return sympy.Mul(a, sympy.Pow(b, -1, evaluate=False), evaluate=False)
     if k == "pow":
@@ -180,6 +200,8 @@ def _fn(name, args, evaluate):
     if name in ("ln", "log", "log10"):
         if name == "log10":
             args = [args[0], sympy.Integer(10)]
+        if len(args) == 1 and name == "log" and BARE_LOG_BASE10.get():
+            args = [args[0], sympy.Integer(10)]
         if len(args) == 1:
             x = args[0]
             if evaluate and x == 0:
@@ -207,6 +229,16 @@ def _fn(name, args, evaluate):
     if evaluate and name == "exp":
         check_pow(S.Exp1, x)
     return f(x, evaluate=evaluate)
+
+
+def has_bare_log(node) -> bool:
+    if isinstance(node, list):
+        return any(has_bare_log(n) for n in node)
+    if not isinstance(node, tuple):
+        return False
+    if node[0] == "fn" and node[1] == "log" and len(node[2]) == 1:
+        return True
+    return any(has_bare_log(c) for c in node[1:] if isinstance(c, (tuple, list)))
 
 
 def contains_decimal(node) -> bool:

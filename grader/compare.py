@@ -11,12 +11,14 @@ from sympy import S
 
 from .answer import Answer
 from .model import Policy
+from .limits import bounded
 from .numeric import ctx, numeric_value, ratio_constant, values_equal
 
 __all__ = ["Verdict", "compare", "real_solutions", "equations_equivalent", "exprs_equal",
            "form_issues"]
 
 MAX_POLY_DEGREE = 40
+INNER_BUDGET = 0.4        # seconds for one open-ended sympy call (solveset, simplify)
 
 
 @dataclass
@@ -75,8 +77,8 @@ def _symbolic_equal(a, b):
     try:
         if sympy.count_ops(a) + sympy.count_ops(b) > 200:
             return False
-        d = sympy.simplify(a - b)
-        return d == 0
+        d = bounded(lambda: sympy.simplify(a - b), INNER_BUDGET)
+        return d is not None and d == 0
     except (TypeError, ValueError, ArithmeticError, NotImplementedError, AttributeError,
             RecursionError):
         return False
@@ -202,19 +204,19 @@ def _is_expanded(value) -> bool:
 
 
 def form_issues(ans: Answer, ref: Answer, values: list, pol: Policy):
-    """(diagnosis, message) for the first form requirement the answer misses, else None."""
+    """(diagnosis, detail, message) for the first form requirement missed, else None."""
     req = pol.require
     if not req:
         return None
     if "exact" in req and ans.decimal and not ref.decimal:
-        return ("not-exact", "Give the exact value (a fraction, a root or \u03c0), not a decimal.")
+        return ("wrong-form", "not-exact", "Give the exact value (a fraction, a root or \u03c0), not a decimal.")
     if "simplified" in req and (any(_is_unsimplified(ans, v) for v in values) or not values
                                 and _literal_issues(ans.ast)):
-        return ("unsimplified", "Your value is right, but it is not in simplest form: simplify it.")
+        return ("unsimplified", "unsimplified", "Your value is right, but it is not in simplest form: simplify it.")
     if "factored" in req and not all(_is_factored(v) for v in values):
-        return ("not-factored", "Your expression is equivalent, but it is not fully factored.")
+        return ("wrong-form", "not-factored", "Your expression is equivalent, but it is not fully factored.")
     if "expanded" in req and not all(_is_expanded(v) for v in values):
-        return ("not-expanded", "Your expression is equivalent, but it is not expanded: multiply "
+        return ("wrong-form", "not-expanded", "Your expression is equivalent, but it is not expanded: multiply "
                                 "out the brackets and collect like terms.")
     return None
 
@@ -223,8 +225,8 @@ def _with_forms(ans, ref, values, pol, details=None, msg="Correct."):
     issue = form_issues(ans, ref, values, pol)
     if issue:
         d = dict(details or {})
-        d["form"] = issue[0]
-        return _no(issue[0], issue[1], 0.5 if pol.partial_credit else 0.0, d)
+        d["form"] = issue[1]
+        return _no(issue[0], issue[2], 0.5 if pol.partial_credit else 0.0, d)
     return _ok(details, msg)
 
 
@@ -289,14 +291,24 @@ def _cmp_sigfigs(sv, rv, s, pol, given):
         if given == n and abs(vs - target) <= abs(target) * 1e-12:
             return _ok()
         if given > n and abs(_sig_round(vs, n) - target) <= abs(target) * 1e-12:
-            return _no("sig-figs", "Right value, but give it to %d significant figures." % n,
-                       0.5 if pol.partial_credit else 0)
+            return _no("wrong-form", "Right value, but give it to %d significant figures." % n,
+                       0.5 if pol.partial_credit else 0, {"form": "sig-figs"})
         if given < n and abs(_sig_round(vr, given) - vs) <= abs(vs) * 1e-12:
             return _no("rounded", "You rounded too much: give %d significant figures." % n,
                        0.5 if pol.partial_credit else 0)
     elif abs(_sig_round(vs, n) - target) <= abs(target) * 1e-12:
         return _ok()
     return _diagnose(sv, rv, s, None, pol)
+
+
+def _safe_str(v) -> str:
+    try:
+        if v.is_Rational and max(int(v.p).bit_length(), int(v.q).bit_length()) > 3000:
+            return "large"
+        out = str(v)
+    except (ValueError, TypeError, RecursionError):
+        return "?"
+    return out if len(out) <= 100 else out[:100] + "..."
 
 
 def _nice_factor(c) -> bool:
@@ -335,7 +347,6 @@ def _is_power_of_ten(c) -> bool:
 
 def _diagnose(sv, rv, s: Answer, r: Answer | None, pol: Policy) -> Verdict:
     from .build import decimal_places
-    d = {}
     pc = pol.partial_credit
     numeric = not sv.free_symbols and not rv.free_symbols
     tolerant = pol.mode == "numeric" or pol.has_tolerance
@@ -369,9 +380,9 @@ def _diagnose(sv, rv, s: Answer, r: Answer | None, pol: Policy) -> Verdict:
                 (not numeric or _nice_factor(c) or tolerant and _nice_factor(_approx_rational(c))):
             if _is_power_of_ten(c):
                 return _no("off-by-factor", "Your answer is off by a power of ten: check the "
-                                            "decimal point and the units.", 0.0, {"factor": str(c)})
+                                            "decimal point and the units.", 0.0, {"factor": _safe_str(c)})
             return _no("off-by-factor", "Your answer is off by a constant factor: check for a "
-                                        "missing or extra factor.", 0.0, {"factor": str(c)})
+                                        "missing or extra factor.", 0.0, {"factor": _safe_str(c)})
     if rv.is_Add and len(rv.args) <= 8:
         for t in rv.args:
             if values_equal(sv, rv - 2 * t):
@@ -388,7 +399,6 @@ def _diagnose(sv, rv, s: Answer, r: Answer | None, pol: Policy) -> Verdict:
             if values_equal(sv, rv - 2 * t):
                 return _no("sign-error", "Check the sign of each term: one of them has the wrong "
                                          "sign.", 0.0)
-    del d
     return _no("wrong-value", "That is not correct: check your working.", 0.0)
 
 
@@ -448,15 +458,16 @@ def cmp_values(svals, rvals, s: Answer, r: Answer, pol: Policy, ordered=None) ->
                if not isinstance(m, sympy.Tuple)):
             hint = " Did you forget the negative root (\u00b1)?"
         n = len(missing)
-        return _no("missing-solution", "You found %d of the %d solutions: %d %s missing.%s"
-                   % (matched, len(rv), n, "is" if n == 1 else "are", hint), score, details)
+        return _no("missing-solution", "%s missing: you found %d of the %d solutions.%s"
+                   % ("One solution is" if n == 1 else "%d solutions are" % n, matched, len(rv),
+                      hint), score, details)
     if extra and not missing:
         if len(extra) == 1:
-            msg = "%s is not a solution: check each value in the original question." % (
-                "$" + _tex(extra[0]) + "$")
+            msg = "Your answer has an extra value: %s is not a solution. Check each value in " \
+                  "the original question." % ("$" + _tex(extra[0]) + "$")
         else:
-            msg = "%d of your values are not solutions: check each one in the original question." \
-                  % len(extra)
+            msg = "Your answer has %d extra values that are not solutions: %s." % (
+                len(extra), ", ".join("$" + _tex(v) + "$" for v in extra[:5]))
         return _no("extra-solution", msg, score, details)
     if len(missing) == 1 and len(extra) == 1 and not isinstance(missing[0], sympy.Tuple) \
             and _values_same(extra[0], -missing[0], pol):
@@ -491,7 +502,9 @@ def real_solutions(f, x):
                     if dv != 0 and not (dv.is_number and abs(numeric_value(dv) or 1) < 1e-30):
                         out.append(rt)
                 return out
-        sol = sympy.solveset(sympy.Eq(f, 0), x, S.Reals)
+        sol = bounded(lambda: sympy.solveset(sympy.Eq(f, 0), x, S.Reals), INNER_BUDGET)
+        if sol is None:
+            return None
         if isinstance(sol, sympy.FiniteSet):
             return list(sol.args)
         if sol is S.EmptySet:
@@ -546,7 +559,26 @@ def equations_equivalent(f, g) -> bool | None:
             return c is not None and c != 0
     except (sympy.PolynomialError, ValueError, TypeError, NotImplementedError):
         return None
-    return False
+    return _solved_forms_equal(f, g, syms)
+
+
+def _solved_forms_equal(f, g, syms):
+    """Non-polynomial equations in several variables: solve both for one variable and compare
+    (y = e^x and ln y = x).  None when no variable can be solved for in time."""
+    for v in syms:
+        def solve_both(v=v):
+            return sympy.solve(f, v), sympy.solve(g, v)
+        try:
+            res = bounded(solve_both, INNER_BUDGET)
+        except (NotImplementedError, ValueError, TypeError, sympy.PolynomialError):
+            continue
+        if not res or not res[0] or not res[1]:
+            continue
+        a, b = res
+        if any(isinstance(x, dict) for x in a + b):
+            continue
+        return _same_solution_lists(list(a), list(b))
+    return None
 
 
 def _eq_fn(lhs, rhs):
@@ -568,9 +600,6 @@ def cmp_equation(s_eq, r_eq, s: Answer, r: Answer, pol: Policy) -> Verdict:
         sf, sg = real_solutions(f, x), real_solutions(g, x)
         if isinstance(sf, list) and isinstance(sg, list) and sf and sg:
             return cmp_values(sf, sg, s, r, pol)
-    if f.free_symbols == g.free_symbols:
-        c = ratio_constant(sympy.expand(f) if _max_exp(f) < 10 else f, g)
-        del c
     return _no("wrong-value", "Your equation does not have the same solutions as the expected "
                               "one.", 0.0)
 
@@ -687,7 +716,10 @@ def compare(s: Answer, r: Answer, pol: Policy) -> Verdict:  # noqa: C901
                                      "variable than the question asks for.", 0.0)
     if rk == "expr":
         if sk == "expr":
-            return cmp_expr(s.value, r.value, s, r, pol)
+            v = cmp_expr(s.value, r.value, s, r, pol)
+            if not v.correct and _percent_convention(s, r):
+                return _ok({"note": "percent written without the % sign"})
+            return v
         if sk == "values":
             return cmp_values(s.value, [r.value], s, r, pol)
         if sk == "realset" and isinstance(s.value, sympy.FiniteSet):
@@ -725,8 +757,9 @@ def compare(s: Answer, r: Answer, pol: Policy) -> Verdict:  # noqa: C901
                                          "write the value(s) of the variable.",
                            0.5 if pol.partial_credit else 0)
             return _no("wrong-form", "Solve for the variable and give its value(s).", 0.0)
-        if sk == "named" and len(rv) == 1 and r.var is not None:
-            return _wrong_kind(s, r)
+        if sk == "named" and len({k.partition("_")[0] for k in s.value}) == 1 \
+                and all("_" in k for k in s.value):
+            return cmp_values([s.value[k] for k in sorted(s.value)], rv, s, r, pol)
         return _wrong_kind(s, r)
     if rk == "equation":
         if sk == "equation":
@@ -788,6 +821,11 @@ def compare(s: Answer, r: Answer, pol: Policy) -> Verdict:  # noqa: C901
     if rk == "system":
         if sk == "system":
             return _cmp_system(s.value, r.value, s, r, pol)
+        if sk == "tuple":
+            syms = sorted(set().union(*[e.free_symbols for e in r.value]), key=lambda x: x.name)
+            if len(syms) == len(s.value):
+                eqs = [sympy.Eq(x, v) for x, v in zip(syms, s.value)]
+                return _cmp_system(eqs, r.value, s, r, pol)
         if sk == "named":
             return _cmp_system([sympy.Eq(symbol_of(k), v) for k, v in s.value.items()], r.value,
                                s, r, pol)
@@ -797,6 +835,16 @@ def compare(s: Answer, r: Answer, pol: Policy) -> Verdict:  # noqa: C901
             return _cmp_matrix(s.value, r.value, s, r, pol)
         return _wrong_kind(s, r)
     return _wrong_kind(s, r)
+
+
+def _percent_convention(s: Answer, r: Answer) -> bool:
+    """'75' for '75%' (or '75%' for '75'): the question asked for a percentage."""
+    sp, rp = s.ast[0] == "pct", r.ast[0] == "pct"
+    if sp == rp or not s.value.is_number or not r.value.is_number:
+        return False
+    if rp:
+        return values_equal(s.value, r.value * 100) is True
+    return values_equal(s.value * 100, r.value) is True
 
 
 def symbol_of(name):

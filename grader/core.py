@@ -8,11 +8,12 @@ import time
 from collections import OrderedDict
 
 from .answer import Answer, read_answer
+from .build import BARE_LOG_BASE10, has_bare_log
 from .compare import compare
 from .latex import ast_latex
 from .limits import GraderTimeout, time_limit
 from .model import Policy, Result
-from .parse import ParseError
+from .parse import ParseError, normalize_text
 
 __all__ = ["check_answer", "clear_cache", "cache_info"]
 
@@ -51,6 +52,7 @@ class _LRU:
 
 
 _results = _LRU(8192)
+MAX_CACHED_TEXT = 2_000      # longer answers are rare; keep the cache's memory bounded
 _ws = re.compile(r"\s+")
 
 
@@ -65,7 +67,11 @@ def cache_info() -> dict:
 
 
 def _key_text(s: str) -> str:
-    return _ws.sub(" ", s.strip())
+    """The normalised spelling of an answer ('½' and '1/2' share a cache entry)."""
+    try:
+        return normalize_text(s)
+    except Exception:  # noqa: BLE001 - fall back to the raw text
+        return _ws.sub(" ", s.strip())
 
 
 def _copy(r: Result) -> Result:
@@ -102,6 +108,18 @@ def _check(student: str, reference: str, pol: Policy) -> Result:
                                      " Check your typing and try again."), diag, reason=e.code)
     interp = ast_latex(ans.ast)
     v = compare(ans, ref, pol)
+    if not v.correct and (has_bare_log(ans.ast) or has_bare_log(ref.ast)):
+        # "log" without a base: in school it is often base 10.  Accept that reading too.
+        token = BARE_LOG_BASE10.set(True)
+        try:
+            v10 = compare(_read(student, pol), _read(reference, pol), pol)
+        except ParseError:
+            v10 = None
+        finally:
+            BARE_LOG_BASE10.reset(token)
+        if v10 is not None and v10.correct:
+            v = v10
+            v.details["note"] = "log read as base 10"
     fb = v.feedback
     if v.status == "correct" and fb == "Correct.":
         fb = "Correct."
@@ -124,11 +142,21 @@ def check_answer(student: str, reference: str, policy: Policy | dict | None = No
         return _invalid("The answer must be text.", reason="bad-type")
     if not isinstance(reference, str):
         raise TypeError("reference must be a string")
+    if len(reference) > pol.max_length:
+        return _invalid("The reference answer is too long to check.", "bad-reference",
+                        error="reference", reason="too-long")
     if len(student) > pol.max_length:
         return _invalid("That answer is too long to check (more than %d characters)."
                         % pol.max_length, "too-long", reason="too-long")
-    key = (_key_text(student), _key_text(reference), pol)
-    hit = _results.get(key)
+    cacheable = len(student) + len(reference) <= MAX_CACHED_TEXT
+    raw_key = ("raw", student, reference, pol)
+    hit = _results.get(raw_key) if cacheable else None
+    key = None
+    if hit is None and cacheable:
+        key = (_key_text(student), _key_text(reference), pol)
+        hit = _results.get(key)
+        if hit is not None:
+            _results.put(raw_key, hit)
     if hit is not None:
         r = _copy(hit)
         r.details["cached"] = True
@@ -151,5 +179,8 @@ def check_answer(student: str, reference: str, policy: Policy | dict | None = No
         result = _invalid("We could not check this answer. Check your typing and try again.",
                           "unreadable", reason="internal", error_type=type(e).__name__)
     result.details["elapsed_ms"] = round((time.perf_counter() - t0) * 1000, 3)
-    _results.put(key, _copy(result))
+    if cacheable:
+        stored = _copy(result)
+        _results.put(key, stored)
+        _results.put(raw_key, stored)
     return result

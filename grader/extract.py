@@ -6,6 +6,8 @@ import re
 __all__ = ["extract_final_answer"]
 
 MAX_OUTPUT = 2_000_000
+MAX_BOX = 20_000
+_BARE = re.compile(r"[^\s$]{1,200}")
 _BOXED = re.compile(r"\\(?:boxed|fbox)\s*")
 _MARKERS = re.compile(
     r"(?:\*\*)?(?:final\s+answer|the\s+(?:final\s+)?answer\s+is|answer\s*:|答案是|答案为|答案：|答案:|最终答案是?)"
@@ -20,7 +22,8 @@ def _boxed_contents(text: str) -> list[str]:
         if i < len(text) and text[i] == "{":
             depth = 0
             j = i
-            while j < len(text):
+            end = min(len(text), i + MAX_BOX)
+            while j < end:
                 c = text[j]
                 if c == "\\" and j + 1 < len(text):
                     j += 2
@@ -35,7 +38,7 @@ def _boxed_contents(text: str) -> list[str]:
                 j += 1
             # unbalanced: ignore this box
         else:
-            m2 = re.match(r"[^\s$]+", text[i:])     # \boxed 5
+            m2 = _BARE.match(text, i)     # \boxed 5
             if m2:
                 out.append(m2.group(0))
     return [o for o in out if o]
@@ -103,8 +106,9 @@ def extract_final_answer(model_output: str) -> str | None:
     if not isinstance(model_output, str) or not model_output.strip():
         return None
     text = model_output[:MAX_OUTPUT]
+    reasoning = ""
     if "</think>" in text:
-        final = text.rsplit("</think>", 1)[1]
+        reasoning, final = text.rsplit("</think>", 1)
     elif "<think>" in text:
         return None
     else:
@@ -115,4 +119,9 @@ def extract_final_answer(model_output: str) -> str | None:
     marked = _after_marker(final)
     if marked:
         return marked
+    if reasoning and not final.strip():
+        # closed reasoning with an empty final part: fall back to its last boxed answer
+        boxed = _boxed_contents(reasoning[-MAX_BOX:])
+        if boxed:
+            return _clean(boxed[-1])
     return None

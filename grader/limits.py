@@ -19,12 +19,13 @@ from __future__ import annotations
 import ctypes
 import heapq
 import itertools
+import os
 import signal
 import threading
 import time
 from contextlib import contextmanager
 
-__all__ = ["GraderTimeout", "time_limit", "deadline_left"]
+__all__ = ["GraderTimeout", "time_limit", "deadline_left", "bounded"]
 
 
 class GraderTimeout(BaseException):
@@ -43,28 +44,37 @@ def deadline_left() -> float:
 # ------------------------------------------------------------------ watchdog (any thread)
 
 class _Watchdog:
+    """One daemon thread per process that fires armed deadlines."""
+
     def __init__(self):
+        self._start_lock = threading.Lock()
+        self._ids = itertools.count()
+        self._reset()
+
+    def _reset(self):
         self._cv = threading.Condition()
         self._heap: list = []
-        self._ids = itertools.count()
         self._thread = None
-        self._pid = None
+        self._pid = os.getpid()
+        self._start_lock = threading.Lock()
 
     def _ensure(self):
-        import os
-        if self._thread is None or not self._thread.is_alive() or self._pid != os.getpid():
-            self._pid = os.getpid()
-            self._cv = threading.Condition()
-            self._heap = []
-            t = threading.Thread(target=self._run, name="grader-watchdog", daemon=True)
-            self._thread = t
-            t.start()
+        if self._thread is not None and self._pid == os.getpid():
+            return
+        with self._start_lock:
+            if self._pid != os.getpid():
+                self._reset()
+            if self._thread is None:
+                t = threading.Thread(target=self._run, args=(self._cv, self._heap),
+                                     name="grader-watchdog", daemon=True)
+                t.start()
+                self._thread = t
 
     def arm(self, when: float, tid: int):
         entry = {"tid": tid, "done": False, "fired": False, "firing": False,
                  "id": next(self._ids)}
+        self._ensure()
         with self._cv:
-            self._ensure()
             heapq.heappush(self._heap, (when, entry["id"], entry))
             self._cv.notify()
         return entry
@@ -80,9 +90,8 @@ class _Watchdog:
             time.sleep(0)
         return entry["fired"]
 
-    def _run(self):
-        cv = self._cv
-        heap = self._heap
+    @staticmethod
+    def _run(cv, heap):
         while True:
             with cv:
                 while True:
@@ -105,6 +114,8 @@ class _Watchdog:
 
 
 _watchdog = _Watchdog()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_watchdog._reset)
 
 
 def _clear_async(tid: int):
@@ -144,17 +155,6 @@ def _can_use_signal() -> bool:
 
 
 @contextmanager
-def _signal_limit(seconds: float):
-    old = signal.signal(signal.SIGALRM, _alarm_handler)
-    signal.setitimer(signal.ITIMER_REAL, max(seconds, 1e-3))
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
-
-
-@contextmanager
 def time_limit(seconds: float | None, force_thread: bool = False):
     """Raise :class:`GraderTimeout` inside the block once ``seconds`` have passed.
 
@@ -172,9 +172,21 @@ def time_limit(seconds: float | None, force_thread: bool = False):
             return
     _local.deadline = now + seconds if outer is None else min(outer, now + seconds)
     try:
-        if outer is None and not force_thread and _can_use_signal():
-            with _signal_limit(seconds):
+        use_signal = outer is None and not force_thread and _can_use_signal()
+        if use_signal:
+            try:
+                old = signal.signal(signal.SIGALRM, _alarm_handler)
+            except (ValueError, OSError):      # e.g. a sub-interpreter: no signals there
+                use_signal = False
+        if use_signal:
+            try:
+                signal.setitimer(signal.ITIMER_REAL, max(seconds, 1e-3))
                 yield
+            finally:
+                try:
+                    signal.setitimer(signal.ITIMER_REAL, 0)
+                finally:   # even if the alarm fires right here, restore the old handler
+                    signal.signal(signal.SIGALRM, old)
         else:
             with _thread_limit(seconds):
                 yield
@@ -185,3 +197,19 @@ def time_limit(seconds: float | None, force_thread: bool = False):
 def time_limit_mode() -> str:
     """Which mechanism :func:`time_limit` would use in the calling thread."""
     return "signal" if _can_use_signal() else "watchdog"
+
+
+def bounded(fn, seconds: float, default=None):
+    """Run fn() for at most ``seconds`` (and never past the enclosing limit).
+
+    Returns ``default`` if this inner budget runs out; re-raises if the enclosing limit did.
+    Used around open-ended sympy calls (solveset, simplify) so one slow step does not use
+    up the whole time limit of a check.
+    """
+    try:
+        with time_limit(seconds):
+            return fn()
+    except GraderTimeout:
+        if deadline_left() <= 0.005:
+            raise
+        return default

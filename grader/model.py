@@ -5,7 +5,6 @@ import dataclasses
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Any
 
 __all__ = ["Policy", "Result", "StepFinding", "StepsResult", "STATUSES", "DIAGNOSES"]
 

@@ -65,7 +65,7 @@ _VULGAR = {"\u00bd": (1, 2), "\u2153": (1, 3), "\u2154": (2, 3), "\u00bc": (1, 4
            "\u2155": (1, 5), "\u2156": (2, 5), "\u2157": (3, 5), "\u2158": (4, 5), "\u2159": (1, 6),
            "\u215a": (5, 6), "\u215b": (1, 8), "\u215c": (3, 8), "\u215d": (5, 8), "\u215e": (7, 8)}
 _SUP_RE = re.compile("[" + "".join(_SUPERSCRIPTS) + "]+")
-_VULGAR_RE = re.compile(r"(\d+)?\s*([" + "".join(_VULGAR) + "])")
+_VULGAR_RE = re.compile(r"(?<!\d)(\d+)?\s?([" + "".join(_VULGAR) + "])")
 _UNICODE_RE = re.compile("|".join(re.escape(k) for k in _UNICODE))
 
 _LATEX_DROP = re.compile(
@@ -86,7 +86,8 @@ _REALS_PHRASES = re.compile(
     r"^(?:x\s*(?:is|=|can\s+be)?\s*)?(?:all\s+real\s+(?:numbers?|values?|x)|all\s+reals|any\s+real\s+(?:number|value)"
     r"|every\s+real\s+number|infinitely\s+many(?:\s+solutions)?|infinite(?:ly\s+many)?\s+solutions|all\s+x"
     r"|all\s+numbers|identity|reals|the\s+reals|r)$")
-_FUNC_LHS = re.compile(r"^\s*([fghpqyFGHPV])\s*\(\s*[a-zA-Z]\s*\)\s*=(?!=)")
+_FUNC_LHS = re.compile(r"^\s*([fghpqyFGHPV])'*\s*\(\s*[a-zA-Z]\s*\)\s*=(?!=)")
+_REPEATING = re.compile(r"(?<![\d.])(\d*)\.(\d*)\\(?:overline|bar|dot)\s*\{?\s*(\d{1,20})\s*\}?")
 _ANSWER_PREFIX = re.compile(r"^\s*(?:(?:the\s+)?(?:final\s+)?answer\s*(?:is)?\s*[:=]?|ans\s*[:=])\s*", re.I)
 
 _MATH_WORDS = {
@@ -96,12 +97,21 @@ _MATH_WORDS = {
     "lambda", "mu", "phi", "omega", "delta", "sigma", "tau", "deg", "i", "e", "x", "y", "z",
 }
 _UNIT_TAIL = re.compile(r"(?<=[\d)}.\s])\s*((?:[A-Za-z]{2,}\.?(?:\^\d|\^\{\d\}|\d)?(?:\s*/\s*[A-Za-z]+(?:\^\d)?)?\s*)+)$")
+_TAIL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ./^{}")
+MAX_UNIT_TAIL = 40
 _UNIT_SINGLE = {"cm", "mm", "km", "kg", "mg", "ml", "mL", "min", "hr", "hrs", "sec", "ft", "in", "mph",
                 "m", "g", "s", "L", "h"}
 
 
 def _strip_unit_tail(s: str) -> str:
-    m = _UNIT_TAIL.search(s)
+    # Only look at a short tail: the pattern below backtracks badly on long letter runs.
+    i = len(s)
+    while i > 0 and s[i - 1] in _TAIL_CHARS and len(s) - i <= MAX_UNIT_TAIL:
+        i -= 1
+    start = max(0, i - 1)
+    m = _UNIT_TAIL.search(s, start)
+    if m and len(s) - m.start() > MAX_UNIT_TAIL:
+        return s
     if not m:
         return s
     words = re.findall(r"[A-Za-z]+", m.group(1))
@@ -123,8 +133,9 @@ def normalize_text(text: str) -> str:
     s = text.strip()
     s = _UNICODE_RE.sub(lambda m: _UNICODE[m.group(0)], s)
     s = _SUP_RE.sub(lambda m: "^(" + "".join(_SUPERSCRIPTS[c] for c in m.group(0)) + ")", s)
-    s = _VULGAR_RE.sub(lambda m: "(" + (m.group(1) + "+" if m.group(1) else "")
-                       + "%d/%d" % _VULGAR[m.group(2)] + ")", s)
+    if any(c in _VULGAR for c in s):
+        s = _VULGAR_RE.sub(lambda m: "(" + (m.group(1) + "+" if m.group(1) else "")
+                           + "%d/%d" % _VULGAR[m.group(2)] + ")", s)
     # LaTeX wrappers and spacing
     s = s.replace("\\(", " ").replace("\\)", " ").replace("\\[", " ").replace("\\]", " ")
     s = re.sub(r"(\d)\\,(\d)", r"\1\2", s)
@@ -145,24 +156,41 @@ def normalize_text(text: str) -> str:
     s = _FUNC_LHS.sub(r"\1 =", s)
     s = re.sub(r"(?i)\s+equals\s+", " = ", s)
     s = s.rstrip(" .")
+    if "\\" in s:
+        s = _REPEATING.sub(_repeating, s)
     s = _MIXED_TEX.sub(r"(\1+\2/\3)", s)
     s = _MIXED.sub(r"(\1+\2/\3)", s)
-    s = _THOUSANDS.sub(lambda m: m.group(0).replace(",", "") if _depth_at(s, m.start()) == 0
-                       else m.group(0), s)
+    if "," in s:
+        depth = _depths(s)
+        s = _THOUSANDS.sub(lambda m: m.group(0).replace(",", "") if depth[m.start()] == 0
+                           else m.group(0), s)
     s = _THOUSANDS_SP.sub(lambda m: m.group(0).replace(" ", ""), s)
     s = re.sub(r"\s*deg\b", "", s)
     s = _strip_unit_tail(s)
     return s
 
 
-def _depth_at(s: str, pos: int) -> int:
+def _repeating(m) -> str:
+    """0.1\\overline{6} -> (15/90): a repeating decimal as an exact fraction."""
+    whole, fixed, rep = m.group(1) or "0", m.group(2), m.group(3)
+    if len(whole) + len(fixed) > 30:
+        return m.group(0)
+    num = int(whole + fixed + rep) - int(whole + fixed or "0")
+    den = (10 ** len(rep) - 1) * 10 ** len(fixed)
+    return "(%d/%d)" % (num, den)
+
+
+def _depths(s: str) -> list:
+    """Bracket depth before each position."""
+    out = []
     d = 0
-    for c in s[:pos]:
+    for c in s:
+        out.append(d)
         if c in "([{":
             d += 1
         elif c in ")]}":
             d -= 1
-    return d
+    return out
 
 
 def special_phrase(s: str) -> str | None:
@@ -254,6 +282,8 @@ def tokenize(s: str) -> list[tuple[str, str]]:
                 toks.append(("func", FUNCS[name]))
             elif name in GREEK:
                 toks.append(("sym", name))
+            elif name in ("boxed", "fbox", "underline", "mathbf", "bf"):
+                toks.append(("cmd", "boxed"))
             elif name in ("frac", "dfrac", "tfrac", "cfrac", "sqrt", "binom", "dbinom", "tbinom",
                           "begin", "end", "mathbb", "not", "circ", "degree", "abs"):
                 toks.append(("cmd", name))
@@ -444,7 +474,7 @@ class _Parser:
         t = self.peek()
         if t[0] in ("num", "sym", "const", "func", "cmd"):
             return t[0] != "cmd" or t[1] in ("frac", "dfrac", "tfrac", "cfrac", "sqrt", "binom",
-                                              "dbinom", "tbinom", "begin", "mathbb", "abs")
+                                              "dbinom", "tbinom", "begin", "mathbb", "abs", "boxed")
         return t[0] == "op" and t[1] in ("(", "[", "{", "LBRACE_SET")
 
     def parse_term(self):
@@ -563,6 +593,17 @@ class _Parser:
             return ("const", t[1])
         raise ParseError("A LaTeX command is missing its argument.", "syntax")
 
+    def parse_top_until(self, closer):
+        """A whole answer (lists, relations) inside a wrapper such as \\boxed{...}."""
+        self.enter()
+        items = [self.parse_relation()]
+        seps = []
+        while self.at_op(",", ";", "or", "and"):
+            seps.append(self.next()[1])
+            items.append(self.parse_relation())
+        self.leave()
+        return items[0] if len(items) == 1 else self.node(("list", items, seps))
+
     def parse_relation_or_list(self, closer):
         items = [self.parse_relation()]
         while self.at_op(","):
@@ -661,6 +702,17 @@ class _Parser:
             self.leave()
             return ("special", "empty")
         items = self._comma_items((closer,))
+        if len(items) == 1 and items[0][0] == "sym" and self.at_op("|", ":"):
+            # set-builder notation {x | x > 2}
+            self.next()
+            conds = [self.parse_relation()]
+            seps = []
+            while self.at_op(",", "or", "and"):
+                seps.append(self.next()[1])
+                conds.append(self.parse_relation())
+            self.leave()
+            self.expect_op(closer)
+            return conds[0] if len(conds) == 1 else self.node(("list", conds, seps))
         self.leave()
         self.expect_op(closer)
         if len(items) == 1 and not set_brace:
@@ -745,6 +797,13 @@ class _Parser:
             return self.node(("fn", "sqrt", [arg] if idx is None else [arg, idx]))
         if name == "abs":
             return self.node(("abs", self.parse_arg()))
+        if name == "boxed":
+            if not self.at_op("{"):
+                raise ParseError("\\boxed needs braces.", "syntax")
+            self.next()
+            x = self.parse_top_until("}")
+            self.expect_op("}")
+            return x
         if name == "mathbb":
             arg = self.next()
             if arg == ("op", "{"):

@@ -129,13 +129,13 @@ def _diagnose_expr_step(prev: _Line, cur_expr):
         sides = _unevaluated_sides(prev)
         side = sides[-1]
         for variant, tk, c in _distribution_variants(side):
-            if exprs_equal(sympy.expand(variant) if False else variant.doit(), cur_expr):
+            if exprs_equal(variant.doit(), cur_expr):
                 return "distribution", _distribution_msg(tk, c)
-        base = sympy.expand(prev.expr if prev.expr is not None else prev.sides[1]) \
-            if False else (prev.expr if prev.expr is not None else prev.sides[1])
-        if base.is_Add and len(base.args) <= 8:
-            for t in base.args:
-                if values_equal(cur_expr, base - 2 * t):
+        base = prev.expr if prev.expr is not None else prev.sides[1]
+        terms = [t.doit() for t in sympy.Add.make_args(side)]
+        if len(terms) <= 10:
+            for t in terms:
+                if t != 0 and values_equal(cur_expr, base - 2 * t):
                     return "sign-error", "check the sign of %s." % _tex(t)
         c = ratio_constant(cur_expr, base)
         if c is not None and c != 1 and c != 0:
@@ -155,6 +155,22 @@ def _distribution_msg(tk, c):
 def _diagnose_eq_step(prev: _Line, cur: _Line):
     g = cur.f
     f = prev.f
+    # solution sets: lost or gained solutions
+    sp, sc = _solutions(prev), _solutions(cur)
+    if isinstance(sp, list) and isinstance(sc, list):
+        lost = [v for v in sp if not any(exprs_equal(v, w) for w in sc)]
+        gained = [w for w in sc if not any(exprs_equal(v, w) for v in sp)]
+        if lost and not gained:
+            if any(any(exprs_equal(v, -w) for w in sc) for v in lost):
+                return "missing-solution", ("a solution was lost: when you take a square root, "
+                                            "remember \u00b1.")
+            if any(v == 0 for v in lost):
+                return "missing-solution", ("a solution was lost: did you divide by an expression "
+                                            "that can be zero?")
+            return "missing-solution", "a solution was lost in this step."
+        if gained and not lost:
+            return "extra-solution", ("this step adds a solution that the previous line does not "
+                                      "have (squaring both sides can do that).")
     # forgot to distribute over brackets, on either side
     try:
         sides = _unevaluated_sides(prev)
@@ -180,6 +196,9 @@ def _diagnose_eq_step(prev: _Line, cur: _Line):
             coeff, rest = side.as_coeff_Mul()
             if coeff.is_Rational and coeff not in (0, 1, -1) and rest.free_symbols:
                 if equations_equivalent(rest - other * coeff, g):
+                    if coeff.p == 1 or coeff.p == -1:
+                        return "off-by-factor", ("to undo dividing by %s, multiply both sides "
+                                                 "by it." % _tex(1 / coeff))
                     return "off-by-factor", ("to undo multiplying by %s, divide both sides by "
                                              "it." % _tex(coeff))
                 if equations_equivalent(rest - other - coeff, g) or \
@@ -188,22 +207,6 @@ def _diagnose_eq_step(prev: _Line, cur: _Line):
                                                "than adding or subtracting." % _tex(coeff))
     except (TypeError, ValueError, ArithmeticError, AttributeError, sympy.PolynomialError):
         pass
-    # solution sets: lost or gained solutions
-    sp, sc = _solutions(prev), _solutions(cur)
-    if isinstance(sp, list) and isinstance(sc, list):
-        lost = [v for v in sp if not any(exprs_equal(v, w) for w in sc)]
-        gained = [w for w in sc if not any(exprs_equal(v, w) for v in sp)]
-        if lost and not gained:
-            if any(any(exprs_equal(v, -w) for w in sc) for v in lost):
-                return "missing-solution", ("a solution was lost: when you take a square root, "
-                                            "remember \u00b1.")
-            if any(v == 0 for v in lost):
-                return "missing-solution", ("a solution was lost: did you divide by an expression "
-                                            "that can be zero?")
-            return "missing-solution", "a solution was lost in this step."
-        if gained and not lost:
-            return "extra-solution", ("this step adds a solution that the previous line does not "
-                                      "have (squaring both sides can do that).")
     return "wrong-value", "the two lines do not have the same solutions; check your arithmetic."
 
 
@@ -234,10 +237,13 @@ def _judge(prev: _Line, cur: _Line):
             return None
         if _same_solution_lists(sp, sc):
             return True, "equivalent", ""
-        if pk == "eq" and ck == "sols":
-            return (False,) + _diagnose_eq_step(prev, _fake_eq(cur)) if False else \
-                (False, "missing-solution" if len(sc) < len(sp) else "extra-solution",
-                 "the solutions do not match the previous line.")
+        if isinstance(sp, list) and isinstance(sc, list):
+            lost = [v for v in sp if not any(exprs_equal(v, w) for w in sc)]
+            gained = [w for w in sc if not any(exprs_equal(v, w) for v in sp)]
+            if lost and not gained:
+                return False, "missing-solution", "a solution was lost in this step."
+            if gained and not lost:
+                return False, "extra-solution", "this step adds a solution that is not there."
         return False, "wrong-value", "the solutions do not match the previous line."
     if pk == "set" or ck == "set":
         a = prev.set if pk == "set" else _as_set(prev)
@@ -256,10 +262,6 @@ def _judge(prev: _Line, cur: _Line):
             pass
         return False, "wrong-value", "the two lines do not describe the same values."
     return None
-
-
-def _fake_eq(line):
-    return line
 
 
 def _as_set(line: _Line):

@@ -132,7 +132,7 @@ def create_integration(
     integration.allowed_hosts = hosts
     session.add(integration)
     session.commit()
-    log.info("lms.integration.created", extra={"integration": integration.public_id, "kind": kind})
+    log.info("lms.integration.created integration=%s kind=%s", integration.public_id, kind)
     return integration, secret
 
 
@@ -140,7 +140,7 @@ def rotate_secret(session: Session, integration: Integration, settings: Settings
     secret = crypto.new_secret()
     integration.secret_encrypted = crypto.encrypt(settings, secret)
     session.commit()
-    log.info("lms.integration.secret_rotated", extra={"integration": integration.public_id})
+    log.info("lms.integration.secret_rotated integration=%s", integration.public_id)
     return secret
 
 

@@ -19,8 +19,11 @@ DEFAULT_TIMEOUT = (5.0, 10.0)  # (connect, read) seconds
 USER_AGENT = "Stepwise-LMS/1.0"
 
 
-class BlockedTarget(ValueError):
-    """A URL Stepwise must not contact: wrong scheme, host not registered, or a private address."""
+class BlockedTarget(requests.RequestException):
+    """A URL Stepwise must not contact: wrong scheme, host not registered, or a private address.
+
+    A `RequestException`, so libraries calling through `GuardedSession` (pylti1p3) treat it as a
+    failed request."""
 
 
 def normalise_host(host: str) -> str:

@@ -292,7 +292,7 @@ def deliver(
     if latest is not None and latest.payload_hash == target.fingerprint:
         if latest.status == DeliveryStatus.sent:
             session.rollback()
-            log.info("lms.passback.unchanged", extra={"submission": submission.id, "delivery": latest.id})
+            log.info("lms.passback.unchanged submission=%s delivery=%s", submission.id, latest.id)
             return Outcome("skipped", "unchanged", latest.id, latest.response_code)
         delivery = latest  # same grade still pending or failed: try it again
     else:
@@ -328,9 +328,9 @@ def deliver(
                                     response_code=exc.code, error=str(exc)[:500], next_try_at=delivery.next_try_at))
         session.commit()
         log.warning(
+            "%s submission=%s delivery=%s attempt=%s response_code=%s reason=%s",
             "lms.passback.retry" if retry else "lms.passback.failed",
-            extra={"submission": submission.id, "delivery": delivery.id, "attempt": number,
-                   "response_code": exc.code, "reason": str(exc)[:200]},
+            submission.id, delivery.id, number, exc.code, str(exc)[:200],
         )
         return Outcome("retry" if retry else "failed", str(exc), delivery.id, exc.code, countdown)
 
@@ -341,8 +341,8 @@ def deliver(
     delivery.sent_at = now
     session.add(DeliveryAttempt(delivery=delivery, number=number, outcome="sent", response_code=code))
     session.commit()
-    log.info("lms.passback.sent", extra={"submission": submission.id, "delivery": delivery.id,
-                                          "channel": target.channel, "attempt": number})
+    log.info("lms.passback.sent submission=%s delivery=%s channel=%s attempt=%s",
+             submission.id, delivery.id, target.channel, number)
     return Outcome("sent", "", delivery.id, code)
 
 

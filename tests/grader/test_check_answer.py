@@ -82,10 +82,10 @@ group("numeric-tolerance", [
 # Significant figures (STACK NumSigFigs).
 group("sig-figs", [
     ("3.14", "pi", {"sigfigs": 3}, C), ("3.142", "pi", {"sigfigs": 4}, C),
-    ("3.1416", "pi", {"sigfigs": 3}, "partial:sig-figs"), ("3.1", "pi", {"sigfigs": 3}, "partial:rounded"),
+    ("3.1416", "pi", {"sigfigs": 3}, "partial:wrong-form"), ("3.1", "pi", {"sigfigs": 3}, "partial:rounded"),
     ("3.15", "pi", {"sigfigs": 3}, I), ("0.00123", "0.0012345", {"sigfigs": 3}, C),
     ("1230", "1234", {"sigfigs": 3}, C), ("0.333", "1/3", {"sigfigs": 3}, C),
-    ("0.3333", "1/3", {"sigfigs": 3}, "partial:sig-figs"), ("1/3", "1/3", {"sigfigs": 3}, C),
+    ("0.3333", "1/3", {"sigfigs": 3}, "partial:wrong-form"), ("1/3", "1/3", {"sigfigs": 3}, C),
     ("2.00", "2", {"sigfigs": 3}, C), ("6.02e23", "6.022e23", {"sigfigs": 3}, C),
 ])
 
@@ -95,7 +95,7 @@ group("plain-syntax", [
     ("x^2", "x**2", C), ("x**2", "x^2", C), ("sqrt(8)", "2\\sqrt{2}", C), ("sqrt 9", "3", C),
     ("sin x", "\\sin(x)", C), ("sin(2x)", "2 sin x cos x", C), ("sin 2x", "sin(2x)", C),
     ("ln x", "\\ln(x)", C), ("ln(e)", "1", C), ("log_2 8", "3", C), ("log_2(8)", "3", C),
-    ("log(100)", "2", I), ("log(100)/log(10)", "2", C), ("exp(0)", "1", C), ("e^0", "1", C),
+    ("log(100)", "2", C), ("log(100)", "ln(100)", C), ("ln(100)", "2", I), ("log(100)/log(10)", "2", C), ("exp(0)", "1", C), ("e^0", "1", C),
     ("abs(-3)", "3", C), ("|-3|", "3", C), ("|x|", "abs(x)", C), ("cbrt(27)", "3", C),
     ("2pi", "2\\pi", C), ("pi r^2", "\\pi r^2", C), ("2 pi r", "2\\pi r", C),
     ("xy", "x*y", C), ("3xy^2", "3x y^2", C), ("a b c", "abc", C), ("1/2x", "x/2", C),
@@ -141,6 +141,11 @@ group("equations", [
     ("x^2 - 5x + 6 = 0", "x^2 - 5x + 7 = 0", I), ("y = x^2", "y = x^2", C), ("y = x^2", "x^2 = y", C),
     ("3y = 3x^2", "y = x^2", C), ("y = mx + b", "y = b + mx", C), ("x/2 = 3", "x = 6", P),
     ("2x + 1 = 7", "x = 3", P), ("x = 3", "2x + 1 = 7", C),
+    ("x = 3 or x = -2", "(x-3)(x+2) = 0", C), ("x = 3", "(x-3)(x+2) = 0", "partial:missing-solution"),
+    ("2x + 4 = 10", "x + 2 = 5", C), ("x = -1/2", "2x + 1 = 0", C), ("5", "x + 2 = 7", C),
+    ("y = x^2 - 4x + 4", "y = (x-2)^2", C), ("y = x^2 - 4x + 3", "y = (x-2)^2", I),
+    ("x = 2", "x^2 - 4x + 4 = 0", C), ("(3, 2)", "x + y = 5, x - y = 1", C),
+    ("(2, 3)", "x + y = 5, x - y = 1", I), ("\\ln y = x", "y = e^x", C), ("y = e^{2x}", "\\ln y = x", I), ("x + y = 5, x - y = 1", "(3, 2)", "incorrect:wrong-form"),
 ])
 
 # Lists of roots are sets; missing or extra roots get partial credit.
@@ -248,7 +253,7 @@ group("latex", [
     ("\\frac{d}{2}", "d/2", C), ("\\infty", "oo", C), ("-\\infty", "-oo", C),
     ("\\frac{1}{2}, \\frac{1}{3}", "1/3, 1/2", C), ("\\text{all real numbers}", "\\mathbb{R}", C),
     ("x_1 + x_2", "x_2 + x_1", C), ("a_{n}", "a_n", C), ("\\alpha + \\beta", "\\beta + \\alpha", C),
-    ("\\boxed{5}", "5", X),
+    ("\\boxed{5}", "5", C), ("\\boxed{x = 3 \\text{ or } x = -2}", "3, -2", C), ("\\boxed{5", "5", X),
 ])
 
 # Diagnoses of common mistakes.
@@ -272,16 +277,27 @@ group("forms", [
     ("(x^2-1)/(x-1)", "x+1", SIMP, "partial:unsimplified"), ("x + 1", "x + 1", SIMP, C),
     ("x*x", "x^2", SIMP, "partial:unsimplified"), ("4/2", "2", SIMP, "partial:unsimplified"),
     ("-3/4", "-3/4", SIMP, C), ("3/-4", "-3/4", SIMP, "partial:unsimplified"),
-    ("(x+1)(x+2)", "x^2+3x+2", FACT, C), ("x^2+3x+2", "(x+1)(x+2)", FACT, "partial:not-factored"),
-    ("(2x+4)(x+1)", "2(x+2)(x+1)", FACT, "partial:not-factored"), ("2(x+2)(x+1)", "2(x+2)(x+1)", FACT, C),
-    ("(x-1)(x^2+x+1)", "x^3-1", FACT, C), ("(x^2-1)(x+2)", "(x-1)(x+1)(x+2)", FACT, "partial:not-factored"),
+    ("(x+1)(x+2)", "x^2+3x+2", FACT, C), ("x^2+3x+2", "(x+1)(x+2)", FACT, "partial:wrong-form"),
+    ("(2x+4)(x+1)", "2(x+2)(x+1)", FACT, "partial:wrong-form"), ("2(x+2)(x+1)", "2(x+2)(x+1)", FACT, C),
+    ("(x-1)(x^2+x+1)", "x^3-1", FACT, C), ("(x^2-1)(x+2)", "(x-1)(x+1)(x+2)", FACT, "partial:wrong-form"),
     ("x(x+1)", "x^2+x", FACT, C), ("(x+1)^2", "x^2+2x+1", FACT, C), ("x^2+1", "x^2+1", FACT, C),
-    ("x^2+3x+2", "(x+1)(x+2)", EXPD, C), ("(x+1)(x+2)", "x^2+3x+2", EXPD, "partial:not-expanded"),
-    ("x^2 + 2x + 1", "(x+1)^2", EXPD, C), ("x(x+1)", "x^2+x", EXPD, "partial:not-expanded"),
-    ("0.5", "1/2", EXACT, "partial:not-exact"), ("1/2", "0.5", EXACT, C), ("\\sqrt{2}", "sqrt 2", EXACT, C),
-    ("1.5", "3/2", EXACT, "partial:not-exact"), ("3.14", "pi", EXACT, "partial:rounded"),
+    ("x^2+3x+2", "(x+1)(x+2)", EXPD, C), ("(x+1)(x+2)", "x^2+3x+2", EXPD, "partial:wrong-form"),
+    ("x^2 + 2x + 1", "(x+1)^2", EXPD, C), ("x(x+1)", "x^2+x", EXPD, "partial:wrong-form"),
+    ("0.5", "1/2", EXACT, "partial:wrong-form"), ("1/2", "0.5", EXACT, C), ("\\sqrt{2}", "sqrt 2", EXACT, C),
+    ("1.5", "3/2", EXACT, "partial:wrong-form"), ("3.14", "pi", EXACT, "partial:rounded"),
     ("2/4", "1/2", {"require": ["simplified"], "partial_credit": False}, I),
     ("x = 4/2", "x = 2", SIMP, "partial:unsimplified"), ("4/6, 1", "2/3, 1", SIMP, "partial:unsimplified"),
+])
+
+# Notation teachers and models use that needs a convention.
+group("conventions", [
+    ("\\{x | x > 2\\}", "x > 2", C), ("\\{x \\mid x > 2\\}", "(2, oo)", C), ("{x : x <= 1}", "x <= 1", C),
+    ("0.\\overline{3}", "1/3", C), ("0.1\\overline{6}", "1/6", C), ("1.\\overline{09}", "12/11", C),
+    ("0.33", "0.\\overline{3}", "partial:rounded"), ("x_1 = 2, x_2 = 3", "2, 3", C),
+    ("x_1 = 2, x_2 = 4", "2, 3", "partial:missing-solution"), ("75", "75\\%", C), ("75%", "75", C),
+    ("0.75", "75\\%", C), ("7.5", "75%", I), ("f'(x) = 2x", "2x", C), ("g(t) = t^2", "t^2", C),
+    ("\\log 1000", "3", C), ("\\log_{10} 1000", "3", C), ("\\lg 100", "2", C), ("log(x^2)", "2 log(x)", I),
+    ("The answer is 5", "5", C), ("Answer: 12", "12", C), ("x equals 4", "4", C),
 ])
 
 # Wrong kind of answer.

@@ -61,6 +61,12 @@ STEPS = [
     # Systems lines with several variables: equivalent linear equations.
     (["2x + 2y = 6", "x + y = 3", "y = 3 - x"], None, "", ""),
     (["2x + 2y = 6", "x + y = 6"], 1, "", ""),
+    # Non-polynomial equations are compared by solving for one variable.
+    (["y = e^x", "\\ln y = x"], None, "", ""),
+    (["y = e^x", "\\ln y = 2x"], 1, "wrong-value", "same solutions"),
+    (["2^x = 8", "x = 3"], None, "", ""),
+    (["\\frac{x}{2} = 3", "x = \\frac{3}{2}"], 1, "off-by-factor", "multiply both sides"),
+    (["x - 3 = 5", "x = 2"], 1, "sign-error", "move -3"),
 ]
 
 

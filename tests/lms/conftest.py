@@ -44,9 +44,13 @@ def _reset_platform(request):
 
 @pytest.fixture
 def session(app, database_url):
-    with app.app_context():
-        yield db.session()
-        db.session.remove()
+    """A session for the test's own reads and writes. Requests made with `client` remove the
+    thread's scoped session, so this one is closed explicitly (TRUNCATE waits for it otherwise).
+    No app context is held: requests must push their own (fresh `g` per request)."""
+    s = db.session()
+    yield s
+    s.close()
+    db.session.remove()
 
 
 @pytest.fixture

@@ -55,3 +55,42 @@ def csrf_from(html: str) -> str:
 
 def now() -> int:
     return int(time.time())
+
+
+def graded_submission(session, integration, assignment, *, score=3.0, status="graded", lti_user="student-1",
+                      lineitem=None, callback_url=None, external_id="ext-1"):
+    """A stored LMS submission already graded (as the grading service would leave it)."""
+    from store.intake import AnswerIn, create_submission
+    from store.models import Source
+
+    context = {"integration": integration.public_id, "external_id": external_id}
+    if lti_user:
+        context["lti"] = {"user_id": lti_user, "lineitem": lineitem}
+    sub, _ = create_submission(
+        session, assignment, student="Ada", answers=[AnswerIn(1, "4"), AnswerIn(2, "x^2+2x+1")],
+        source=Source.lms, external_id=f"{integration.public_id}:{external_id}", callback_url=callback_url,
+        integration_id=integration.id, lms_context=context,
+    )
+    set_grade(session, sub, score=score, status=status)
+    return sub
+
+
+def set_grade(session, sub, *, score, status="graded"):
+    from datetime import datetime, timezone
+
+    from store.models import Grade
+
+    remaining = score
+    for answer in sub.answers:
+        points = answer.problem.points
+        got = min(points, remaining)
+        remaining -= got
+        if answer.grade is None:
+            answer.grade = Grade(status="correct", score=got, points=points)
+        answer.grade.score = got
+        answer.grade.status = "correct" if got == points else "incorrect"
+        answer.grade.feedback = "Well done." if got == points else "Check the expansion."
+    sub.status = status
+    sub.score = score
+    sub.graded_at = datetime.now(timezone.utc)
+    session.commit()

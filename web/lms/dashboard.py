@@ -129,6 +129,6 @@ def retry(delivery_id: int):
     reset_for_retry(session, delivery)
     submission = session.get(Submission, delivery.submission_id)
     tasks.enqueue_passback(submission.id)
-    log.info("lms.passback.retry_requested", extra={"delivery": delivery.id})
+    log.info("lms.passback.retry_requested delivery=%s", delivery.id)
     flash("Delivery queued again.", "ok")
     return redirect(url_for("lms.deliveries"))

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, g, make_response, render_template, request
+from flask import abort, g, make_response, render_template, request, url_for
 from pylti1p3.contrib.flask import FlaskCacheDataStorage, FlaskMessageLaunch, FlaskOIDCLogin, FlaskRequest
 from pylti1p3.deep_link_resource import DeepLinkResource
 from pylti1p3.exception import LtiException, OIDCException
 from pylti1p3.lineitem import LineItem
 from sqlalchemy import func, select
+from werkzeug.routing import BuildError
 
 import tasks
 from store.db import db
@@ -74,15 +75,15 @@ def login():
     lti = _Lti()
     target = request.values.get("target_link_uri", "")
     if target and not target.startswith(public_url("/lms/")):
-        log.info("lms.lti.login_refused", extra={"reason": "target_link_uri"})
+        log.info("lms.lti.login_refused reason=%s", "target_link_uri")
         return _refuse(400, "The launch target is not a Stepwise LTI URL.")
     try:
         oidc = FlaskOIDCLogin(FlaskRequest(), lti.conf, launch_data_storage=lti.storage)
         response = oidc.redirect(public_url(LAUNCH_PATH))
     except (OIDCException, LtiException) as exc:
-        log.info("lms.lti.login_refused", extra={"reason": str(exc)[:120]})
+        log.info("lms.lti.login_refused reason=%s", str(exc)[:120])
         return _refuse(400, "This LMS is not registered with Stepwise (check issuer and client id).")
-    log.info("lms.lti.login", extra={"integration": lti.conf.integration.public_id if lti.conf.integration else None})
+    log.info("lms.lti.login integration=%s", lti.conf.integration.public_id if lti.conf.integration else None)
     return response
 
 
@@ -132,7 +133,7 @@ def _link_for(integration: Integration, data: dict[str, Any]) -> LtiResourceLink
             link.lineitem_url = lineitem
             link.ags_scopes = [str(s) for s in ags.get("scope") or []]
         except BlockedTarget:
-            log.warning("lms.lti.lineitem_refused", extra={"integration": integration.public_id})
+            log.warning("lms.lti.lineitem_refused integration=%s", integration.public_id)
     assignment = _owned_assignment(integration, _custom_assignment(data))
     if assignment is not None:
         link.assignment_id = assignment.id
@@ -156,13 +157,20 @@ def _render_for(launch: FlaskMessageLaunch, integration: Integration, link: LtiR
         count = db.session.scalar(select(func.count(Submission.id)).where(
             Submission.assignment_id == assignment.id, Submission.integration_id == integration.id))
         return render_template("lms/teacher.html", assignment=assignment, link=link, submissions=count,
-                               dashboard_url=public_url(f"/assignments/{assignment.id}"))
+                               dashboard_url=_dashboard_url(assignment))
     if assignment is None:
         return _refuse(409, "Your teacher has not linked a Stepwise assignment here yet.")
     existing = db.session.scalar(select(Submission).where(
         Submission.teacher_id == integration.teacher_id, Submission.source == Source.lms.value,
         Submission.external_id == _external_id(integration, link, data.get("sub", ""))))
     return render_template("lms/student.html", assignment=assignment, launch_id=launch_id, submission=existing)
+
+
+def _dashboard_url(assignment: Assignment) -> str:
+    try:
+        return public_url(url_for("dashboard.assignment", assignment_id=assignment.id))
+    except BuildError:
+        return public_url("/")
 
 
 def _external_id(integration: Integration, link: LtiResourceLink, sub: str) -> str:
@@ -176,14 +184,14 @@ def launch():
     message = lti.launch()
     try:
         data = message.get_launch_data()
-    except LtiException as exc:
+    except (LtiException, BlockedTarget) as exc:
         db.session.rollback()
-        log.info("lms.lti.launch_refused", extra={"reason": str(exc)[:120]})
+        log.info("lms.lti.launch_refused reason=%s", str(exc)[:120])
         return _refuse(401, "This launch could not be verified. Open Stepwise again from your course.")
     integration = lti.conf.integration
     role = _roles(message)
     if message.is_deep_link_launch():
-        log.info("lms.lti.deep_link", extra={"integration": integration.public_id})
+        log.info("lms.lti.deep_link integration=%s", integration.public_id)
         if role != "instructor":
             return _refuse(403, "Only teachers can choose assignments.")
         return render_template("lms/pick.html", launch_id=message.get_launch_id(),
@@ -193,7 +201,7 @@ def launch():
         return _refuse(400, "This kind of LTI message is not supported.")
     link = _link_for(integration, data)
     db.session.commit()
-    log.info("lms.lti.launch", extra={"integration": integration.public_id, "role": role, "link": link.id})
+    log.info("lms.lti.launch integration=%s role=%s link=%s", integration.public_id, role, link.id)
     return _render_for(message, integration, link, role)
 
 
@@ -202,7 +210,7 @@ def _restored(launch_id: str):
     try:
         message = lti.restore(launch_id)
         data = message.get_launch_data()
-    except LtiException:
+    except (LtiException, BlockedTarget):
         abort(_refuse(401, "This page has expired. Open Stepwise again from your course."))
     if lti.conf.integration is None:
         abort(_refuse(401, "This page has expired. Open Stepwise again from your course."))
@@ -222,7 +230,7 @@ def link():
     link_row = _link_for(integration, data)
     link_row.assignment_id = assignment.id
     db.session.commit()
-    log.info("lms.lti.linked", extra={"integration": integration.public_id, "link": link_row.id})
+    log.info("lms.lti.linked integration=%s link=%s", integration.public_id, link_row.id)
     return _render_for(message, integration, link_row, "instructor")
 
 
@@ -245,7 +253,7 @@ def deep_link():
                       .set_resource_id(str(assignment.id)))
     )
     html = message.get_deep_link().output_response_form([resource])
-    log.info("lms.lti.deep_link_response", extra={"integration": integration.public_id})
+    log.info("lms.lti.deep_link_response integration=%s", integration.public_id)
     return make_response(html)
 
 
@@ -299,8 +307,8 @@ def submit():
         try:
             tasks.enqueue_grading(submission.id)
         except Exception:
-            log.exception("lms.lti.enqueue_failed", extra={"submission": submission.id})
-    log.info("lms.lti.submitted", extra={"integration": integration.public_id, "submission": submission.id,
-                                         "created": created})
+            log.exception("lms.lti.enqueue_failed submission=%s", submission.id)
+    log.info("lms.lti.submitted integration=%s submission=%s created=%s",
+             integration.public_id, submission.id, created)
     return render_template("lms/student.html", assignment=assignment, launch_id=message.get_launch_id(),
                            submission=submission)

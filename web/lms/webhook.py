@@ -38,26 +38,26 @@ def webhook():
     cfg = settings()
     body = _read_body(cfg.max_body_bytes)
     if body is None:
-        log.info("lms.webhook.rejected", extra={"reason": "too_large"})
+        log.info("lms.webhook.rejected reason=%s", "too_large")
         return _error(413, "payload_too_large", f"The request body is larger than {cfg.max_body_bytes} bytes.")
 
     session = db.session()
     public_id = request.headers.get(crypto.INTEGRATION_HEADER, "").strip()
     integration = find_by_public_id(session, public_id)
     if integration is None:
-        log.info("lms.webhook.rejected", extra={"reason": "unknown_integration"})
+        log.info("lms.webhook.rejected reason=%s", "unknown_integration")
         return _error(401, "unauthorized", "Unknown integration or bad signature.")
     try:
         crypto.verify(webhook_secret(integration, cfg), body, request.headers.get(crypto.SIGNATURE_HEADER))
     except crypto.SignatureError as exc:
-        log.info("lms.webhook.rejected", extra={"reason": str(exc), "integration": integration.public_id})
+        log.info("lms.webhook.rejected reason=%s integration=%s", str(exc), integration.public_id)
         message = "Signature timestamp is too old or too far in the future." if str(exc) == "stale timestamp" \
             else "Unknown integration or bad signature."
         return _error(401, "unauthorized", message)
 
     wait = rate_limit(cfg, f"webhook:{integration.public_id}", cfg.webhook_rate_limit)
     if wait is not None:
-        log.info("lms.webhook.rate_limited", extra={"integration": integration.public_id})
+        log.info("lms.webhook.rate_limited integration=%s", integration.public_id)
         return _error(429, "rate_limited", "Too many deliveries for this integration; retry later.",
                       Retry_After=str(wait))
 
@@ -66,11 +66,11 @@ def webhook():
         submission, created = store_event(session, integration, parsed)
     except IntakeError as exc:
         session.rollback()
-        log.info("lms.webhook.invalid", extra={"integration": integration.public_id, "field": exc.field})
+        log.info("lms.webhook.invalid integration=%s field=%s", integration.public_id, exc.field)
         return _error(400, "invalid_request", exc.message, field=exc.field)
     except NotFound:
         session.rollback()
-        log.info("lms.webhook.unknown_assignment", extra={"integration": integration.public_id})
+        log.info("lms.webhook.unknown_assignment integration=%s", integration.public_id)
         return _error(404, "not_found", "No such assignment for this integration's teacher.",
                       field="data.assignment")
 
@@ -78,9 +78,9 @@ def webhook():
         try:
             tasks.enqueue_grading(submission.id)
         except Exception:  # the row and its job are committed; the grading sweep can pick it up
-            log.exception("lms.webhook.enqueue_failed", extra={"submission": submission.id})
-    log.info("lms.webhook.accepted", extra={"integration": integration.public_id, "submission": submission.id,
-                                            "created": created})
+            log.exception("lms.webhook.enqueue_failed submission=%s", submission.id)
+    log.info("lms.webhook.accepted integration=%s submission=%s created=%s",
+             integration.public_id, submission.id, created)
     response = jsonify({"id": submission.id, "status": submission.status,
                         "url": f"/api/v1/submissions/{submission.id}"})
     response.status_code = 202
