@@ -259,7 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, module, text in (
         ("check", "grader.cli", "check one answer against a reference, print JSON"),
         ("eval-model", "worker.evaluate", "run models over problems with known answers"),
-        ("lms", "web.lms.cli", "manage LMS integrations"),
+        ("lms", "stepwise.lms_cli", "manage LMS integrations"),
     ):
         p = sub.add_parser(name, help=text, add_help=False)
         p.add_argument("rest", nargs=argparse.REMAINDER)

@@ -120,6 +120,7 @@ def _policy(raw: Any, field: str) -> dict[str, Any] | None:
         "sigfigs": lambda v: isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 15,
         "require": lambda v: isinstance(v, list) and all(isinstance(r, str) and r in REQUIREMENTS for r in v),
         "ordered": lambda v: isinstance(v, bool),
+        "partial_credit": lambda v: isinstance(v, bool),
     }
     for key, value in raw.items():
         if key not in checks:

@@ -25,6 +25,7 @@ class Settings:
     secret_key: str = ""
     instance_dir: str = ""
     max_body_bytes: int = 2 * 1024 * 1024
+    proxy_hops: int = 0  # reverse proxies in front (TLS terminators) whose X-Forwarded-* to trust
     check_timeout: float = 2.0  # seconds per sympy check
     task_time_limit: int = 600  # hard limit for a grading task, seconds
     reasoning_time_limit: int = 3600

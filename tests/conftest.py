@@ -74,10 +74,13 @@ def app(settings):
 
 @pytest.fixture(autouse=True)
 def _clean_tables(request):
-    """Empty every table after a test that touched the database."""
-    yield
+    """Bind the shared session to the test database (another test may have rebound it), and
+    empty every table after a test that touched the database."""
     if "database_url" not in request.fixturenames:
+        yield
         return
+    db.configure(request.getfixturevalue("database_url"))
+    yield
     from store.metadata import target_metadata
 
     db.session.remove()
@@ -111,10 +114,16 @@ def auth(teacher):
     return {"Authorization": f"Bearer {teacher.token}"}
 
 
-@pytest.fixture(scope="session")
-def celery_worker(settings, tmp_path_factory):
-    """A real Celery worker process on the grading and lms queues, against the test databases."""
-    log = tmp_path_factory.mktemp("worker") / "worker.log"
+@pytest.fixture
+def celery_worker(settings, redis_url, tmp_path):
+    """A real Celery worker process on the grading and lms queues, against the test databases.
+
+    One per test that asks for it: other tests enqueue without a worker and expect their
+    submissions to stay queued, so stale messages are flushed before the worker starts.
+    """
+    with redis_lib.Redis.from_url(redis_url) as client:
+        client.flushdb()
+    log = tmp_path / "worker.log"
     proc = start_worker(worker_env(settings), "grading,lms", log)
     proc.log_path = log
     yield proc

@@ -94,3 +94,23 @@ def test_batch_stores_then_queues_and_is_idempotent(settings, app, teacher, tmp_
     bad.write_text("student,problem,answer\nCy,5,1\n")
     refused = _stepwise(settings, "batch", str(assignment_id), str(bad))
     assert refused.returncode == 2 and "answers[0].problem" in refused.stderr
+
+
+def test_lms_add_integration_prints_the_secret_once(settings, app, teacher):
+    done = _stepwise(settings, "lms", "add-integration", "--teacher", teacher.email, "--name", "Canvas hook",
+                     "--allowed-host", "lms.school.example")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert lines[0].startswith("integration id: int_")
+    secret = lines[-1]
+    listed = _stepwise(settings, "lms", "list")
+    assert "Canvas hook" in listed.stdout and "lms.school.example" in listed.stdout
+    assert secret not in listed.stdout
+    with app.app_context():
+        from store.lms.integrations import webhook_secret
+        from store.lms.models import Integration
+
+        row = db.session.scalar(select(Integration))
+        assert row.secret_encrypted != secret and webhook_secret(row, settings) == secret
+    unknown = _stepwise(settings, "lms", "add-integration", "--teacher", "nobody@x.test", "--name", "n")
+    assert unknown.returncode == 1

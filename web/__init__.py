@@ -35,6 +35,12 @@ def create_app(settings: Settings | None = None) -> Flask:
         WTF_CSRF_TIME_LIMIT=None,
     )
     app.url_map.converters["id"] = IdConverter
+    if settings.proxy_hops:
+        # Behind a TLS-terminating proxy: trust its X-Forwarded-* so URLs and Secure cookies are right.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = settings.proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
     db.configure(settings.database_url)
     csrf.init_app(app)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from celery import Celery
 from celery.signals import task_postrun, worker_process_init, worker_process_shutdown
-from kombu import Queue
+from kombu import Exchange, Queue
 
 from store.db import db
 from store.settings import Settings
@@ -27,7 +27,7 @@ def make_celery(settings: Settings | None = None) -> Celery:
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         task_default_queue=GRADING_QUEUE,
-        task_queues=[Queue(GRADING_QUEUE), Queue(REASONING_QUEUE), Queue(LMS_QUEUE)],
+        task_queues=[Queue(name, Exchange(name), routing_key=name) for name in (GRADING_QUEUE, REASONING_QUEUE, LMS_QUEUE)],
         task_routes={
             "stepwise.grading.*": {"queue": GRADING_QUEUE},
             "stepwise.reasoning.*": {"queue": REASONING_QUEUE},

@@ -232,6 +232,9 @@ def _send(target: Target, integration: Integration, settings: Settings, timeout)
         return _send_webhook(target, integration, settings, http)
     except BlockedTarget as exc:
         raise SendError(f"blocked: {exc}", retryable=False) from None
+    except crypto.SecretError:
+        raise SendError("the integration's stored keys cannot be decrypted (encryption key changed?)",
+                        retryable=False) from None
     except requests.Timeout:
         raise SendError("timed out", retryable=True) from None
     except requests.ConnectionError:

@@ -4,25 +4,9 @@ celery_worker) come from tests/conftest.py."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import create_engine
 
 from store.db import db
 from platform_server import Platform
-
-
-@pytest.fixture(scope="session")
-def database_url(database_url):
-    """The shared test database, plus the LMS tables when no migration has created them yet."""
-    import store.lms  # noqa: F401
-    from store.lms import models
-    from store.models import Base
-
-    engine = create_engine(database_url)
-    tables = [models.Integration.__table__, models.Delivery.__table__, models.DeliveryAttempt.__table__,
-              models.LtiResourceLink.__table__]
-    Base.metadata.create_all(engine, tables=tables, checkfirst=True)
-    engine.dispose()
-    return database_url
 
 
 @pytest.fixture(scope="session")

@@ -26,6 +26,7 @@ POLICY = {
             "items": {"type": "string", "enum": ["simplified", "factored", "expanded", "exact"]},
         },
         "ordered": {"type": "boolean"},
+        "partial_credit": {"type": "boolean", "description": "false: all or nothing"},
     },
 }
 

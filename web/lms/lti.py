@@ -13,6 +13,7 @@ from pylti1p3.deep_link_resource import DeepLinkResource
 from pylti1p3.exception import LtiException, OIDCException
 from pylti1p3.lineitem import LineItem
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from werkzeug.routing import BuildError
 
 import tasks
@@ -122,6 +123,14 @@ def _link_for(integration: Integration, data: dict[str, Any]) -> LtiResourceLink
     if link is None:
         link = LtiResourceLink(integration_id=integration.id, resource_link_id=link_id)
         session.add(link)
+        try:
+            with session.begin_nested():
+                session.flush()
+        except IntegrityError:  # a concurrent first launch of the same link created it
+            if link in session:
+                session.expunge(link)
+            link = session.scalar(select(LtiResourceLink).where(LtiResourceLink.integration_id == integration.id,
+                                                                 LtiResourceLink.resource_link_id == link_id))
     link.context_id = str((data.get(CLAIM + "context") or {}).get("id", ""))[:255] or None
     link.deployment_id = str(data.get(CLAIM + "deployment_id", ""))[:255] or None
     link.title = str((data.get(CLAIM + "resource_link") or {}).get("title") or link.title or "")[:500]
