@@ -101,15 +101,22 @@ def cmd_run(args) -> int:
     migrate.upgrade(settings.database_url)
     if not args.no_demo:
         seed_demo(settings)
-    workers = []
+    workers, logs = [], Path(settings.instance_dir) / "logs"
     if not args.no_worker:
         env = _child_env(settings)
-        workers.append(subprocess.Popen(worker_command("grading,lms", concurrency=2), env=env))
-        workers.append(subprocess.Popen(worker_command("reasoning", pool="solo"), env=env))
+        # A local run uses the model if it is on disk; it never starts a multi-GB download.
+        env.setdefault("STEPWISE_MODEL_LOCAL_ONLY", "1")
+        logs.mkdir(parents=True, exist_ok=True)
+        for queues, pool in (("grading,lms", None), ("reasoning", "solo")):
+            with (logs / f"worker-{queues.split(',')[0]}.log").open("ab") as out:
+                workers.append(subprocess.Popen(worker_command(queues, pool=pool, concurrency=None if pool else 2),
+                                                env=env, stdout=out, stderr=subprocess.STDOUT))
     url = f"http://{args.host}:{args.port}/"
     print(f"\nStepwise is running at {url}")
     print(f"Demo login: {DEMO_EMAIL} / {DEMO_PASSWORD}")
     print("Broker: " + ("Redis " + settings.redis_url if settings.redis_url else "embedded (SQLite, no Redis needed)"))
+    if workers:
+        print(f"Worker logs: {logs}/worker-grading.log, worker-reasoning.log")
     print("Press Ctrl+C to stop.\n", flush=True)
     try:
         from waitress import serve
