@@ -3,7 +3,8 @@
 FROM python:3.11-slim
 ARG TORCH_SPEC="torch==2.13.0"
 ARG TORCH_INDEX="https://download.pytorch.org/whl/cpu"
-ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 STEPWISE_INSTANCE_DIR=/data
+# PYTHONPATH: run the code from /app, where migrations/ sits beside the packages.
+ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 STEPWISE_INSTANCE_DIR=/data PYTHONPATH=/app
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY grader grader
