@@ -40,6 +40,14 @@ def database_url():
 
 
 @pytest.fixture(scope="session")
+def tiny_model_path(tmp_path_factory):
+    """A tiny random Qwen2 with an R1-style trained tokenizer, saved once per session."""
+    from tests.fixtures.tiny_model import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-r1") / "model")
+
+
+@pytest.fixture(scope="session")
 def redis_url():
     """A Redis database number private to this session (tests run one session at a time)."""
     url = f"{REDIS_BASE}/{int(os.environ.get('STEPWISE_TEST_REDIS_DB', '11'))}"

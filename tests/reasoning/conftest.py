@@ -1,22 +1,10 @@
 """Fixtures for the reasoning tests: a tiny random Qwen2 with R1's tokenizer shape, on the CPU."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from tests.fixtures.tiny_model import build_tiny_model  # noqa: E402
-
-
-@pytest.fixture(scope="session")
-def tiny_model_path(tmp_path_factory) -> Path:
-    """A saved tiny model folder, built once per test session."""
-    return build_tiny_model(tmp_path_factory.mktemp("tiny-r1") / "model")
 
 
 def make_settings(model: Path | str, tmp: Path, **overrides):
