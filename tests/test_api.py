@@ -205,3 +205,20 @@ def test_openapi_document_is_served_without_auth(client):
     doc = client.get("/api/v1/openapi.json").get_json()
     assert doc["openapi"].startswith("3.")
     assert "/assignments/{assignment_id}/submissions" in doc["paths"]
+
+
+def test_a_broker_outage_still_stores_the_submission(settings, teacher, caplog):
+    """Redis down at enqueue time: the answer is stored and stays queued for `stepwise requeue`."""
+    from dataclasses import replace
+
+    from web import create_app
+
+    broken = create_app(replace(settings, redis_url="redis://127.0.0.1:1/0"))
+    client = broken.test_client()
+    auth = {"Authorization": f"Bearer {teacher.token}"}
+    assignment = make_assignment(client, auth)
+    resp = submit(client, auth, assignment["id"])
+    assert resp.status_code == 202
+    body = client.get(resp.get_json()["url"], headers=auth).get_json()
+    assert body["status"] == "queued" and len(body["answers"]) == 2
+    assert "submission.enqueue_failed" in caplog.text

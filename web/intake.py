@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Callable
 
 from flask import current_app
+from kombu.exceptions import KombuError
 
 from store.db import db
 from store.intake import AnswerIn, ProblemIn, create_assignment, create_submission
@@ -30,7 +31,7 @@ def submit_assignment(teacher: Teacher, title: Any, problems: list[ProblemIn], s
         db.session, teacher, title, problems, reference_settings=reference_settings(settings)
     )
     for reference_id in to_solve:
-        enqueue_reasoning(reference_id)
+        _dispatch(enqueue_reasoning, reference_id, "reference")
     log.info("assignment.created assignment=%s problems=%d to_solve=%d", assignment.id, len(problems), len(to_solve))
     return assignment
 
@@ -42,6 +43,16 @@ def submit_answers(
         db.session, assignment, student=student, answers=answers, source=source, **extra
     )
     if created:
-        enqueue_grading(submission.id)
+        _dispatch(enqueue_grading, submission.id, "submission")
         log.info("submission.queued submission=%s source=%s", submission.id, source.value)
     return submission, created
+
+
+def _dispatch(enqueue: Callable[[int], str], object_id: int, kind: str) -> None:
+    """Enqueue after the commit. If the broker is down the row is stored all the same and stays
+    queued; `stepwise requeue` (or its cron line) sends it once the broker is back."""
+    try:
+        enqueue(object_id)
+    except (KombuError, OSError):
+        log.exception("%s.enqueue_failed %s=%s: stored, run `stepwise requeue` once the broker is back", kind, kind,
+                      object_id)
