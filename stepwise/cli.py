@@ -109,8 +109,11 @@ def cmd_run(args) -> int:
         logs.mkdir(parents=True, exist_ok=True)
         for queues, pool in (("grading,lms", None), ("reasoning", "solo")):
             with (logs / f"worker-{queues.split(',')[0]}.log").open("ab") as out:
+                # Own session: a Ctrl+C or SIGTERM reaches only us, and we stop the workers in order
+                # (signalling a worker's pool children directly can hang its warm shutdown).
                 workers.append(subprocess.Popen(worker_command(queues, pool=pool, concurrency=None if pool else 2),
-                                                env=env, stdout=out, stderr=subprocess.STDOUT))
+                                                env=env, stdout=out, stderr=subprocess.STDOUT,
+                                                start_new_session=True))
     url = f"http://{args.host}:{args.port}/"
     print(f"\nStepwise is running at {url}")
     print(f"Demo login: {DEMO_EMAIL} / {DEMO_PASSWORD}")
@@ -118,23 +121,39 @@ def cmd_run(args) -> int:
     if workers:
         print(f"Worker logs: {logs}/worker-grading.log, worker-reasoning.log")
     print("Press Ctrl+C to stop.\n", flush=True)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         from waitress import serve
 
         from web import create_app
 
         serve(create_app(settings), host=args.host, port=args.port, threads=8, _quiet=True)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, SystemExit):
         pass
     finally:
-        for proc in workers:
-            proc.send_signal(signal.SIGTERM)
-        for proc in workers:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_workers(workers)
     return 0
+
+
+def _exit_on_sigterm(_signum, _frame) -> None:
+    raise SystemExit(0)
+
+
+def stop_workers(workers: list[subprocess.Popen], grace: float = 20.0) -> None:
+    """Warm shutdown for each worker, then kill whatever is left of its process group."""
+    for proc in workers:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in workers:
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # pool children that outlived their parent
+        except ProcessLookupError:
+            pass
+        proc.wait()
 
 
 def cmd_worker(args) -> int:

@@ -14,6 +14,7 @@ import sys
 import time
 import urllib.request
 from http.cookiejar import CookieJar
+from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
@@ -45,12 +46,28 @@ def embedded_service(tmp_path):
         assert proc.poll() is None, (tmp_path / "run.log").read_text()
         yield base, tmp_path
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+        proc.send_signal(signal.SIGTERM)  # `stepwise run` stops its own workers
         try:
-            proc.wait(timeout=30)
+            proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+def _workers_of(instance) -> list[str]:
+    """Command lines of processes still running workers for this instance."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            environ = Path(f"/proc/{entry}/environ").read_bytes()
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"celery" in cmdline and f"STEPWISE_INSTANCE_DIR={instance}".encode() in environ:
+            found.append(cmdline.replace(b"\0", b" ").decode(errors="replace"))
+    return found
 
 
 def _up(base: str) -> bool:
@@ -87,3 +104,24 @@ def test_make_run_defaults_grade_the_sample_without_redis_or_postgres(embedded_s
     assert "Ada" in html and "Ben" in html
     ada = re.search(r"<td>Ada</td>.*?</tr>", html, re.S).group(0)
     assert "<td>8</td>" in ada  # full marks: 2 + 1 + 2 + 1 + 2
+
+
+def test_stopping_the_service_stops_its_workers(tmp_path):
+    port = _free_port()
+    instance = tmp_path / "instance"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STEPWISE_")}
+    env.update(STEPWISE_INSTANCE_DIR=str(instance), PYTHONUNBUFFERED="1")
+    with (tmp_path / "run.log").open("wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "stepwise.cli", "run", "--port", str(port), "--no-demo"],
+                                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_for(lambda: _up(f"http://127.0.0.1:{port}") and len(_workers_of(instance)) >= 2, timeout=90)
+        wait_for(lambda: (instance / "logs" / "worker-grading.log").exists()
+                 and b" ready." in (instance / "logs" / "worker-grading.log").read_bytes(), timeout=60)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+        wait_for(lambda: not _workers_of(instance), timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
