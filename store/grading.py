@@ -109,13 +109,7 @@ def _check_work(lines: list | None, timeout: float) -> dict:
     from grader import check_steps
 
     result = check_steps([str(line) for line in lines])
-    return {"steps": [_step_json(s) for s in result.steps], "first_error": result.first_error}
-
-
-def _step_json(step) -> dict:
-    if hasattr(step, "to_dict"):
-        return step.to_dict()
-    return {k: getattr(step, k, None) for k in ("index", "line", "ok", "status", "feedback", "interpreted")}
+    return {"steps": [step.to_dict() for step in result.steps], "first_error": result.first_error}
 
 
 def _feedback(answer_feedback: str, steps: dict) -> str:
