@@ -1,8 +1,8 @@
 """Shared fixtures: a real Postgres database and Redis for the session, the app, a real worker.
 
 Postgres: a fresh database per test session, brought to head by the Alembic migrations; each test
-starts from empty tables (TRUNCATE after every test that used the database). Redis: one numbered
-database for the session, flushed at both ends. `celery_worker` starts a real worker process.
+starts from empty tables (TRUNCATE after every test that used the database). Redis: an empty
+numbered database claimed for the session, so parallel runs and other users never collide. `celery_worker` starts a real worker process.
 """
 from __future__ import annotations
 
@@ -15,10 +15,9 @@ from sqlalchemy import create_engine, text
 
 from store.db import db
 from store.settings import Settings
-from support import start_worker, stop_worker, worker_env
+from support import private_redis_db, start_worker, stop_worker, worker_env
 
 PG_ADMIN = os.environ.get("STEPWISE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-REDIS_BASE = os.environ.get("STEPWISE_TEST_REDIS", "redis://127.0.0.1:6379")
 
 
 @pytest.fixture(scope="session")
@@ -49,13 +48,9 @@ def tiny_model_path(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def redis_url():
-    """A Redis database number private to this session (tests run one session at a time)."""
-    url = f"{REDIS_BASE}/{int(os.environ.get('STEPWISE_TEST_REDIS_DB', '11'))}"
-    client = redis_lib.Redis.from_url(url)
-    client.flushdb()
-    yield url
-    client.flushdb()
-    client.close()
+    """An empty Redis database claimed for this test session alone (see `private_redis_db`)."""
+    with private_redis_db() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

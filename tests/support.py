@@ -2,14 +2,54 @@
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
+
+import redis as redis_lib
 
 from store.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
+REDIS_BASE = os.environ.get("STEPWISE_TEST_REDIS", "redis://127.0.0.1:6379")
+CLAIM_SECONDS = 4 * 3600  # a crashed run's claim lapses on its own
+
+
+@contextmanager
+def private_redis_db(base: str = REDIS_BASE) -> Iterator[str]:
+    """A Redis database number that is empty and claimed for this test run alone.
+
+    Claims live in DB 0 as `stepwise:test-claim:<n>` (set-if-absent, with an expiry), so runs in
+    parallel, and whatever else shares the server, never see or flush each other's keys. The
+    claimed database is flushed only at release, when it holds nothing but this run's keys.
+    """
+    control = redis_lib.Redis.from_url(f"{base}/0")
+    token = f"{os.getpid()}-{secrets.token_hex(4)}"
+    try:
+        for number in range(1, 16):
+            key = f"stepwise:test-claim:{number}"
+            if not control.set(key, token, nx=True, ex=CLAIM_SECONDS):
+                continue
+            url = f"{base}/{number}"
+            with redis_lib.Redis.from_url(url) as client:
+                if client.dbsize() == 0:
+                    break
+            control.delete(key)  # someone's data without a claim: not ours to use
+        else:
+            raise RuntimeError("no empty, unclaimed Redis database (1-15) for the tests")
+        try:
+            yield url
+        finally:
+            with redis_lib.Redis.from_url(url) as client:
+                client.flushdb()
+            if control.get(key) == token.encode():
+                control.delete(key)
+    finally:
+        control.close()
 
 
 def worker_env(settings: Settings, **extra) -> dict[str, str]:
