@@ -20,6 +20,18 @@ def _settings() -> Settings:
     return Settings.from_env()
 
 
+def _ready_settings() -> Settings:
+    """Settings for a command that needs an installed database: a clear error, not a traceback
+    (and no `./instance` created), when it is missing or not migrated."""
+    import migrations as migrate
+
+    settings = _settings()
+    problem = migrate.not_ready(settings.database_url)
+    if problem:
+        raise SystemExit(f"error: {problem}")
+    return settings
+
+
 def _child_env(settings: Settings) -> dict[str, str]:
     """Environment for worker subprocesses: the resolved settings, so both sides agree."""
     env = dict(os.environ)
@@ -31,8 +43,11 @@ def _child_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def worker_command(queues: str, *, pool: str | None = None, concurrency: int | None = None) -> list[str]:
+def worker_command(queues: str, *, pool: str | None = None, concurrency: int | None = None,
+                   beat_schedule: str | None = None) -> list[str]:
     cmd = [sys.executable, "-m", "celery", "-A", "worker.app", "worker", "-Q", queues, "--loglevel", "INFO"]
+    if beat_schedule:  # embedded beat: the sweeper runs without a separate process
+        cmd += ["--beat", "--schedule", beat_schedule]
     cmd += ["-n", f"{queues.replace(',', '-')}@%h"]
     if pool:
         cmd += ["-P", pool]
@@ -45,10 +60,11 @@ def worker_command(queues: str, *, pool: str | None = None, concurrency: int | N
 
 
 def cmd_db(args) -> int:
-    from store import migrate
+    import migrations as migrate
 
     settings = _settings()
     if args.action == "upgrade":
+        settings = settings.prepare_instance()
         migrate.upgrade(settings.database_url, args.revision or "head")
         print(f"database at {migrate.current(settings.database_url)}")
     elif args.action == "downgrade":
@@ -62,7 +78,7 @@ def cmd_create_teacher(args) -> int:
     from web import create_app
     from web.auth import create_teacher, find_teacher
 
-    app = create_app(_settings())
+    app = create_app(_ready_settings())
     with app.app_context():
         if find_teacher(args.email) is not None:
             print(f"error: a teacher with email {args.email} exists", file=sys.stderr)
@@ -95,9 +111,9 @@ def seed_demo(settings: Settings) -> None:
 
 
 def cmd_run(args) -> int:
-    from store import migrate
+    import migrations as migrate
 
-    settings = _settings()
+    settings = _settings().prepare_instance()
     migrate.upgrade(settings.database_url)
     if not args.no_demo:
         seed_demo(settings)
@@ -111,7 +127,9 @@ def cmd_run(args) -> int:
             with (logs / f"worker-{queues.split(',')[0]}.log").open("ab") as out:
                 # Own session: a Ctrl+C or SIGTERM reaches only us, and we stop the workers in order
                 # (signalling a worker's pool children directly can hang its warm shutdown).
-                workers.append(subprocess.Popen(worker_command(queues, pool=pool, concurrency=None if pool else 2),
+                beat = None if pool else str(Path(settings.instance_dir) / "celerybeat-schedule")
+                workers.append(subprocess.Popen(worker_command(queues, pool=pool, concurrency=None if pool else 2,
+                                                               beat_schedule=beat),
                                                 env=env, stdout=out, stderr=subprocess.STDOUT,
                                                 start_new_session=True))
     url = f"http://{args.host}:{args.port}/"
@@ -175,7 +193,7 @@ def cmd_batch(args) -> int:
     from web import create_app
     from web.intake import submit_answers
 
-    app = create_app(_settings())
+    app = create_app(_ready_settings())
     with app.app_context():
         assignment = db.session.get(Assignment, args.assignment)
         if assignment is None:
@@ -206,30 +224,17 @@ def cmd_grade(args) -> int:
 
 
 def cmd_requeue(args) -> int:
-    """Queue again what is left waiting: submissions after a broker outage, and with
-    `--references`, model references that failed or found no model (after installing the weights)."""
-    from sqlalchemy import select
-
+    """Queue again what is left waiting (safe at any time: tasks claim their job row first), and
+    with `--references`, model references that failed or found no model (after installing the weights)."""
     from store.db import db
-    from store.models import ReferenceSolution, ReferenceStatus, Submission
-    from tasks import enqueue_grading, enqueue_reasoning
+    from tasks.sweep import requeue
     from web import create_app
 
-    app = create_app(_settings())
+    settings = _ready_settings()
+    app = create_app(settings)
     with app.app_context():
-        references = []
-        if args.references:
-            stuck = (ReferenceStatus.failed.value, ReferenceStatus.unavailable.value, ReferenceStatus.pending.value)
-            for ref in db.session.scalars(select(ReferenceSolution).where(ReferenceSolution.status.in_(stuck))):
-                ref.status, ref.error = ReferenceStatus.pending.value, None
-                references.append(ref.id)
-            db.session.commit()
-        ids = db.session.scalars(select(Submission.id).where(Submission.status.in_(args.status))).all()
-        for reference_id in references:
-            enqueue_reasoning(reference_id)
-        for sid in ids:
-            enqueue_grading(sid)
-    print(f"requeued {len(ids)} submission(s) and {len(references)} reference solution(s)")
+        sent = requeue(db.session(), settings, statuses=tuple(args.status), references=args.references)
+    print(f"requeued {len(sent['grading'])} submission(s) and {len(sent['reasoning'])} reference solution(s)")
     return 0
 
 

@@ -14,10 +14,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from store.jobs import now as jobs_now
 from store.models import (
     Answer,
     Assignment,
     Job,
+    JobStatus,
     Problem,
     ReferenceSolution,
     ReferenceStatus,
@@ -182,14 +184,15 @@ def create_assignment(
     *,
     reference_settings: Callable[[], tuple[str, dict]] | None = None,
 ) -> tuple[Assignment, list[int]]:
-    """Store an assignment; returns it and the ids of reference solutions that need a model run.
+    """Add an assignment (flushed, not committed); returns it and the ids of reference solutions
+    that need a model run. The caller (the intake service) enqueues them and commits.
 
     `reference_settings` gives (model id, generation settings) when a model may be asked; when it
     is None, problems without a key are marked for teacher review instead.
     """
     assignment = Assignment(teacher_id=teacher.id, title=_text(title, "title", limit=MAX_TITLE).strip())
     session.add(assignment)
-    to_solve: list[int] = []
+    to_solve: list[ReferenceSolution] = []
     for position, p in enumerate(problems, start=1):
         problem = Problem(
             position=position, statement=p.statement, answer_key=p.answer, points=p.points, policy=p.policy or {}
@@ -202,7 +205,7 @@ def create_assignment(
             problem.reference = reference
             if fresh:
                 to_solve.append(reference)
-    session.commit()
+    session.flush()
     return assignment, [r.id for r in to_solve if r.status == ReferenceStatus.pending.value]
 
 
@@ -255,12 +258,11 @@ def create_submission(
     integration_id: int | None = None,
     lms_context: dict[str, Any] | None = None,
 ) -> tuple[Submission, bool]:
-    """Store a submission and its grading job, committed; returns (submission, created).
-
-    The same (teacher, source, external id) again returns the stored submission untouched.
+    """Add a submission and its queued grading job (flushed, not committed); returns
+    (submission, created). The same (assignment, source, external id) again returns the stored one.
     """
     if external_id:
-        existing = find_external(session, assignment.teacher_id, source, external_id)
+        existing = find_external(session, assignment.id, source, external_id)
         if existing is not None:
             return existing, False
     problems = {p.position: p for p in assignment.problems}
@@ -280,24 +282,24 @@ def create_submission(
         submission.answers.append(
             Answer(problem_id=problems[a.problem].id, position=a.problem, text=a.answer, work=list(a.work))
         )
-    session.add(submission)
     try:
-        session.flush()
-        session.add(Job(kind="grade", subject_id=submission.id))
-        session.commit()
+        with session.begin_nested():  # a concurrent duplicate loses here, not the whole transaction
+            session.add(submission)
+            session.flush()
     except IntegrityError:
-        session.rollback()
-        existing = find_external(session, assignment.teacher_id, source, external_id) if external_id else None
+        existing = find_external(session, assignment.id, source, external_id) if external_id else None
         if existing is None:
             raise
         return existing, False
+    session.add(Job(kind="grade", subject_id=submission.id, status=JobStatus.queued.value, enqueued_at=jobs_now()))
+    session.flush()
     return submission, True
 
 
-def find_external(session: Session, teacher_id: int, source: Source, external_id: str) -> Submission | None:
+def find_external(session: Session, assignment_id: int, source: Source, external_id: str) -> Submission | None:
     return session.scalar(
         select(Submission).where(
-            Submission.teacher_id == teacher_id,
+            Submission.assignment_id == assignment_id,
             Submission.source == source.value,
             Submission.external_id == external_id,
         )

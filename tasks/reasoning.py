@@ -23,7 +23,8 @@ from sqlalchemy import case, or_, select
 
 from store.db import db
 from store.models import ReferenceSolution, ReferenceStatus
-from tasks import REASON_TASK
+from tasks import GRADE_TASK, REASON_TASK, send
+from tasks.celery_app import app_settings
 
 log = logging.getLogger("stepwise.reasoning")
 
@@ -34,8 +35,6 @@ TERMINAL = {
     ReferenceStatus.failed.value,  # a teacher's retry puts it back to pending
 }
 DEVICE_CRASH_PREFIX = "device error"  # marks a row whose batch killed a worker once already
-SOFT_TIME_LIMIT = 3600  # matches Settings.reasoning_time_limit's default; batches are bounded by max_new_tokens
-HARD_TIME_LIMIT = SOFT_TIME_LIMIT + 300
 
 _logged_unavailable: set[str] = set()
 
@@ -44,11 +43,9 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-@shared_task(name=REASON_TASK, bind=True, acks_late=True, time_limit=HARD_TIME_LIMIT, soft_time_limit=SOFT_TIME_LIMIT)
+@shared_task(name=REASON_TASK, bind=True, acks_late=True)  # limits: Settings.reasoning_time_limit (celery_app)
 def solve(self, reference_id: int) -> dict:
     """Write the reference solution `reference_id` (and whatever else is pending, as one batch)."""
-    from worker.celery_app import app_settings
-
     settings = app_settings(self.app)
     return solve_reference(reference_id, settings, exit_process=_exit_worker)
 
@@ -61,15 +58,11 @@ def _exit_worker(code: int) -> None:
 
 
 def _enqueue_grading(submission_id: int) -> None:
-    from tasks import enqueue_grading
-
-    enqueue_grading(submission_id)
+    send(GRADE_TASK, [submission_id])  # after the commit; a refused send is left to the sweeper
 
 
 def _enqueue_reasoning(reference_id: int) -> None:
-    from tasks import enqueue_reasoning
-
-    enqueue_reasoning(reference_id)
+    send(REASON_TASK, [reference_id])
 
 
 def solve_reference(

@@ -8,7 +8,6 @@ from sqlalchemy import select
 
 from store.batchfile import read_problems, read_submissions
 from store.db import db
-from store.grading import regrade_problem
 from store.intake import (
     IntakeError,
     parse_answers,
@@ -17,9 +16,9 @@ from store.intake import (
     parse_student,
 )
 from store.models import Assignment, Problem, Source, Submission
-from tasks import enqueue_grading
 from web.auth import current_teacher, find_teacher, login_required, verify_password
 from web.dashboard import bp
+from web.intake import set_key as set_problem_key
 from web.intake import submit_answers, submit_assignment
 from web.views import grades_table, key_disagrees
 
@@ -156,10 +155,7 @@ def set_key(problem_id: int):
     if not key or len(key) > 10_000:
         flash("Enter an answer key (at most 10,000 characters).", "error")
     else:
-        problem.answer_key = key
-        db.session.commit()
-        for sid in regrade_problem(db.session, problem.id):
-            enqueue_grading(sid)
+        set_problem_key(problem, key)
         flash(f"Saved the key for problem {problem.position}; its answers are being graded again.", "ok")
     return redirect(url_for("dashboard.assignment", assignment_id=problem.assignment_id))
 

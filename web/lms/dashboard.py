@@ -10,12 +10,11 @@ from flask_wtf.csrf import CSRFError, validate_csrf
 from sqlalchemy import select
 from wtforms import ValidationError
 
-import tasks
+from tasks import PASSBACK_TASK, enqueue_on_commit
 from store.db import db
 from store.lms.integrations import IntegrationError, create_integration, rotate_secret
 from store.lms.models import Delivery, DeliveryStatus, Integration, IntegrationKind
 from store.lms.passback import reset_for_retry
-from store.models import Submission
 from web.lms import bp
 from web.lms.common import log, public_url, settings
 
@@ -88,7 +87,7 @@ def integrations():
     return response, status, {"Cache-Control": "no-store"}
 
 
-@bp.post("/integrations/<int:integration_id>/rotate")
+@bp.post("/integrations/<id:integration_id>/rotate")
 @_teacher_required
 def rotate(integration_id: int):
     _check_csrf()
@@ -115,7 +114,7 @@ def deliveries():
     return render_template("lms/deliveries.html", deliveries=rows, show=show)
 
 
-@bp.post("/deliveries/<int:delivery_id>/retry")
+@bp.post("/deliveries/<id:delivery_id>/retry")
 @_teacher_required
 def retry(delivery_id: int):
     _check_csrf()
@@ -126,9 +125,8 @@ def retry(delivery_id: int):
     if delivery.status != DeliveryStatus.failed:
         flash("Only failed deliveries can be retried.", "error")
         return redirect(url_for("lms.deliveries"))
+    enqueue_on_commit(session, PASSBACK_TASK, [delivery.submission_id])
     reset_for_retry(session, delivery)
-    submission = session.get(Submission, delivery.submission_id)
-    tasks.enqueue_passback(submission.id)
     log.info("lms.passback.retry_requested delivery=%s", delivery.id)
     flash("Delivery queued again.", "ok")
     return redirect(url_for("lms.deliveries"))

@@ -1,0 +1,39 @@
+"""resilience: external ids unique per assignment, job send times for the sweeper
+
+Revision ID: 0003_resilience
+Revises: 0002_lms
+Create Date: 2026-11-30 16:00:00
+
+Existing rows are kept as they are: the old constraint (teacher, source, external id) was stricter
+than the new one (assignment, source, external id), so no stored data can violate it.
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = "0003_resilience"
+down_revision = "0002_lms"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("submissions", schema=None) as batch_op:
+        batch_op.drop_constraint("uq_submissions_external", type_="unique")
+        batch_op.create_unique_constraint(
+            "uq_submissions_assignment_external", ["assignment_id", "source", "external_id"]
+        )
+    with op.batch_alter_table("jobs", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("enqueued_at", sa.DateTime(timezone=True), nullable=True))
+        batch_op.create_index("ix_jobs_kind_status", ["kind", "status"], unique=False)
+    # Jobs stored before this revision were sent when they were created.
+    op.execute("UPDATE jobs SET enqueued_at = created_at")
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("jobs", schema=None) as batch_op:
+        batch_op.drop_index("ix_jobs_kind_status")
+        batch_op.drop_column("enqueued_at")
+    with op.batch_alter_table("submissions", schema=None) as batch_op:
+        batch_op.drop_constraint("uq_submissions_assignment_external", type_="unique")
+        batch_op.create_unique_constraint("uq_submissions_external", ["teacher_id", "source", "external_id"])
