@@ -197,10 +197,11 @@ def _solve_rel(op, a, b, x):
     if op == "!=":
         inner = _solve_rel("=", a, b, x)
         return sympy.Complement(S.Reals, inner)
+    size = sympy.count_ops(a) + sympy.count_ops(b)
     if op == "=":
-        sol = bounded(lambda: sympy.solveset(sympy.Eq(a, b), x, S.Reals), 0.5)
+        sol = bounded(lambda: sympy.solveset(sympy.Eq(a, b), x, S.Reals), 0.5, size=size)
     else:
-        sol = bounded(lambda: sympy.solveset(_rel(op, a, b), x, S.Reals), 0.5)
+        sol = bounded(lambda: sympy.solveset(_rel(op, a, b), x, S.Reals), 0.5, size=size)
     if sol is None:
         raise ParseError("This inequality is too complicated to check.", "too-big")
     return sol

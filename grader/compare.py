@@ -10,7 +10,7 @@ import sympy
 from sympy import S
 
 from .answer import Answer
-from .model import Policy
+from .model import Policy, Status
 from .limits import bounded
 from .numeric import ctx, numeric_value, ratio_constant, values_equal
 
@@ -23,7 +23,7 @@ INNER_BUDGET = 0.4        # seconds for one open-ended sympy call (solveset, sim
 
 @dataclass
 class Verdict:
-    status: str
+    status: Status
     score: float
     diagnosis: str
     feedback: str
@@ -31,15 +31,15 @@ class Verdict:
 
     @property
     def correct(self) -> bool:
-        return self.status == "correct"
+        return self.status == Status.correct
 
 
 def _ok(details=None, msg="Correct."):
-    return Verdict("correct", 1.0, "equivalent", msg, details or {})
+    return Verdict(Status.correct, 1.0, "equivalent", msg, details or {})
 
 
 def _no(diag, msg, score=0.0, details=None):
-    status = "partial" if score > 0 else "incorrect"
+    status = Status.partial if score > 0 else Status.incorrect
     return Verdict(status, float(score), diag, msg, details or {})
 
 
@@ -75,9 +75,10 @@ def _tols(pol: Policy):
 
 def _symbolic_equal(a, b):
     try:
-        if sympy.count_ops(a) + sympy.count_ops(b) > 200:
+        size = sympy.count_ops(a) + sympy.count_ops(b)
+        if size > 200:
             return False
-        d = bounded(lambda: sympy.simplify(a - b), INNER_BUDGET)
+        d = bounded(lambda: sympy.simplify(a - b), INNER_BUDGET, size=size)
         return d is not None and d == 0
     except (TypeError, ValueError, ArithmeticError, NotImplementedError, AttributeError,
             RecursionError):
@@ -152,7 +153,8 @@ def _is_unsimplified(ans: Answer, value) -> bool:
             c = sympy.cancel(value)
             if _ops(c) < _ops(value) and _ops(c) < _ops(raw):
                 return True
-    except Exception:  # noqa: BLE001 - form checks are best effort
+    except (TypeError, ValueError, ArithmeticError, AttributeError, NotImplementedError,
+            RecursionError, sympy.PolynomialError):   # form checks are best effort
         return False
     return False
 
@@ -502,7 +504,8 @@ def real_solutions(f, x):
                     if dv != 0 and not (dv.is_number and abs(numeric_value(dv) or 1) < 1e-30):
                         out.append(rt)
                 return out
-        sol = bounded(lambda: sympy.solveset(sympy.Eq(f, 0), x, S.Reals), INNER_BUDGET)
+        sol = bounded(lambda: sympy.solveset(sympy.Eq(f, 0), x, S.Reals), INNER_BUDGET,
+                      size=_ops(f))
         if sol is None:
             return None
         if isinstance(sol, sympy.FiniteSet):
@@ -569,7 +572,7 @@ def _solved_forms_equal(f, g, syms):
         def solve_both(v=v):
             return sympy.solve(f, v), sympy.solve(g, v)
         try:
-            res = bounded(solve_both, INNER_BUDGET)
+            res = bounded(solve_both, INNER_BUDGET, size=_ops(f) + _ops(g))
         except (NotImplementedError, ValueError, TypeError, sympy.PolynomialError):
             continue
         if not res or not res[0] or not res[1]:

@@ -11,11 +11,11 @@ from .answer import Answer, read_answer
 from .build import BARE_LOG_BASE10, has_bare_log
 from .compare import compare
 from .latex import ast_latex
-from .limits import GraderTimeout, time_limit
-from .model import Policy, Result
+from .limits import GraderTimeout, cut_short, is_check_error, time_limit, track_cuts
+from .model import Policy, Result, Status
 from .parse import ParseError, normalize_text
 
-__all__ = ["check_answer", "clear_cache", "cache_info"]
+__all__ = ["check_answer", "clear_cache", "cache_info", "warm_up"]
 
 
 class _LRU:
@@ -70,7 +70,7 @@ def _key_text(s: str) -> str:
     """The normalised spelling of an answer ('½' and '1/2' share a cache entry)."""
     try:
         return normalize_text(s)
-    except Exception:  # noqa: BLE001 - fall back to the raw text
+    except (ParseError, ValueError, RecursionError):
         return _ws.sub(" ", s.strip())
 
 
@@ -79,7 +79,7 @@ def _copy(r: Result) -> Result:
 
 
 def _invalid(msg: str, diag: str = "unreadable", interpreted: str = "", **details) -> Result:
-    return Result(False, 0.0, "invalid", msg, interpreted, diag, details)
+    return Result(False, 0.0, Status.invalid, msg, interpreted, diag, details)
 
 
 def _read(text: str, pol: Policy) -> Answer:
@@ -121,14 +121,12 @@ def _check(student: str, reference: str, pol: Policy) -> Result:
             v = v10
             v.details["note"] = "log read as base 10"
     fb = v.feedback
-    if v.status == "correct" and fb == "Correct.":
-        fb = "Correct."
     feedback = _echo(interp) + fb
     details = dict(v.details)
     details["kind"] = ans.kind
     details["reference_kind"] = ref.kind
-    return Result(v.status == "correct", round(float(v.score), 4), v.status, feedback, interp,
-                  v.diagnosis, details)
+    return Result(v.status == Status.correct, round(float(v.score), 4), Status(v.status), feedback,
+                  interp, v.diagnosis, details)
 
 
 def check_answer(student: str, reference: str, policy: Policy | dict | None = None) -> Result:
@@ -162,11 +160,14 @@ def check_answer(student: str, reference: str, policy: Policy | dict | None = No
         r.details["cached"] = True
         return r
     t0 = time.perf_counter()
+    cut = False
     try:
-        with time_limit(pol.timeout):
-            result = _check(student, reference, pol)
+        with track_cuts():
+            with time_limit(pol.timeout):
+                result = _check(student, reference, pol)
+            cut = cut_short()
     except GraderTimeout:
-        result = Result(False, 0.0, "timeout", "Checking this answer took too long; please "
+        result = Result(False, 0.0, Status.timeout, "Checking this answer took too long; please "
                         "write it in a simpler form.", "", "timeout", {"limit_s": pol.timeout})
         result.details["elapsed_ms"] = round((time.perf_counter() - t0) * 1000, 3)
         return result
@@ -175,12 +176,46 @@ def check_answer(student: str, reference: str, policy: Policy | dict | None = No
                           reason="too-deep")
     except (MemoryError, OverflowError):
         result = _invalid("That answer is too large to check.", "too-big", reason="too-big")
-    except Exception as e:  # noqa: BLE001 - the grader must never crash on input
+    except Exception as e:  # noqa: BLE001 - re-raised below unless it is a math/parse error
+        if not is_check_error(e):
+            raise                # e.g. Celery's SoftTimeLimitExceeded: stop, do not grade
         result = _invalid("We could not check this answer. Check your typing and try again.",
                           "unreadable", reason="internal", error_type=type(e).__name__)
     result.details["elapsed_ms"] = round((time.perf_counter() - t0) * 1000, 3)
-    if cacheable:
+    if cut:
+        # an inner time budget decided part of this verdict: it may differ on an idle machine
+        result.details["cut_short"] = True
+    elif cacheable:
         stored = _copy(result)
         _results.put(key, stored)
         _results.put(raw_key, stored)
     return result
+
+
+# Inputs that make sympy build its lazily-initialised machinery (solveset's inequality
+# solvers, simplify's rule tables, polys, units) so the first real check in a fresh process
+# does not pay for it and gets the same verdict as later ones.
+_WARM_UP = [
+    ("x^2 < 4", "-2 < x < 2"), ("x^2 - 5x + 6 = 0", "x = 2 or x = 3"), ("2x + 1 > 3", "x > 1"),
+    ("\\sin^2 x + \\cos^2 x", "1"), ("(x+1)^2", "x^2 + 2x + 1"), ("y = e^x", "\\ln y = x"),
+    ("\\sqrt{8}", "2\\sqrt{2}"), ("3.14", "\\pi"), ("x > 2", "(2, \\infty)"),
+    ("\\log_2 8", "3"), ("(x-1)(x+1)", "x^2 - 1"),
+]
+
+
+def warm_up() -> float:
+    """Warm sympy up (call once at worker start); returns the seconds it took.
+
+    The verdicts of the warm-up checks are not kept in the result cache.
+    """
+    from .steps import check_steps
+
+    t0 = time.perf_counter()
+    for student, reference in _WARM_UP:
+        check_answer(student, reference, Policy(timeout=30.0))
+    check_answer("x^2+3x+2", "(x+1)(x+2)", Policy(require=frozenset({"factored"}), timeout=30.0))
+    check_answer("2/4", "1/2", Policy(require=frozenset({"simplified"}), timeout=30.0))
+    check_steps(["-2x > 6", "x < -3"], Policy(timeout=30.0))
+    check_steps(["x^2 = 9", "x = 3"], Policy(timeout=30.0))
+    clear_cache()
+    return time.perf_counter() - t0
