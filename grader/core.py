@@ -9,11 +9,13 @@ from collections import OrderedDict
 
 from .answer import Answer, read_answer
 from .build import BARE_LOG_BASE10, has_bare_log
-from .compare import compare
+from .compare import Verdict, compare
+from .text import check_base, check_clock_or_ratio, check_text, is_junk, number_word, text_key
+from .unitcheck import apply_units, missing_unit, unit_of
 from .latex import ast_latex
 from .limits import GraderTimeout, cut_short, is_check_error, time_limit, track_cuts
 from .model import Policy, Result, Status
-from .parse import ParseError, normalize_text
+from .parse import ParseError, normalize_parts
 
 __all__ = ["check_answer", "clear_cache", "cache_info", "warm_up"]
 
@@ -69,7 +71,8 @@ def cache_info() -> dict:
 def _key_text(s: str) -> str:
     """The normalised spelling of an answer ('½' and '1/2' share a cache entry)."""
     try:
-        return normalize_text(s)
+        text, unit = normalize_parts(s)
+        return text if unit is None else text + " \x00" + unit
     except (ParseError, ValueError, RecursionError):
         return _ws.sub(" ", s.strip())
 
@@ -92,13 +95,45 @@ def _echo(interp: str) -> str:
     return "We read your answer as $%s$. " % interp
 
 
+def _result(v: Verdict, interp: str, **details) -> Result:
+    d = dict(v.details)
+    d.update(details)
+    return Result(v.status == Status.correct, round(float(v.score), 4), Status(v.status),
+                  _echo(interp) + v.feedback, interp, v.diagnosis, d)
+
+
+def _not_algebra(student: str, reference: str, pol: Policy) -> Result | None:
+    """Keys that are words, choices, yes/no, base-n numbers, times or ratios."""
+    key = text_key(reference)
+    if key is not None:
+        if not student.strip():
+            return _invalid("The answer is empty.", reason="empty")
+        v, shown = check_text(key, student)
+        return _result(v, shown, kind="text", reference_kind=key.kind)
+    for strategy in (check_base, lambda s, r: check_clock_or_ratio(s, r, pol)):
+        got = strategy(student, reference)
+        if got is not None:
+            return _result(got[0], got[1], kind="text", reference_kind="notation")
+    return None
+
+
 def _check(student: str, reference: str, pol: Policy) -> Result:
+    special = _not_algebra(student, reference, pol)
+    if special is not None:
+        return special
     try:
         ref = _read(reference, pol)
     except ParseError as e:
         return _invalid("The reference answer could not be read (%s) - please tell your teacher."
                         % e.message.rstrip("."), "bad-reference", error="reference",
                         reason=e.code)
+    letters = {c for x in _symbols(ref) for c in str(x)}
+    words = number_word(student)
+    if words is not None:
+        student = words
+    elif is_junk(student, letters):
+        return _invalid("We could not understand your answer: write a number, an expression or "
+                        "the word the question asks for.", reason="not-an-answer")
     try:
         ans = _read(student, pol)
     except ParseError as e:
@@ -106,13 +141,25 @@ def _check(student: str, reference: str, pol: Policy) -> Result:
                 "undefined": "undefined"}.get(e.code, "unreadable")
         return _invalid(e.message + ("" if diag != "unreadable" else
                                      " Check your typing and try again."), diag, reason=e.code)
+    notes = []
+    comma = _decimal_comma(student, ans, ref, pol)
+    if comma is not None:
+        ans = comma
+        notes.append("decimal comma")
     interp = ast_latex(ans.ast)
+    r_unit, s_unit = unit_of(reference), unit_of(student)
+    if s_unit is not None and s_unit.kind != "label":
+        interp = interp + ("" if s_unit.latex.startswith("^") else "\\,") + s_unit.latex
+    unit_verdict, ans = apply_units(ans, s_unit, r_unit, pol)
+    if unit_verdict is not None:
+        return _result(unit_verdict, interp, kind=ans.kind, reference_kind=ref.kind)
     v = compare(ans, ref, pol)
     if not v.correct and (has_bare_log(ans.ast) or has_bare_log(ref.ast)):
         # "log" without a base: in school it is often base 10.  Accept that reading too.
         token = BARE_LOG_BASE10.set(True)
         try:
-            v10 = compare(_read(student, pol), _read(reference, pol), pol)
+            v10 = compare(apply_units(_reread(student, ans, pol), s_unit, r_unit, pol)[1],
+                          _read(reference, pol), pol)
         except ParseError:
             v10 = None
         finally:
@@ -120,13 +167,43 @@ def _check(student: str, reference: str, pol: Policy) -> Result:
         if v10 is not None and v10.correct:
             v = v10
             v.details["note"] = "log read as base 10"
-    fb = v.feedback
-    feedback = _echo(interp) + fb
-    details = dict(v.details)
-    details["kind"] = ans.kind
-    details["reference_kind"] = ref.kind
-    return Result(v.status == Status.correct, round(float(v.score), 4), Status(v.status), feedback,
-                  interp, v.diagnosis, details)
+    v = missing_unit(v, s_unit, r_unit, pol)
+    if notes:
+        v.details["note"] = ", ".join(notes)
+    return _result(v, interp, kind=ans.kind, reference_kind=ref.kind)
+
+
+def _reread(student: str, ans: Answer, pol: Policy) -> Answer:
+    return _read(ans.extra.get("reread", student), pol)
+
+
+def _symbols(ans: Answer) -> set:
+    v = ans.value
+    items = list(v.values()) if isinstance(v, dict) else v if isinstance(v, (list, tuple)) else [v]
+    out: set = set()
+    for x in items:
+        out |= getattr(x, "free_symbols", set())
+    return out
+
+
+_COMMA_DECIMAL = re.compile(r"^(\s*[-+]?\d+),(\d+)(?=\s*(?:[^\d\s,.].*)?$)")
+
+
+def _decimal_comma(student: str, ans: Answer, ref: Answer, pol: Policy) -> Answer | None:
+    """ "0,5" against a single-valued key is the decimal 0.5 (a list stays a list where the key
+    is a list; "1,000" and "12,500" were read as thousands already)."""
+    single = ref.kind == "expr" or (ref.kind == "values" and len(ref.value) == 1)
+    if not single or ans.kind not in ("values", "tuple") or len(ans.value) != 2:
+        return None
+    text = _COMMA_DECIMAL.sub(r"\1.\2", student, count=1)
+    if text == student:
+        return None
+    try:
+        out = _read(text, pol)
+    except ParseError:
+        return None
+    out.extra["reread"] = text
+    return out
 
 
 def check_answer(student: str, reference: str, policy: Policy | dict | None = None) -> Result:

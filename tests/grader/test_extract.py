@@ -114,7 +114,7 @@ def test_large_outputs_are_linear_time():
                  "{" * 500000 + "\\boxed{3}"):
         t = time.perf_counter()
         out = extract_final_answer(text)
-        assert time.perf_counter() - t < 1.0, text[:30]
+        assert time.perf_counter() - t < 2.0, text[:30]
         assert out is None or len(out) <= 20_000
 
 
