@@ -63,7 +63,7 @@ def _is_stale(updated_at: datetime | None, stale: datetime) -> bool:
 
 def claim_batch(session: Session, reference_id: int, *, limit: int, lease_s: float,
                 at: datetime | None = None) -> list[Claimed]:
-    """Mark up to `limit` claimable rows "running", most urgent first, `reference_id` first among equals.
+    """Mark up to `limit` claimable rows "running": most urgent, then oldest, first (`reference_id` on a tie).
 
     Claimable: pending, or running with a lease older than `lease_s` (its worker is gone). The
     caller commits. Rows locked by another claim right now are skipped (SKIP LOCKED on PostgreSQL).
@@ -78,7 +78,7 @@ def claim_batch(session: Session, reference_id: int, *, limit: int, lease_s: flo
     rows = session.execute(
         select(RS)
         .where(claimable)
-        .order_by(urgency, case((RS.id == reference_id, 0), else_=1), RS.created_at, RS.id)
+        .order_by(urgency, RS.created_at, case((RS.id == reference_id, 0), else_=1), RS.id)
         .limit(max(1, int(limit)))
         .with_for_update(skip_locked=True)
     ).scalars().all()

@@ -2,7 +2,7 @@
 
 Thin: the task takes a reference id, reads the settings, and hands over. The message is a
 wake-up: the service claims the most urgent pending rows (interactive before batch, with aging),
-the requested one first among equals, so no row waits behind the queue's FIFO order. Safe to run
+oldest first, so no row waits behind the queue's FIFO order. Safe to run
 twice. No torch at import.
 """
 from __future__ import annotations

@@ -63,11 +63,8 @@ def generation_settings(settings: Any) -> dict[str, Any]:
 def reference_cache_key(statement: str, model_id: str, gen_settings: dict[str, Any]) -> tuple[str, str]:
     """(cache_key, statement_hash), both sha256 hex: the key covers statement, model id and settings.
 
-    `gen_settings` must hold every field of KEY_FIELDS, or be empty when no model runs (a partial
-    dict would reuse references written under other rules)."""
-    missing = [name for name in KEY_FIELDS if name not in gen_settings]
-    if gen_settings and missing:  # an empty dict is the "no model on this install" row
-        raise ValueError(f"reference settings lack {', '.join(missing)}")
+    Pass `generation_settings(settings)`: it holds every field of KEY_FIELDS (an empty dict is the
+    "no model on this install" row)."""
     s_hash = statement_hash(statement)
     canonical = {k: gen_settings[k] for k in sorted(gen_settings)}
     payload = json.dumps(
