@@ -82,6 +82,14 @@ def _missing_libraries() -> list[str]:
     return [name for name in ("torch", "transformers") if importlib.util.find_spec(name) is None]
 
 
+def _has_continuous_batching() -> bool:
+    try:
+        from transformers.generation.configuration_utils import ContinuousBatchingConfig
+    except ImportError:
+        return False
+    return "per_request_processors" in getattr(ContinuousBatchingConfig, "__dataclass_fields__", {})
+
+
 def model_available(settings: Any) -> tuple[bool, str]:
     """(available, why) without loading anything or touching the network (dashboard, CLI)."""
     missing = _missing_libraries()
@@ -262,6 +270,10 @@ class ModelRunner:
     def _make_engine(self, kind: str, device: str, local_only: bool) -> Engine:
         s = self.settings
         max_context = 2048 + int(s.max_new_tokens) + self.forced_tokens + 64
+        if kind == "transformers" and not _has_continuous_batching():
+            log.warning("reasoning.static_fallback: this transformers has no per-request continuous batching "
+                        "(tested on 5.24); using the static engine", extra={"event": "reasoning.static_fallback"})
+            kind = "static"
         if kind == "static":
             from worker.engine_hf import StaticEngine
 

@@ -32,6 +32,27 @@ def test_load_health_and_prompt(tiny_runner, tiny_model_path):
     assert model_available(tiny_runner.settings) == (True, f"model weights found in {tiny_model_path}")
 
 
+ROUND_TRIP = [
+    "What is 2 + 2?",
+    "Solve  for x:\t2x + 3 = 7.\n\n  Then   check.",
+    " leading and trailing spaces ",
+    "Final Answer: $\\boxed{\\frac{1}{2}}$ (one half)",
+]
+
+
+def test_tokenizer_declares_the_real_class_and_keeps_spaces(tiny_runner, tiny_model_path):
+    import json
+
+    declared = json.loads((tiny_model_path / "tokenizer_config.json").read_text())
+    assert declared["tokenizer_class"] == "LlamaTokenizerFast"  # like deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B
+    for text in ROUND_TRIP:
+        assert tiny_runner._decode(tiny_runner._encode(text)) == text
+    prompt = tiny_runner._encode(render_prompt(tiny_runner.tokenizer, ROUND_TRIP[1]))
+    bos = tiny_runner.tokenizer.bos_token_id
+    assert prompt[0] == bos and prompt.count(bos) == 1  # a single BOS, from the chat template
+    assert ROUND_TRIP[1].strip() in tiny_runner._decode(prompt)
+
+
 def static_engine(runner, max_batch=8):
     return StaticEngine(runner.model, device="cpu", dtype_bytes=4, pad_id=runner._pad_id,
                         stop_ids=runner._stop_ids, max_batch=max_batch)
