@@ -1,6 +1,7 @@
 """The teacher dashboard: login, CSRF, assignment creation and uploads, results pages."""
 from __future__ import annotations
 
+import html
 import io
 import re
 
@@ -22,6 +23,16 @@ def logged_in(client, teacher):
     resp = client.post("/login", data={"csrf_token": token, "email": teacher.email, "password": "correct horse"})
     assert resp.status_code == 302
     return client
+
+
+def rows(*problems, **policy) -> dict:
+    """Form fields for the problem rows: (statement, answer, points) each; policy fields for row 0."""
+    data = {}
+    for i, (statement, answer, points) in enumerate(problems):
+        data.update({f"problems-{i}-statement": statement, f"problems-{i}-answer": answer,
+                     f"problems-{i}-points": points})
+    data.update({f"problems-0-policy-{k}": v for k, v in policy.items()})
+    return data
 
 
 def count(app, model):
@@ -58,8 +69,8 @@ def test_login_does_not_redirect_off_site(client, teacher):
 def test_create_assignment_with_the_form(logged_in, app):
     token = csrf(logged_in, "/assignments/new")
     resp = logged_in.post("/assignments/new", data={
-        "csrf_token": token, "title": "Quiz 1",
-        "statement": ["2 + 2", "Solve x - 1 = 0", ""], "answer": ["4", "x = 1", ""], "points": ["1", "2", "1"],
+        "csrf_token": token, "title": "Quiz 1", "create": "1",
+        **rows(("2 + 2", "4", "1"), ("Solve x - 1 = 0", "x = 1", "2"), ("", "", "1")),
     })
     assert resp.status_code == 302
     page = logged_in.get(resp.headers["Location"]).get_data(as_text=True)
@@ -100,22 +111,36 @@ def test_bad_problem_uploads_store_nothing(logged_in, app, data):
 def _assignment(logged_in, app):
     token = csrf(logged_in, "/assignments/new")
     resp = logged_in.post("/assignments/new", data={
-        "csrf_token": token, "title": "Quiz", "statement": ["1+1", "2x = 4"], "answer": ["2", "x = 2"],
-        "points": ["1", "1"],
+        "csrf_token": token, "title": "Quiz", **rows(("1+1", "2", "1"), ("2x = 4", "x = 2", "1")),
     })
     return resp.headers["Location"]
 
 
-def test_upload_submissions_csv_then_see_them(logged_in, app):
+def upload(client, url, data: bytes, name="s.csv"):
+    token = csrf(client, url)
+    return client.post(url + "/submissions", data={"csrf_token": token, "file": (io.BytesIO(data), name)},
+                       content_type="multipart/form-data")
+
+
+def confirm(client, url, preview_html: str):
+    payload = html.unescape(re.search(r'name="payload" value="([^"]*)"', preview_html).group(1))
+    token = csrf(client, url)
+    return client.post(url + "/submissions/confirm", data={"csrf_token": token, "payload": payload})
+
+
+def test_upload_is_previewed_then_stored_on_confirm(logged_in, app):
     url = _assignment(logged_in, app)
-    token = csrf(logged_in, url)
     data = "student,problem,answer,work\nAda,1,2,\nAda,2,x=2,2x = 4 | x = 2\nBen,1,3,\n".encode()
-    resp = logged_in.post(url + "/submissions", data={"csrf_token": token, "file": (io.BytesIO(data), "s.csv")},
-                          content_type="multipart/form-data")
+    preview = upload(logged_in, url, data)
+    assert preview.status_code == 200
+    text = preview.get_data(as_text=True)
+    assert "Nothing is stored yet" in text and "2 students, 3 answers" in text
+    assert count(app, Submission) == 0
+    resp = confirm(logged_in, url, text)
     assert resp.status_code == 302
     page = logged_in.get(url).get_data(as_text=True)
     assert "Queued 2 submission(s)" in page
-    assert "Ada" in page and "Ben" in page
+    assert "Ada" in page and "Ben" in page and "0/2 graded" in page
     with app.app_context():
         ada = db.session.scalar(select(Submission).where(Submission.student == "Ada"))
         assert ada.source == "dashboard"
@@ -124,15 +149,66 @@ def test_upload_submissions_csv_then_see_them(logged_in, app):
     assert "Not graded yet" in sub_page
 
 
-def test_a_bad_row_uploads_nothing(logged_in, app):
+def test_a_bad_row_is_named_with_its_student_and_nothing_is_stored(logged_in, app):
+    url = _assignment(logged_in, app)
+    text = upload(logged_in, url, b"student,problem,answer\nAda,1,2\nBen,7,3\nCy,x,1\n").get_data(as_text=True)
+    assert "Row 3 (Ben): problem must be a problem number from 1 to 2" in text
+    assert 'name="payload"' not in text  # no way to store a file with errors
+    assert count(app, Submission) == 0
+
+
+def test_a_bad_row_error_names_the_row_even_in_a_later_student(logged_in, app):
+    url = _assignment(logged_in, app)
+    text = upload(logged_in, url, b"student,problem,answer\nAda,1,2\nBen,1,2\nBen,1,3\n").get_data(as_text=True)
+    assert "Row 4 (Ben): problem problem 1 is answered twice" in text
+    assert "Ada" in text and count(app, Submission) == 0
+
+
+def test_a_tampered_confirmation_is_validated_again(logged_in, app):
     url = _assignment(logged_in, app)
     token = csrf(logged_in, url)
-    data = b"student,problem,answer\nAda,1,2\nBen,7,3\n"
-    logged_in.post(url + "/submissions", data={"csrf_token": token, "file": (io.BytesIO(data), "s.csv")},
-                   content_type="multipart/form-data")
-    page = logged_in.get(url).get_data(as_text=True)
-    assert "Nothing was uploaded" in page and "answers[0].problem" in page
+    resp = logged_in.post(url + "/submissions/confirm", data={
+        "csrf_token": token, "payload": '[{"student": "Ada", "answers": [{"problem": 9, "answer": "1"}]}]'})
+    assert resp.status_code == 302
+    assert "Nothing was uploaded" in logged_in.get(url).get_data(as_text=True)
     assert count(app, Submission) == 0
+
+
+EXCEL_FILES = [
+    ("semicolons, Latin-1", "student;problem;answer\nJosé;1;2\nZoë;2;x=2\n".encode("latin-1")),
+    ("UTF-8 with BOM", "\ufeffstudent,problem,answer\nJosé,1,2\nZoë,2,x=2\n".encode("utf-8")),
+    ("semicolons, Windows-1252, CRLF", "student;problem;answer\r\nJosé;1;2\r\nZoë;2;x=2\r\n".encode("cp1252")),
+]
+
+
+@pytest.mark.parametrize("label,data", EXCEL_FILES, ids=[f[0] for f in EXCEL_FILES])
+def test_excel_csv_exports_are_read(logged_in, app, label, data):
+    url = _assignment(logged_in, app)
+    text = upload(logged_in, url, data).get_data(as_text=True)
+    assert "2 students, 2 answers" in text, label
+    assert "José" in text and "Zoë" in text
+
+
+def test_xlsx_uploads_are_read(logged_in, app):
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    for row in (["student", "problem", "answer"], ["José", 1, 2], ["Zoë", 2, "x=2"], [None, None, None]):
+        sheet.append(row)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    url = _assignment(logged_in, app)
+    text = upload(logged_in, url, buffer.getvalue(), "answers.xlsx").get_data(as_text=True)
+    assert "2 students, 2 answers" in text and "Zoë" in text
+    assert confirm(logged_in, url, text).status_code == 302
+    assert count(app, Submission) == 2
+
+
+def test_a_broken_xlsx_is_refused(logged_in, app):
+    url = _assignment(logged_in, app)
+    upload(logged_in, url, b"PK\x03\x04 not really a zip", "answers.xlsx")
+    assert "not a readable .xlsx workbook" in logged_in.get(url).get_data(as_text=True)
 
 
 def test_other_teachers_pages_are_404(logged_in, app):
@@ -153,9 +229,7 @@ def test_other_teachers_pages_are_404(logged_in, app):
 def test_setting_a_key_queues_a_regrade(logged_in, app):
     url = _assignment(logged_in, app)
     token = csrf(logged_in, url)
-    logged_in.post(url + "/submissions", data={
-        "csrf_token": token, "file": (io.BytesIO(b"student,problem,answer\nAda,1,2\n"), "s.csv")},
-        content_type="multipart/form-data")
+    confirm(logged_in, url, upload(logged_in, url, b"student,problem,answer\nAda,1,2\n").get_data(as_text=True))
     with app.app_context():
         problem = db.session.scalar(select(Problem).where(Problem.position == 1))
         sub = db.session.scalar(select(Submission))
