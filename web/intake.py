@@ -14,7 +14,7 @@ from store.db import db
 from store.intake import AnswerIn, ProblemIn, create_assignment, create_submission
 from store.models import Assignment, Problem, Source, Submission, Teacher
 from store.settings import Settings
-from tasks import GRADE_TASK, REASON_TASK, enqueue_on_commit
+from tasks import GRADE_TASK, REASON_TASK, enqueue_on_commit, send
 from worker.keys import generation_settings
 
 log = logging.getLogger("stepwise.intake")
@@ -62,3 +62,21 @@ def set_key(problem: Problem, key: str) -> list[int]:
     session.commit()
     log.info("problem.key_set problem=%s regrade=%d", problem.id, len(ids))
     return ids
+
+
+def regrade(problem: Problem) -> list[int]:
+    """Grade a problem's submissions again (its key or policy changed)."""
+    session = db.session()
+    ids = grading.regrade_problem(session, problem.id)
+    enqueue_on_commit(session, GRADE_TASK, ids)
+    session.commit()
+    return ids
+
+
+def submit_upload(assignment: Assignment, rows: list, source: Source, *, mode: str = "replace"):
+    """A file of submissions (re-uploads replace or skip, see `store.uploads`); queued after the commit."""
+    from store.uploads import store_upload
+
+    report = store_upload(db.session(), assignment, rows, source, mode=mode)  # commits
+    send(GRADE_TASK, report.to_grade)
+    return report

@@ -1,7 +1,7 @@
 """resilience: external ids unique per assignment, job send times for the sweeper
 
 Revision ID: 0003_resilience
-Revises: 0002_lms
+Revises: 0006_reasoning
 Create Date: 2026-11-30 16:00:00
 
 Existing rows are kept as they are: the old constraint (teacher, source, external id) was stricter
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 
 revision = "0003_resilience"
-down_revision = "0002_lms"
+down_revision = "0006_reasoning"  # re-chained after main (0002 -> 0005 -> 0006)
 branch_labels = None
 depends_on = None
 
