@@ -9,7 +9,6 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
-from store.models import Base
 
 
 class Database:

@@ -10,10 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from sqlalchemy import select
-
-from grader import GRADER_VERSION, check_answer, check_steps
 from sqlalchemy.orm import Session
 
+from grader import GRADER_VERSION, check_answer, check_steps
 from store import jobs
 from store.models import (
     Answer,
@@ -218,6 +217,7 @@ def resume_waiting(session: Session, reference_id: int) -> list[int]:
         .distinct()
     )
     ids = sorted(rows)
+    reference_changed(session, reference_id)
     for submission_id in ids:
         jobs.open_job(session, jobs.GRADE, submission_id)
     return ids
@@ -229,8 +229,26 @@ def set_key(session: Session, problem: Problem, key: str) -> list[int]:
     return regrade_problem(session, problem.id)
 
 
+def refresh_disagreement(problem: Problem) -> None:
+    """Store whether the key and the model's answer differ; called when either changes."""
+    ref = problem.reference
+    if not problem.answer_key or ref is None or not ref.final_answer:
+        problem.key_disagrees = None
+        return
+    problem.key_disagrees = not check_answer(ref.final_answer, problem.answer_key, problem.policy or None).correct
+
+
+def reference_changed(session: Session, reference_id: int) -> None:
+    """A model reference was written: refresh the disagreement of every problem that uses it."""
+    for problem in session.scalars(select(Problem).where(Problem.reference_id == reference_id)):
+        refresh_disagreement(problem)
+
+
 def regrade_problem(session: Session, problem_id: int) -> list[int]:
     """Submissions to grade again after a teacher set or changed a problem's key (not committed)."""
+    problem = session.get(Problem, problem_id)
+    if problem is not None:
+        refresh_disagreement(problem)  # its key or policy changed
     ids = sorted(session.scalars(select(Answer.submission_id).where(Answer.problem_id == problem_id).distinct()))
     for submission in session.scalars(select(Submission).where(Submission.id.in_(ids))):
         submission.status = SubmissionStatus.queued.value

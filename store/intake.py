@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from store.grading import refresh_disagreement
 from store.jobs import now as jobs_now
 from store.models import (
     Answer,
@@ -29,6 +30,7 @@ from store.models import (
     Teacher,
 )
 from store.reasoning import raise_priority
+from store.refkeys import reference_cache_key
 from store.schemas import (  # the shapes live in store.schemas; IntakeError and the limits are re-exported
     MAX_PROBLEMS,
     MAX_STUDENT,
@@ -134,6 +136,8 @@ def create_assignment(
             problem.reference = reference
             if fresh:
                 to_solve.append(reference)
+            elif p.answer and reference.final_answer:  # a cached model answer to compare the key with
+                refresh_disagreement(problem)
     session.flush()
     return assignment, [r.id for r in to_solve if r.status == ReferenceStatus.pending.value]
 
@@ -145,8 +149,6 @@ def _reference_for(session: Session, statement: str, reference_settings,
         model_id, gen = "none", {}
     else:
         model_id, gen = reference_settings()
-    from worker.keys import reference_cache_key
-
     cache_key, statement_hash = reference_cache_key(statement, model_id, gen)
     existing = session.scalar(select(ReferenceSolution).where(ReferenceSolution.cache_key == cache_key))
     if existing is not None:

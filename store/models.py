@@ -122,6 +122,9 @@ class Problem(Base):
     points: Mapped[float] = mapped_column(Float, default=1.0)
     policy: Mapped[dict[str, Any]] = mapped_column(default=dict)
     reference_id: Mapped[int | None] = mapped_column(ForeignKey("reference_solutions.id", ondelete="SET NULL"))
+    # The teacher's key and the model's voted answer differ (the key still wins); None: nothing to
+    # compare. Stored when the key or the reference changes (store.grading), never on page view.
+    key_disagrees: Mapped[bool | None]
 
     assignment: Mapped[Assignment] = relationship(back_populates="problems")
     reference: Mapped[ReferenceSolution | None] = relationship()

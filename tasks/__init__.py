@@ -28,7 +28,8 @@ log = logging.getLogger("stepwise.queue")
 def celery_app():
     """The Celery app of the running Flask app when there is one, else Celery's current app
     (inside a worker: the app it was started with)."""
-    from flask import current_app as flask_app, has_app_context
+    from flask import current_app as flask_app
+    from flask import has_app_context
 
     if has_app_context() and "celery" in flask_app.extensions:
         return flask_app.extensions["celery"]

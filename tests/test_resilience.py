@@ -9,11 +9,11 @@ from datetime import timedelta
 import pytest
 import redis as redis_lib
 from sqlalchemy import func, select
+from test_api import make_assignment, submit
 
 from store import jobs
 from store.db import db
 from store.models import Job, JobStatus, Problem, Submission
-from test_api import make_assignment, submit
 
 HUGE = 2**70
 
@@ -58,6 +58,8 @@ def test_a_broker_outage_never_fails_setting_a_key_and_the_sweeper_sends_it_late
     with broken.app_context():
         problem_id = db.session.scalar(select(Problem.id).where(Problem.assignment_id == assignment["id"],
                                                                 Problem.position == 1))
+    page = client.get(f"/assignments/{assignment['id']}").get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)  # the logged-in session's
     resp = client.post(f"/problems/{problem_id}/key", data={"csrf_token": token, "answer": "3/6"})
     assert resp.status_code == 302
     with broken.app_context():
@@ -97,6 +99,8 @@ def test_huge_ids_on_every_route_answer_404(client, auth, app, teacher, method_f
     page = client.get("/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
     client.post("/login", data={"csrf_token": token, "email": teacher.email, "password": "correct horse"})
+    page = client.get("/").get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
     checked = 0
     for rule in app.url_map.iter_rules():
         converters = {name: type(conv).__name__ for name, conv in rule._converters.items()}
@@ -104,7 +108,7 @@ def test_huge_ids_on_every_route_answer_404(client, auth, app, teacher, method_f
         if not numeric or method_filter not in rule.methods:
             continue
         values = {name: (HUGE if name in numeric else "x") for name in rule.arguments}
-        url = re.sub(r"<(?:[^:>]+:)?([^>]+)>", lambda m: str(values[m.group(1)]), rule.rule)
+        url = re.sub(r"<(?:[^:>]+:)?([^>]+)>", lambda m, v=values: str(v[m.group(1)]), rule.rule)
         resp = client.open(url, method=method_filter, headers=auth, data={"csrf_token": token})
         assert resp.status_code == 404, (rule.rule, resp.status_code)
         checked += 1
