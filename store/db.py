@@ -73,6 +73,14 @@ def _drop_after_commit(session: Session, previous_transaction) -> None:
         session.info.pop(_PENDING, None)
 
 
+def safe_rollback(session: Session) -> None:
+    """Roll back; on a connection the server already dropped, just discard the session's state."""
+    try:
+        session.rollback()
+    except (OperationalError, InterfaceError):
+        session.close()
+
+
 def is_transient(exc: BaseException) -> bool:
     """A database error worth retrying: the server is unreachable, restarting or dropped us."""
     if isinstance(exc, (OperationalError, InterfaceError)):

@@ -32,11 +32,20 @@ class EmbeddedTransport(SqlaTransport):
 TRANSPORT_ALIASES.setdefault("stepwise-sqla", "tasks.celery_app:EmbeddedTransport")
 
 
+HARD_MARGIN_S = 30  # hard time limit = soft limit + this (reasoning: + 300)
+
+
+def grading_stale_after(settings: Settings) -> float:
+    """A grading job `running` for longer than this has lost its worker: Celery kills a task at
+    the hard limit, so nothing live runs past it."""
+    return settings.task_time_limit + HARD_MARGIN_S + 10
+
+
 def visibility_timeouts(settings: Settings) -> dict[str, int]:
     """Seconds Redis waits before it hands an unacknowledged message to another worker, per queue:
     a little longer than the queue's hard time limit, so a live task is never delivered twice."""
-    grading = settings.task_time_limit + 60
-    return {GRADING_QUEUE: grading, LMS_QUEUE: grading, REASONING_QUEUE: settings.reasoning_time_limit + 300}
+    grading = settings.task_time_limit + HARD_MARGIN_S + 15
+    return {GRADING_QUEUE: grading, LMS_QUEUE: grading, REASONING_QUEUE: settings.reasoning_time_limit + 360}
 
 
 def make_celery(settings: Settings | None = None) -> Celery:
@@ -58,7 +67,7 @@ def make_celery(settings: Settings | None = None) -> Celery:
             "stepwise.lms.*": {"queue": LMS_QUEUE},
         },
         task_soft_time_limit=settings.task_time_limit,
-        task_time_limit=settings.task_time_limit + 30,
+        task_time_limit=settings.task_time_limit + HARD_MARGIN_S,
         task_annotations={REASON_TASK: {"soft_time_limit": settings.reasoning_time_limit,
                                         "time_limit": settings.reasoning_time_limit + 300}},
         broker_connection_retry_on_startup=True,

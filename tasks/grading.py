@@ -8,9 +8,9 @@ from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 
 from store import grading
-from store.db import db, is_transient
+from store.db import db, is_transient, safe_rollback
 from tasks import GRADE_TASK, PASSBACK_TASK, send
-from tasks.celery_app import app_settings
+from tasks.celery_app import app_settings, grading_stale_after
 from tasks.retry import retry_transient
 
 log = logging.getLogger("stepwise.tasks")
@@ -24,13 +24,13 @@ def grade_submission(self, submission_id: int) -> str:
     session = db.session()
     try:
         outcome = grading.grade(session, submission_id, self.request.id, timeout=settings.check_timeout,
-                                stale_after=settings.task_time_limit + 60)
+                                stale_after=grading_stale_after(settings))
     except SoftTimeLimitExceeded:
         log.error("grade.time_limit submission=%s", submission_id)
         grading.mark_failed(session, submission_id, "Grading took too long; ask your teacher to retry.")
         return "failed"
     except Exception as exc:
-        session.rollback()
+        safe_rollback(session)
         if is_transient(exc):  # the database is away: wait it out, up to the deadline
             raise retry_transient(self, exc, settings) from exc
         # A grader bug: record it on the submission, never lose the answers.

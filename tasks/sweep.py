@@ -15,19 +15,14 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from store import jobs
-from store.db import db
+from store.db import db, safe_rollback
 from store.models import JobStatus, ReferenceSolution, ReferenceStatus, Submission
 from store.settings import Settings
 from tasks import GRADE_TASK, REASON_TASK, send
-from tasks.celery_app import SWEEP_TASK, app_settings
+from tasks.celery_app import SWEEP_TASK, app_settings, grading_stale_after
 
 log = logging.getLogger("stepwise.sweep")
 JOB_STATUS_FOR = {"queued": JobStatus.queued.value, "grading": JobStatus.running.value}  # submission -> job
-
-
-def grading_stale_after(settings: Settings) -> float:
-    """A running grading job older than this has lost its worker (hard limit plus a margin)."""
-    return settings.task_time_limit + 60
 
 
 def sweep(session: Session, settings: Settings, *, requeue_after: float | None = None,
@@ -96,7 +91,7 @@ def sweep_task(self) -> dict[str, int]:
     try:
         sent = sweep(session, settings)
     except Exception:
-        session.rollback()
+        safe_rollback(session)
         raise  # beat sends the next sweep on schedule; nothing to retry here
     return {kind: len(ids) for kind, ids in sent.items()}
 
