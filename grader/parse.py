@@ -793,8 +793,16 @@ class _Parser:
 
     def parse_matrix_env(self):
         env = self._env_name()
-        if env not in ("pmatrix", "bmatrix", "matrix", "Bmatrix", "smallmatrix"):
+        if env not in ("pmatrix", "bmatrix", "matrix", "Bmatrix", "smallmatrix", "vmatrix", "array"):
             raise ParseError("We cannot read a %s environment." % env[:20], "syntax")
+        if env == "array" and self.at_op("{"):
+            # column spec {cc} or {c|c}: layout only
+            self.next()
+            for _ in range(40):
+                if self.at_op("}") or self.at("eof"):
+                    break
+                self.next()
+            self.expect_op("}")
         rows = [[]]
         self.enter()
         while True:
