@@ -481,7 +481,7 @@ def _diagnose(sv, rv, s: Answer, r: Answer | None, pol: Policy) -> Verdict:
 # ------------------------------------------------------------------------------ value lists
 
 def _dedupe(vals, pol):
-    out = []
+    out: list = []
     for v in vals:
         if not any(_values_same(v, u, pol) for u in out):
             out.append(v)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Mapping
+from typing import Any
 from fractions import Fraction
 
 import sympy
@@ -49,9 +50,9 @@ class _Line:
         self.continues = continues
         self.kind = None
         self.expr = None      # expression lines
-        self.sides = None     # (lhs, rhs) for equations
-        self.set = None       # inequalities: solution set over the reals
-        self.values = None    # solution lists
+        self.sides: Any = None     # (lhs, rhs) for equations
+        self.set: Any = None       # inequalities: solution set over the reals
+        self.values: list | None = None    # solution lists
         self.approx = False   # written with ≈: a rounded value of the previous line
         self.symbols = _symbols_of(ans)
         k = ans.kind
@@ -112,9 +113,10 @@ _APPROX_START = re.compile(r"^\s*(?:\u2248|\\approx(?![a-zA-Z])|~=|\u2243)")
 def _read_line(text: str, pol: Policy, subs: dict | None = None):
     continues = False
     t = _LEAD.sub("", text)
-    if _APPROX_START.match(t):
+    lead = _APPROX_START.match(t)
+    if lead:
         continues = True
-        t = "=" + t[_APPROX_START.match(t).end():]
+        t = "=" + t[lead.end():]
     if t.lstrip().startswith("=") and not t.lstrip().startswith("=="):
         continues = True
         t = t.lstrip()[1:]

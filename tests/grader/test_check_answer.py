@@ -9,7 +9,7 @@ import pytest
 
 from grader import GRADER_VERSION, Policy, Result, check_answer
 
-C, P, I, X = "correct", "partial", "incorrect", "invalid"
+C, P, I, X = "correct", "partial", "incorrect", "invalid"  # noqa: E741 - short names keep the tables readable
 SIMP = {"require": ["simplified"]}
 EXACT = {"require": ["exact"]}
 FACT = {"require": ["factored"]}
@@ -69,7 +69,8 @@ group("tiny-differences", [
 group("numeric-tolerance", [
     ("3.14", "\\pi", {"rel_tol": 0.001}, C), ("3.14", "pi", {"abs_tol": 0.01}, C),
     ("3.1", "pi", {"abs_tol": 0.01}, I), ("0.333", "1/3", {"rel_tol": 0.01}, C),
-    ("0.33", "1/3", {"mode": "numeric", "rel_tol": 0.05}, C), ("1.414", "sqrt 2", {"mode": "numeric", "abs_tol": 0.001}, C),
+    ("0.33", "1/3", {"mode": "numeric", "rel_tol": 0.05}, C),
+    ("1.414", "sqrt 2", {"mode": "numeric", "abs_tol": 0.001}, C),
     ("1.4", "sqrt 2", {"mode": "numeric", "abs_tol": 0.001}, I),
     ("2.72", "e", {"mode": "numeric", "rel_tol": 0.01}, C), ("9.81", "9.8", {"mode": "numeric", "rel_tol": 0.01}, C),
     ("10.5", "9.8", {"mode": "numeric", "rel_tol": 0.01}, I),
@@ -95,7 +96,8 @@ group("plain-syntax", [
     ("x^2", "x**2", C), ("x**2", "x^2", C), ("sqrt(8)", "2\\sqrt{2}", C), ("sqrt 9", "3", C),
     ("sin x", "\\sin(x)", C), ("sin(2x)", "2 sin x cos x", C), ("sin 2x", "sin(2x)", C),
     ("ln x", "\\ln(x)", C), ("ln(e)", "1", C), ("log_2 8", "3", C), ("log_2(8)", "3", C),
-    ("log(100)", "2", C), ("log(100)", "ln(100)", C), ("ln(100)", "2", I), ("log(100)/log(10)", "2", C), ("exp(0)", "1", C), ("e^0", "1", C),
+    ("log(100)", "2", C), ("log(100)", "ln(100)", C), ("ln(100)", "2", I),
+    ("log(100)/log(10)", "2", C), ("exp(0)", "1", C), ("e^0", "1", C),
     ("abs(-3)", "3", C), ("|-3|", "3", C), ("|x|", "abs(x)", C), ("cbrt(27)", "3", C),
     ("2pi", "2\\pi", C), ("pi r^2", "\\pi r^2", C), ("2 pi r", "2\\pi r", C),
     ("xy", "x*y", C), ("3xy^2", "3x y^2", C), ("a b c", "abc", C), ("1/2x", "x/2", C),
@@ -145,7 +147,8 @@ group("equations", [
     ("2x + 4 = 10", "x + 2 = 5", C), ("x = -1/2", "2x + 1 = 0", C), ("5", "x + 2 = 7", C),
     ("y = x^2 - 4x + 4", "y = (x-2)^2", C), ("y = x^2 - 4x + 3", "y = (x-2)^2", I),
     ("x = 2", "x^2 - 4x + 4 = 0", C), ("(3, 2)", "x + y = 5, x - y = 1", C),
-    ("(2, 3)", "x + y = 5, x - y = 1", I), ("\\ln y = x", "y = e^x", C), ("y = e^{2x}", "\\ln y = x", I), ("x + y = 5, x - y = 1", "(3, 2)", "incorrect:wrong-form"),
+    ("(2, 3)", "x + y = 5, x - y = 1", I), ("\\ln y = x", "y = e^x", C), ("y = e^{2x}", "\\ln y = x", I),
+    ("x + y = 5, x - y = 1", "(3, 2)", "incorrect:wrong-form"),
 ])
 
 # Lists of roots are sets; missing or extra roots get partial credit.
