@@ -197,6 +197,9 @@ def _solve_rel(op, a, b, x):
     if op == "!=":
         inner = _solve_rel("=", a, b, x)
         return sympy.Complement(S.Reals, inner)
+    poly = _poly_relation(op, a, b, x)
+    if poly is not None:
+        return poly
     size = sympy.count_ops(a) + sympy.count_ops(b)
     if op == "=":
         sol = bounded(lambda: sympy.solveset(sympy.Eq(a, b), x, S.Reals), 0.5, size=size)
@@ -205,6 +208,27 @@ def _solve_rel(op, a, b, x):
     if sol is None:
         raise ParseError("This inequality is too complicated to check.", "too-big")
     return sol
+
+
+MAX_RELATION_DEGREE = 12
+
+
+def _poly_relation(op, a, b, x):
+    """Solution set of a polynomial relation from its real roots: fast and the same on a cold
+    process as on a warm one (sympy's first solveset call takes about half a second)."""
+    from sympy.solvers.inequalities import solve_poly_inequality
+    f = a - b
+    try:
+        if not f.is_polynomial(x):
+            return None
+        P = sympy.Poly(f, x)
+        if P.degree() > MAX_RELATION_DEGREE or P.degree() < 1 or \
+                not all(c.is_real and c.is_number for c in P.all_coeffs()):
+            return None
+        rel = {"=": "==", "!=": "!="}.get(op, op)
+        return sympy.Union(*solve_poly_inequality(P, rel))
+    except (sympy.PolynomialError, NotImplementedError, ValueError, TypeError):
+        return None
 
 
 def _simple(op, c, left):
