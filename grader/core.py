@@ -284,7 +284,8 @@ _WARM_UP = [
     ("x^2 < 4", "-2 < x < 2"), ("x^2 - 5x + 6 = 0", "x = 2 or x = 3"), ("2x + 1 > 3", "x > 1"),
     ("\\sin^2 x + \\cos^2 x", "1"), ("(x+1)^2", "x^2 + 2x + 1"), ("y = e^x", "\\ln y = x"),
     ("\\sqrt{8}", "2\\sqrt{2}"), ("3.14", "\\pi"), ("x > 2", "(2, \\infty)"),
-    ("\\log_2 8", "3"), ("(x-1)(x+1)", "x^2 - 1"),
+    ("\\log_2 8", "3"), ("(x-1)(x+1)", "x^2 - 1"), ("250 cm", "2.5 m"), ("90\u00b0", "90^\\circ"),
+    ("2-3i", "2+3i"), ("[1, 3]", "(1, 3)"), ("\\sqrt{x^2}", "x"), ("2\\frac{1}{2}", "\\frac{5}{2}"),
 ]
 
 
@@ -296,6 +297,7 @@ def warm_up() -> float:
     from .steps import check_steps
 
     t0 = time.perf_counter()
+    unit_of("1 m")                  # imports sympy.physics.units (about 0.2 s)
     for student, reference in _WARM_UP:
         check_answer(student, reference, Policy(timeout=30.0))
     check_answer("x^2+3x+2", "(x+1)(x+2)", Policy(require=frozenset({"factored"}), timeout=30.0))

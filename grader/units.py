@@ -229,4 +229,4 @@ def _read_unit(tail: str) -> Unit | None:
     dims = tuple(sorted((str(k.name), int(v)) for k, v in deps.items()))
     latex = "".join("\\mathrm{%s}" % t if t[:1].isalpha() else t for t in tex)
     return Unit(tail, "physical", latex,
-                sympy.nsimplify(scale) if not isinstance(scale, sympy.Rational) else scale, dims)
+                scale if isinstance(scale, sympy.Basic) else sympy.Rational(scale), dims)
