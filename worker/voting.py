@@ -59,15 +59,16 @@ def has_cut_off_box(text: str) -> bool:
     return False
 
 
-def extract_answer(text: str, *, truncated: bool = False) -> str | None:
+def extract_answer(text: str, *, truncated: bool = False, thinking: bool = True) -> str | None:
     """The final answer of one sample, or None: grader extraction; cut-offs are no answer.
 
     `truncated` says the generation ran out of tokens: then only a closed \\boxed{} after the
     thinking is trusted (a marker answer such as "The answer is 1" may have been cut from "1/2").
+    A plain model (`thinking=False`) has no thinking part: its whole text is the final part.
     """
     if not text or has_cut_off_box(text):
         return None
-    if truncated and (END_THINK not in text or not _BOX.search(text.rsplit(END_THINK, 1)[-1])):
+    if truncated and ((thinking and END_THINK not in text) or not _BOX.search(text.rsplit(END_THINK, 1)[-1])):
         return None
     answer = extract_final_answer(text)
     return answer.strip() if answer and answer.strip() else None
