@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 
 revision = '0006_reasoning'
-down_revision = '0002_lms'
+down_revision = '0005_workflow'
 branch_labels = None
 depends_on = None
 
