@@ -19,7 +19,7 @@ from typing import Callable
 
 from celery.exceptions import SoftTimeLimitExceeded
 
-from grader import check_answer, extract_final_answer
+from grader import check_answer, extract_final_answer, read_key
 
 log = logging.getLogger("stepwise.reasoning")
 
@@ -75,9 +75,10 @@ def extract_answer(text: str, *, truncated: bool = False, thinking: bool = True)
 
 
 def parseable(answer: str) -> bool:
-    """Whether the grader can read `answer` as math (an unreadable answer can never win the vote)."""
+    """Whether the grader can read `answer` as an answer key (an unreadable answer can never win the
+    vote: the winner becomes the key students are graded against)."""
     try:
-        return check_answer(answer, answer).status != "invalid"
+        return bool(read_key(answer).ok)
     except SoftTimeLimitExceeded:
         raise
     except Exception:  # a grader bug on this answer makes it ineligible, not the whole vote fail
