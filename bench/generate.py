@@ -257,35 +257,38 @@ def gpu_vllm(shape: dict, checkpoint: str | None, batches: list[int], prompt: in
 
 
 def gpu_transformers(shape: dict, checkpoint: str | None, batches: list[int], prompt: int, new: int,
-                     engine_kind: str) -> list[float]:
+                     engine_kind: str, device: str = "cuda") -> list[float]:
     import torch
 
     from worker.engine import Request, Sampling
     from worker.engine_hf import ContinuousEngine, StaticEngine
 
+    cuda = device.startswith("cuda")
+    dtype = torch.bfloat16 if cuda else torch.float32
     if checkpoint:
         from transformers import AutoModelForCausalLM
 
-        model = AutoModelForCausalLM.from_pretrained(checkpoint, dtype=torch.bfloat16).to("cuda").eval()
+        model = AutoModelForCausalLM.from_pretrained(checkpoint, dtype=dtype).to(device).eval()
     else:
-        model = _build(shape, "cuda", torch.bfloat16)
+        model = _build(shape, device, dtype)
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
     rng = random.Random(2)
     sampling = Sampling(temperature=0.6, top_p=0.95)
     times = []
     for batch in batches:
         if engine_kind == "static":
-            engine = StaticEngine(model, device="cuda", dtype_bytes=2, pad_id=0, stop_ids={-1}, max_batch=batch)
+            engine = StaticEngine(model, device=device, dtype_bytes=2, pad_id=0, stop_ids={-1}, max_batch=batch)
         else:
-            engine = ContinuousEngine(model, device="cuda", pad_id=0, stop_ids={-1}, max_batch=batch,
+            engine = ContinuousEngine(model, device=device, pad_id=0, stop_ids={-1}, max_batch=batch,
                                       max_context=prompt + new + 16, seed=0)
         try:
             engine.generate([Request.of([5] * prompt, 8, sampling)])  # warm-up
             requests = [Request.of([rng.randint(2, shape["vocab_size"] - 1) for _ in range(prompt)], new, sampling)
                         for _ in range(batch)]
-            torch.cuda.synchronize()
+            sync()
             started = time.perf_counter()
             done = engine.generate(requests)
-            torch.cuda.synchronize()
+            sync()
             times.append(time.perf_counter() - started)
             assert all(len(c.token_ids) == new for c in done)
         finally:
@@ -298,21 +301,24 @@ def gpu_mode(args) -> dict:
 
     import torch
 
-    if not torch.cuda.is_available():
+    dry_run = args.device == "cpu"  # the GPU mode's code path on the CPU, tiny shape (tests)
+    if not dry_run and not torch.cuda.is_available():
         raise SystemExit("--mode gpu needs a CUDA GPU; use --mode cpu here")
     engine = args.engine or ("vllm" if importlib.util.find_spec("vllm") else "transformers")
-    checkpoint = _checkpoint(args.model)
-    shape = R1_DISTILL_QWEN_1_5B
+    shape = TINY if dry_run else R1_DISTILL_QWEN_1_5B
+    checkpoint = None if dry_run else _checkpoint(args.model)
     batches = [int(b) for b in args.batches.split(",")]
     weight_bytes = 2 * param_count(shape)
     kv = kv_bytes_per_token(shape)
-    print(f"GPU {torch.cuda.get_device_name()}; engine {engine}; R1-Distill-Qwen-1.5B "
+    print(f"GPU {torch.cuda.get_device_name() if not dry_run else 'none (CPU dry run, tiny shape)'}; engine {engine}; "
+          f"{'tiny Qwen2' if dry_run else 'R1-Distill-Qwen-1.5B'} "
           f"{'checkpoint ' + checkpoint if checkpoint else 'shape with random weights'}; "
           f"{args.prompt_tokens} prompt + {args.new_tokens} output tokens per sequence (fixed, EOS ignored)")
     if engine == "vllm":
         times = gpu_vllm(shape, checkpoint, batches, args.prompt_tokens, args.new_tokens)
     else:
-        times = gpu_transformers(shape, checkpoint, batches, args.prompt_tokens, args.new_tokens, engine)
+        times = gpu_transformers(shape, checkpoint, batches, args.prompt_tokens, args.new_tokens, engine,
+                                 "cpu" if dry_run else "cuda")
     live = args.prompt_tokens + args.new_tokens / 2
     rows = []
     print(f"{'batch':>6} {'seconds':>9} {'tokens/s':>11} {'limit tok/s':>12} {'% of limit':>11}")
@@ -342,6 +348,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     cpu.add_argument("--seed", type=int, default=0)
     gpu = p.add_argument_group("gpu mode")
     gpu.add_argument("--engine", choices=("vllm", "transformers", "static"), default=None)
+    gpu.add_argument("--device", choices=("cuda", "cpu"), default="cuda", help="cpu: a dry run of this mode, tiny shape")
     gpu.add_argument("--model", default=None, help="checkpoint folder or hub id (random weights when absent)")
     gpu.add_argument("--batches", default="1,64,256")
     gpu.add_argument("--new-tokens", type=int, default=1024)

@@ -27,6 +27,22 @@ def test_bench_cpu_mode_compares_static_and_continuous_in_one_run(tmp_path):
     assert 0 < report["static_slot_use"] <= 1
 
 
+def test_bench_gpu_mode_code_path_runs_dry_on_the_cpu(tmp_path):
+    """The GPU mode's transformers path, on the CPU with the tiny shape (the real run needs a GPU host)."""
+    out = tmp_path / "gpu.json"
+    proc = subprocess.run(
+        [sys.executable, "-W", "error", str(ROOT / "bench" / "generate.py"), "--mode", "gpu", "--device", "cpu",
+         "--engine", "transformers", "--batches", "1,3", "--new-tokens", "6", "--prompt-tokens", "8",
+         "--json-out", str(out)],
+        capture_output=True, text=True, timeout=300, cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "% of limit" in proc.stdout
+    runs = json.loads(out.read_text())["runs"]
+    assert [r["batch"] for r in runs] == [1, 3] and all(r["tokens_per_s"] > 0 for r in runs)
+    assert all(r["percent_of_limit"] == 100 * r["tokens_per_s"] / r["limit_tokens_per_s"] for r in runs)
+
+
 def test_bench_parameter_count_matches_the_real_architecture():
     sys.path.insert(0, str(ROOT / "bench"))
     try:
