@@ -124,9 +124,9 @@ def _prompts(rows, vocab: int, samples: int, seed: int = 1) -> list[list[int]]:
 # -- CPU mode: static vs continuous, same model, same workload ---------------------------------------
 def run_static(model, prompts, lengths, max_batch: int, sampling) -> float:
     """The static engine's way: chunks of max_batch, each generating until its longest sample ends."""
-    from worker.engine_hf import generation_config, left_pad
-
     import torch
+
+    from worker.engine_hf import generation_config, left_pad
 
     order = sorted(range(len(prompts)), key=lambda n: len(prompts[n]))  # as StaticEngine groups them
     started = time.perf_counter()

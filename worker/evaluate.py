@@ -225,8 +225,8 @@ def _bars(rows: list[dict[str, Any]], metrics: list[tuple[str, str, float]], tit
     ok = [r for r in rows if "error" not in r]
     width, height, left, bar = 640, 40 + 36 * max(1, len(ok)) * len(metrics), 230, 22
     colours = ["#2b6cb0", "#dd6b20", "#38a169"]
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-             f'aria-label="{html.escape(title)}"><text x="4" y="18" font-weight="bold">{html.escape(title)}</text>']
+    parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
+              f'aria-label="{html.escape(title)}"><text x="4" y="18" font-weight="bold">{html.escape(title)}</text>')]
     y = 34
     for r in ok:
         parts.append(f'<text x="4" y="{y + 15}">{html.escape(r["model"][-32:])}</text>')

@@ -178,7 +178,7 @@ class ModelRunner:
         self._lock = threading.RLock()
 
     # -- lifecycle ---------------------------------------------------------------------------
-    def load(self) -> "ModelRunner":
+    def load(self) -> ModelRunner:
         """Load the tokenizer and the engine (with its weights); raises ModelUnavailable with a clear message."""
         with self._lock:
             if self.state == "ready":
@@ -316,7 +316,7 @@ class ModelRunner:
         self.warmup_s = time.perf_counter() - started
         return self.warmup_s
 
-    def ensure_ready(self) -> "ModelRunner":
+    def ensure_ready(self) -> ModelRunner:
         """Load and warm up on first use; a missing model is re-checked every few minutes only."""
         with self._lock:
             if self.state == "ready":
@@ -498,9 +498,9 @@ def shutdown_runner() -> None:
 
 __all__ = [
     "DEFAULT_MODEL",
-    "GenerationTimeout",
     "DOWNLOAD_COMMAND",
     "FatalDeviceError",
+    "GenerationTimeout",
     "ModelRunner",
     "ModelUnavailable",
     "get_runner",

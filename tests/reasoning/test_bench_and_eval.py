@@ -98,7 +98,7 @@ def test_eval_model_report(tiny_model_path, tmp_path, monkeypatch, capsys):
 
 
 def test_eval_metrics_and_problem_sets(tmp_path):
-    from worker.evaluate import load_problems, percentile, score_problem, summarise, gsm8k_answer
+    from worker.evaluate import gsm8k_answer, load_problems, percentile, score_problem, summarise
     from worker.generation import Sample
 
     assert percentile([1, 2, 3, 4, 100], 95) == 100 and percentile([1, 2, 3, 4, 100], 50) == 3

@@ -53,7 +53,7 @@ def completions_server(tiny_runner):
     seen: list[dict] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 (http.server's name)
+        def do_POST(self):
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             seen.append(body)
             if body.get("max_tokens") == 999:  # a stuck generation: answers long after the deadline
