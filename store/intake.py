@@ -26,6 +26,7 @@ from store.models import (
     SubmissionStatus,
     Teacher,
 )
+from store.reasoning import raise_priority
 from store.schemas import (  # the shapes live in store.schemas; IntakeError and the limits are re-exported
     MAX_PROBLEMS,
     MAX_STUDENT,
@@ -104,11 +105,15 @@ def create_assignment(
     problems: Iterable[ProblemIn],
     *,
     reference_settings: Callable[[], tuple[str, dict]] | None = None,
+    worked_solutions: bool = False,
+    priority: int = 0,
 ) -> tuple[Assignment, list[int]]:
     """Store an assignment; returns it and the ids of reference solutions that need a model run.
 
     `reference_settings` gives (model id, generation settings) when a model may be asked; when it
-    is None, problems without a key are marked for teacher review instead.
+    is None, problems without a key are marked for teacher review instead. Keyed problems use no
+    GPU unless the teacher asks for `worked_solutions`. `priority`: 0 interactive, 1 batch/nightly
+    (store/reasoning.py claims interactive rows first, with aging).
     """
     assignment = Assignment(teacher_id=teacher.id, title=validate(_TITLE, title, prefix="title"))
     session.add(assignment)
@@ -118,10 +123,11 @@ def create_assignment(
             position=position, statement=p.statement, answer_key=p.answer, points=p.points, policy=p.policy or {}
         )
         assignment.problems.append(problem)
-        # Every problem gets a worked solution when a model is available (students see it next
-        # to their grade; the dashboard flags a key it disagrees with). Keyed problems never wait.
-        if p.answer is None or reference_settings is not None:
-            reference, fresh = _reference_for(session, p.statement, reference_settings)
+        # [reasoning, issue 10] A keyed problem is graded against its key and costs no GPU time,
+        # unless the teacher asked for worked solutions (shown next to the grade; the dashboard
+        # flags a key the model disagrees with). Keyed problems never wait either way.
+        if p.answer is None or (worked_solutions and reference_settings is not None):
+            reference, fresh = _reference_for(session, p.statement, reference_settings, priority)
             problem.reference = reference
             if fresh:
                 to_solve.append(reference)
@@ -129,7 +135,8 @@ def create_assignment(
     return assignment, [r.id for r in to_solve if r.status == ReferenceStatus.pending.value]
 
 
-def _reference_for(session: Session, statement: str, reference_settings) -> tuple[ReferenceSolution, bool]:
+def _reference_for(session: Session, statement: str, reference_settings,
+                   priority: int = 0) -> tuple[ReferenceSolution, bool]:
     """Get or create the cached reference solution for this statement and model settings."""
     if reference_settings is None:
         model_id, gen = "none", {}
@@ -142,8 +149,9 @@ def _reference_for(session: Session, statement: str, reference_settings) -> tupl
     if existing is not None:
         # Cached: already solved, or already queued. Only a failed run is worth another try.
         if existing.status == ReferenceStatus.failed.value and reference_settings is not None:
-            existing.status, existing.error = ReferenceStatus.pending.value, None
+            existing.status, existing.error, existing.priority = ReferenceStatus.pending.value, None, priority
             return existing, True
+        raise_priority(existing, priority)  # [reasoning] queued as batch work, now someone waits
         return existing, False
     status = ReferenceStatus.pending if reference_settings else ReferenceStatus.unavailable
     reference = ReferenceSolution(
@@ -153,6 +161,7 @@ def _reference_for(session: Session, statement: str, reference_settings) -> tupl
         model_id=model_id,
         settings=gen,
         status=status.value,
+        priority=priority,
         error=None if reference_settings else "Reference reasoning is turned off on this install.",
     )
     session.add(reference)

@@ -1,7 +1,7 @@
 """Accounts: a per-teacher session nonce, so logout ends every copy of a dashboard session.
 
 Revision ID: 0004_accounts
-Revises: 0002_lms
+Revises: 0006_reasoning
 """
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_accounts"
-down_revision = "0002_lms"
+down_revision = "0006_reasoning"
 branch_labels = None
 depends_on = None
 
