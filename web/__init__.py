@@ -82,7 +82,8 @@ def _register_lms(app: Flask) -> None:
         return
     if not hasattr(lms, "bp"):
         return
-    csrf.exempt(lms.bp)
     app.register_blueprint(lms.bp, url_prefix="/lms")
+    for endpoint in getattr(lms, "CSRF_EXEMPT", ()):
+        csrf.exempt(app.view_functions[endpoint])
     if hasattr(lms, "init_app"):
         lms.init_app(app)
