@@ -258,6 +258,12 @@ def _policy_summary(policy) -> str:
     return policy_summary(policy)
 
 
+@bp.app_template_filter("points")
+def _points(value) -> str:
+    """1.0 -> "1", 2.5 -> "2.5"; anything else (a rejected entry) is shown as typed."""
+    return f"{value:g}" if isinstance(value, (int, float)) else (value or "")
+
+
 @bp.app_template_filter("key_tex")
 def _key_tex(key: str, policy=None) -> str | None:
     """The grader's LaTeX reading of a key, to typeset it; None where the grader cannot read it."""
