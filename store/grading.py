@@ -66,11 +66,33 @@ def grade_submission(session: Session, submission_id: int, *, timeout: float = 2
         reference, source = sources[answer.id]
         _write_grade(session, answer, reference, source, timeout)
         answer.grade.grader_version = GRADER_VERSION
+    _apply_overrides(session, submission.answers)
     _total(submission)
     _finish_job(session, submission_id)
     session.commit()
     log.info("submission.graded submission=%s status=%s score=%s", submission.id, submission.status, submission.score)
     return Outcome(submission.status, passback=submission.source == Source.lms.value)
+
+
+def _apply_overrides(session: Session, answers) -> None:
+    """A teacher's override (of the answer or its group) wins over the grader, regrade after regrade."""
+    from store.overrides import apply_overrides
+
+    apply_overrides(session, list(answers))
+
+
+def grade_answer(session: Session, answer: Answer, *, timeout: float = 2.0) -> bool:
+    """Grade one answer again, overrides applied, without committing; False while its reference is
+    still being written (the answer is left as it is)."""
+    from grader import GRADER_VERSION
+
+    reference, source = reference_for(answer.problem)
+    if source == "waiting":
+        return False
+    _write_grade(session, answer, reference, source, timeout)
+    answer.grade.grader_version = GRADER_VERSION
+    _apply_overrides(session, [answer])
+    return True
 
 
 def _write_grade(session: Session, answer: Answer, reference: str | None, source: str, timeout: float) -> None:

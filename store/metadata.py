@@ -5,7 +5,7 @@ import importlib
 
 from store.models import Base
 
-for _module in ("store.lms",):
+for _module in ("store.lms", "store.workflow"):
     try:
         importlib.import_module(_module)
     except ModuleNotFoundError as exc:  # the LMS models are optional while they are being built

@@ -13,11 +13,12 @@ def answer_json(answer) -> dict:
     body = {"problem": answer.position, "answer": answer.text, "work": answer.work or []}
     if grade is None:
         body.update(status="pending", score=None, points=answer.problem.points, feedback=None,
-                    interpreted=None, first_error=None, diagnosis=None, steps=[], reference=None)
+                    interpreted=None, first_error=None, diagnosis=None, steps=[], reference=None,
+                    overridden=False, graded_by=None)
         return body
     body.update(
         status=grade.status,
-        score=grade.score,
+        score=None if grade.status == "needs_review" else grade.score,  # not 0: nobody graded it yet
         points=grade.points,
         feedback=grade.feedback,
         interpreted=grade.interpreted,
@@ -25,6 +26,8 @@ def answer_json(answer) -> dict:
         diagnosis=grade.diagnosis,
         steps=grade.steps or [],
         reference=grade.reference_source,
+        overridden=grade.reference_source == "teacher",
+        graded_by="teacher" if grade.reference_source == "teacher" else "grader",
     )
     return body
 
@@ -37,7 +40,9 @@ def submission_json(submission: Submission) -> dict:
         "source": submission.source,
         "external_id": submission.external_id,
         "status": submission.status,
-        "score": submission.score,
+        # A total with an answer still waiting for the teacher is not a grade yet.
+        "score": None if submission.status == "needs_review" else submission.score,
+        "needs_review": sum(1 for a in submission.answers if a.grade is not None and a.grade.status == "needs_review"),
         "max_score": submission.max_score,
         "created_at": _iso(submission.created_at),
         "graded_at": _iso(submission.graded_at),
@@ -102,13 +107,20 @@ def grades_table(assignment: Assignment) -> tuple[list[str], list[list]]:
     header = ["student", "submission", "status"] + [f"problem {n}" for n in positions] + ["total", "max"]
     rows = []
     for sub in sorted(assignment.submissions, key=lambda s: (s.student, s.id)):
-        scores = {a.position: (a.grade.score if a.grade else None) for a in sub.answers}
+        scores = {a.position: _answer_cell(a.grade) for a in sub.answers}
+        total = "" if sub.status == "needs_review" else _fmt(sub.score)
         rows.append(
             [_cell(sub.student), sub.id, sub.status]
-            + [_fmt(scores.get(n)) for n in positions]
-            + [_fmt(sub.score), _fmt(sub.max_score)]
+            + [scores.get(n, "") for n in positions]
+            + [total, _fmt(sub.max_score)]
         )
     return header, rows
+
+
+def _answer_cell(grade) -> str:
+    if grade is None:
+        return ""
+    return "needs review" if grade.status == "needs_review" else _fmt(grade.score)
 
 
 def _fmt(value) -> str:
