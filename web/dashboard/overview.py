@@ -1,4 +1,4 @@
-"""What the assignment page shows about a class: progress, results cells, and the class picture.
+"""What the assignment page shows about a class: results cells, the class picture, the model banner.
 
 Everything is computed from stored rows in one pass; the charts are drawn as SVG by templates
 (dashboard/_charts.html), so the page works offline and needs no chart library.
@@ -11,17 +11,8 @@ from dataclasses import dataclass, field
 
 from store.models import Assignment, Submission
 
-PROGRESS_KEYS = ("total", "queued", "grading", "graded", "needs_review", "failed")
 WRONG = {"incorrect", "invalid", "partial"}
 BINS = 10  # score histogram: 0-10 %, ..., 90-100 %
-
-
-def progress(assignment: Assignment) -> dict[str, int]:
-    """Submissions by status, the same shape as `GET /api/v1/assignments/<id>/progress`."""
-    counts = Counter(s.status for s in assignment.submissions)
-    body = {key: counts.get(key, 0) for key in PROGRESS_KEYS[1:]}
-    body["total"] = len(assignment.submissions)
-    return {key: body[key] for key in PROGRESS_KEYS}
 
 
 @dataclass
