@@ -429,3 +429,25 @@ def test_pages_have_no_inline_scripts(logged_in, app):
         page = logged_in.get(path).get_data(as_text=True)
         assert re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", page) == [], path
         assert " onclick=" not in page and " onchange=" not in page
+
+
+def test_keys_are_typeset_and_a_policy_tip_is_offered(logged_in, app):
+    token = csrf(logged_in, "/assignments/new")
+    resp = logged_in.post("/assignments/new", data={
+        "csrf_token": token, "title": "Tips", **rows(("Factor x^2 - 1", "(x-1)(x+1)", "1"), ("1+1", "2 +", "1"))})
+    page = logged_in.get(resp.headers["Location"]).get_data(as_text=True)
+    assert 'class="tex" data-tex="\\left(x - 1\\right)\\left(x + 1\\right)"' in page
+    assert "This problem asks to factor" in page
+    assert re.search(r"<code>2 \+</code> <span class=\"status failed\">", page)  # an unreadable key says so
+
+
+def test_decimal_places_and_units_reach_the_policy(logged_in, app):
+    token = csrf(logged_in, "/assignments/new")
+    resp = logged_in.post("/assignments/new", data={
+        "csrf_token": token, "title": "Units", **rows(("Speed of 10 m in 4 s", "2.50 m/s", "1")),
+        "problems-0-policy-dp": "2", "problems-0-policy-units": "required",
+        "problems-0-policy-tolerance": "0.01", "problems-0-policy-tolerance_kind": "abs"})
+    assert resp.status_code == 302, resp.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(Problem)).policy == {"dp": 2, "mode": "numeric", "abs_tol": 0.01,
+                                                             "units": "required"}

@@ -279,12 +279,23 @@ def _points(value) -> str:
     return f"{value:g}" if isinstance(value, (int, float)) else (value or "")
 
 
-@bp.app_template_filter("key_tex")
-def _key_tex(key: str, policy=None) -> str | None:
-    """The grader's LaTeX reading of a key, to typeset it; None where the grader cannot read it."""
+@bp.app_template_filter("key_reading")
+def _key_reading(key: str, policy=None):
+    """The grader's reading of a key (LaTeX to typeset it, or why it cannot be read)."""
+    from grader import PolicyError, read_key
+
     try:
-        from grader import read_key
-    except ImportError:
+        return read_key(key, policy or None)
+    except PolicyError:
+        return read_key(key)
+
+
+@bp.app_template_filter("policy_tip")
+def _policy_tip(statement: str, policy=None) -> str | None:
+    """"This problem asks to factor: set the `factored` requirement?" when the policy does not."""
+    from grader import PolicyError, suggest_policy
+
+    try:
+        return suggest_policy(statement, policy or None)
+    except PolicyError:
         return None
-    reading = read_key(key)
-    return reading.interpreted if reading.ok and reading.interpreted else None
