@@ -451,3 +451,17 @@ def test_decimal_places_and_units_reach_the_policy(logged_in, app):
     with app.app_context():
         assert db.session.scalar(select(Problem)).policy == {"dp": 2, "mode": "numeric", "abs_tol": 0.01,
                                                              "units": "required"}
+
+
+def test_batch_status_is_on_the_dashboard(logged_in, app, teacher):
+    from store.workflow import Batch
+
+    with app.app_context():
+        db.session.add_all([Batch(teacher_id=teacher.id, trigger="cli", stage="grading", status="running", total=40),
+                            Batch(teacher_id=None, trigger="schedule", stage="done", status="done", total=3)])
+        db.session.commit()
+    page = logged_in.get("/").get_data(as_text=True)
+    assert "Overnight batches" in page
+    assert re.search(r"#2 <span class=\"muted\">\(schedule\)</span>.*?done", page, re.S)
+    assert re.search(r"#1 <span class=\"muted\">\(cli\)</span></th>\s*<td[^>]*>running: grading</td>\s*"
+                     r"<td class=\"num\">40</td>", page)

@@ -22,7 +22,7 @@ from web.dashboard.forms import (
     policy_summary,
     problems_from_form,
 )
-from web.dashboard.overview import class_picture, missing_model, results
+from web.dashboard.overview import class_picture, missing_model, recent_batches, results
 from web.intake import submit_assignment
 from web.views import key_disagrees
 
@@ -65,7 +65,8 @@ def index():
     assignments = db.session.scalars(
         select(Assignment).where(Assignment.teacher_id == current_teacher().id).order_by(Assignment.id.desc())
     ).all()
-    return render_template("dashboard/index.html", assignments=assignments)
+    batches = recent_batches(db.session, current_teacher().id)
+    return render_template("dashboard/index.html", assignments=assignments, batches=batches)
 
 
 def _render_new(form, status: int = 200):
