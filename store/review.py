@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from store.grading import refresh_disagreement
 from store.models import (
     Answer,
     Assignment,
@@ -227,5 +228,6 @@ def update_problem(session: Session, problem: Problem, *, key=..., policy=..., t
         problem.answer_key = key
     if policy is not ...:
         problem.policy = policy or {}
+    refresh_disagreement(problem)  # stored when the key changes, not computed on page view
     session.flush()
     return regrade_problem(session, problem, timeout=timeout)

@@ -64,15 +64,6 @@ def set_key(problem: Problem, key: str) -> list[int]:
     return ids
 
 
-def regrade(problem: Problem) -> list[int]:
-    """Grade a problem's submissions again (its key or policy changed)."""
-    session = db.session()
-    ids = grading.regrade_problem(session, problem.id)
-    enqueue_on_commit(session, GRADE_TASK, ids)
-    session.commit()
-    return ids
-
-
 def submit_upload(assignment: Assignment, rows: list, source: Source, *, mode: str = "replace"):
     """A file of submissions (re-uploads replace or skip, see `store.uploads`); queued after the commit."""
     from store.uploads import store_upload

@@ -1,7 +1,7 @@
 """resilience: external ids unique per assignment, job send times for the sweeper
 
 Revision ID: 0003_resilience
-Revises: 0006_reasoning
+Revises: 0004_accounts
 Create Date: 2026-11-30 16:00:00
 
 Existing rows are kept as they are: the old constraint (teacher, source, external id) was stricter
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0003_resilience"
-down_revision = "0006_reasoning"  # re-chained after main (0002 -> 0005 -> 0006)
+down_revision = "0004_accounts"  # re-chained after main (0002 -> 0005 -> 0006 -> 0004)
 branch_labels = None
 depends_on = None
 
