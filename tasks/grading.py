@@ -37,6 +37,8 @@ def grade_submission(self, submission_id: int) -> str:
         log.exception("grade.failed submission=%s", submission_id)
         grading.mark_failed(session, submission_id, f"Grading failed: {type(exc).__name__}")
         return "failed"
+    if outcome.status in ("skipped", "superseded", "missing", "waiting"):
+        return outcome.status  # nothing graded by this task (a duplicate, or nothing to do yet)
     if outcome.passback:
         send(PASSBACK_TASK, [submission_id])
     log.info("grade.done submission=%s status=%s", submission_id, outcome.status)
