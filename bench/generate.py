@@ -344,7 +344,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     cpu.add_argument("--samples", type=int, default=4)
     cpu.add_argument("--cap", type=int, default=192, help="max new tokens (production: 8,192)")
     cpu.add_argument("--max-batch", type=int, default=24, help="sequences in flight")
-    cpu.add_argument("--threads", type=int, default=2)
+    cpu.add_argument("--threads", type=int, default=1, help="torch threads (1: stable on a shared machine)")
     cpu.add_argument("--seed", type=int, default=0)
     gpu = p.add_argument_group("gpu mode")
     gpu.add_argument("--engine", choices=("vllm", "transformers", "static"), default=None)

@@ -251,3 +251,26 @@ def test_run_streams_new_problems_into_the_running_batch(tiny_runner, monkeypatc
     assert set(done) == {"nightly", "interactive"} and handed[0] >= 2
     assert all(s.completion_tokens == 3 + (tiny_runner.forced_tokens if s.forced else 0) for s in done["interactive"])
     assert max(s.latency_s for s in done["interactive"]) < max(s.latency_s for s in done["nightly"])
+
+
+def test_budget_forcing_reuses_the_cached_prefix(tiny_runner, monkeypatch):
+    """The forced continuation is served from the pages its first part left in the prefix cache:
+    only the forcing text (and the last partial page) is prefilled again."""
+    engine = tiny_runner.engine
+    engine.generate([Request.of([5, 6, 7], 1)])  # make sure the manager and its cache exist
+    cache = engine.manager.batch_processor.cache
+    assert cache.use_prefix_sharing
+    matches = {}
+    real = type(cache).search_prefix_match
+
+    def spy(self, request_id, prompt_ids):
+        matches[request_id] = (len(prompt_ids), real(self, request_id, prompt_ids))
+        return matches[request_id][1]
+
+    monkeypatch.setattr(type(cache), "search_prefix_match", spy)
+    monkeypatch.setattr(engine, "stop_ids", {-1})  # the first part runs out of budget: forcing follows
+    tiny_runner.generate(["What is 1/3 + 1/6? " * 3], samples=1, max_new_tokens=100)
+    forced = [(n, hit) for rid, (n, hit) in matches.items() if rid.endswith("-1")]
+    assert forced, matches
+    for length, hit in forced:
+        assert hit >= length - 2 * engine.page_size - len(tiny_runner._encode(FORCE_CLOSE_THINKING + FORCE_ANSWER))
