@@ -61,17 +61,17 @@ def solve_reference(
     from worker.runtime import ModelUnavailable, get_runner
 
     runner = runner or get_runner(settings)
-    try:
-        runner.ensure_ready()
-    except ModelUnavailable as exc:
-        if exc.message not in _logged_unavailable:  # say it once per process, clearly
-            _logged_unavailable.add(exc.message)
-            log.error("reasoning.model_unavailable %s", exc.message,
-                      extra={"event": "reasoning.model_unavailable", "reference_id": reference_id})
-        return _finish(claims, {i: _failure(ReferenceStatus.unavailable, exc.message) for i in ids}, enqueue_grading)
-
     stream = _Stream(claims, settings, runner, enqueue_grading, lease_s)
     try:
+        try:
+            runner.ensure_ready()
+        except ModelUnavailable as exc:
+            if exc.message not in _logged_unavailable:  # say it once per process, clearly
+                _logged_unavailable.add(exc.message)
+                log.error("reasoning.model_unavailable %s", exc.message,
+                          extra={"event": "reasoning.model_unavailable", "reference_id": reference_id})
+            stream.fail(ReferenceStatus.unavailable, exc.message)
+            return stream.statuses
         runner.run([stream.job(c) for c in claims], more=stream.more, on_done=stream.done, deadline=deadline)
     except FatalDeviceError as exc:
         log.critical("reasoning.device_error batch=%s: %s", stream.open_ids, exc,

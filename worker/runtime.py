@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 from worker.engine import (
-    GREEDY,
     Completion,
     Engine,
     FatalDeviceError,
@@ -314,7 +313,14 @@ class ModelRunner:
                 logits = self.model(input_ids=torch.tensor([ids], device=self.device)).logits[0, -1]
             if not bool(torch.isfinite(logits).all()):
                 raise FatalDeviceError(f"{self.model_id} produced non-finite logits on {self.device} ({self.dtype})")
-        self._call_engine([Request.of(ids, 4, GREEDY)], None, None)
+        # The configured sampling, so a continuous-batching manager starts with the defaults it keeps.
+        sampling = Sampling(temperature=float(self.settings.temperature), top_p=float(self.settings.top_p))
+        try:
+            self._call_engine([Request.of(ids, 4, sampling)], None, None)
+        except OSError as exc:  # a completions server that is down or unreachable (requests errors are OSErrors)
+            raise ModelUnavailable(f"Reference reasoning is unavailable: the completions server at "
+                                   f"{getattr(self.settings, 'engine_url', '')} did not answer ({exc}). Start it "
+                                   "(`vllm serve MODEL`) or set STEPWISE_ENGINE=transformers.") from exc
         self.warmup_s = time.perf_counter() - started
         return self.warmup_s
 
@@ -328,7 +334,11 @@ class ModelRunner:
                     raise self.unavailable
                 self.state = "new"
             self.load()
-            self.warmup()
+            try:
+                self.warmup()
+            except ModelUnavailable as exc:  # e.g. the completions server is down: re-checked later
+                self.state, self.unavailable, self._unavailable_at = "unavailable", exc, time.monotonic()
+                raise
             return self
 
     @property
