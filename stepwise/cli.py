@@ -360,8 +360,10 @@ def _pass_through(name: str, module: str, text: str) -> None:
             return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
 
 
-_pass_through("check", "grader.cli", "Check one answer against a reference; print JSON (STUDENT REFERENCE [--policy JSON]).")
-_pass_through("eval-model", "worker.evaluate", "Run models over problems with known answers (--model A [--model B] FILE).")
+_pass_through("check", "grader.cli",
+              "Check one answer against a reference; print JSON (STUDENT REFERENCE [--policy JSON]).")
+_pass_through("eval-model", "worker.evaluate",
+              "Run models over problems with known answers (--model A [--model B] FILE).")
 
 cli.add_command(lms)
 cli.add_command(tokens)
