@@ -152,3 +152,27 @@ def test_another_teachers_token_is_404(app, client, auth):
         other_token_id = other.tokens[0].id
     assert client.delete(f"/api/v1/tokens/{other_token_id}", headers=auth).status_code == 404
     assert client.post(f"/api/v1/tokens/{other_token_id}/reissue", headers=auth).status_code == 404
+
+
+def test_tokens_on_the_dashboard(client, teacher):
+    login(client, teacher.email)
+    page = client.get("/tokens")
+    assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
+    token = csrf(client, "/tokens")
+    assert client.post("/tokens", data={"name": "x"}).status_code == 400  # no CSRF token
+    made = client.post("/tokens", data={"csrf_token": token, "name": "gradebook sync"}).get_data(as_text=True)
+    plain = re.search(r'<code class="secret">(sw_[^<]+)</code>', made).group(1)
+    headers = {"Authorization": f"Bearer {plain}"}
+    assert client.get("/api/v1/assignments", headers=headers).status_code == 200
+    rows = client.get("/api/v1/tokens", headers=headers).get_json()["tokens"]
+    new_id = next(r["id"] for r in rows if r["name"] == "gradebook sync")
+    again = client.post(f"/tokens/{new_id}/reissue", data={"csrf_token": token}).get_data(as_text=True)
+    replacement = re.search(r'<code class="secret">(sw_[^<]+)</code>', again).group(1)
+    assert client.get("/api/v1/assignments", headers=headers).status_code == 401
+    headers = {"Authorization": f"Bearer {replacement}"}
+    rows = client.get("/api/v1/tokens", headers=headers).get_json()["tokens"]
+    current = next(r["id"] for r in rows if r["name"] == "gradebook sync" and r["active"])
+    assert client.post(f"/tokens/{current}/revoke", data={"csrf_token": token}).status_code == 302
+    assert client.get("/api/v1/assignments", headers=headers).status_code == 401
+    assert client.post("/tokens/99999999999/revoke", data={"csrf_token": token}).status_code == 404
+    assert plain not in client.get("/tokens").get_data(as_text=True)  # shown once
