@@ -97,12 +97,29 @@ def _app(settings: Settings | None = None):
     from web import create_app
 
     settings = settings or _settings()
+    url = make_url_safe(settings.database_url)
+    if url is not None and url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") \
+            and not Path(url.database).exists():
+        raise EnvironmentProblem(
+            f"no database at {url.database}; run `stepwise db upgrade` (or `stepwise run`) in the "
+            "install's directory first, or set STEPWISE_DATABASE_URL / STEPWISE_INSTANCE_DIR"
+        )
     if not migrate.current(settings.database_url):
         raise EnvironmentProblem(
             f"the database {_safe_url(settings.database_url)} has no Stepwise tables; "
             "run `stepwise db upgrade` first (or set STEPWISE_DATABASE_URL)"
         )
     return create_app(settings)
+
+
+def make_url_safe(url: str):
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url)
+    except ArgumentError:
+        return None
 
 
 def _safe_url(url: str) -> str:
