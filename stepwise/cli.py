@@ -97,12 +97,29 @@ def _app(settings: Settings | None = None):
     from web import create_app
 
     settings = settings or _settings()
+    url = make_url_safe(settings.database_url)
+    if url is not None and url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") \
+            and not Path(url.database).exists():
+        raise EnvironmentProblem(
+            f"no database at {url.database}; run `stepwise db upgrade` (or `stepwise run`) in the "
+            "install's directory first, or set STEPWISE_DATABASE_URL / STEPWISE_INSTANCE_DIR"
+        )
     if not migrate.current(settings.database_url):
         raise EnvironmentProblem(
             f"the database {_safe_url(settings.database_url)} has no Stepwise tables; "
             "run `stepwise db upgrade` first (or set STEPWISE_DATABASE_URL)"
         )
     return create_app(settings)
+
+
+def make_url_safe(url: str):
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url)
+    except ArgumentError:
+        return None
 
 
 def _safe_url(url: str) -> str:
@@ -360,8 +377,10 @@ def _pass_through(name: str, module: str, text: str) -> None:
             return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
 
 
-_pass_through("check", "grader.cli", "Check one answer against a reference; print JSON (STUDENT REFERENCE [--policy JSON]).")
-_pass_through("eval-model", "worker.evaluate", "Run models over problems with known answers (--model A [--model B] FILE).")
+_pass_through("check", "grader.cli",
+              "Check one answer against a reference; print JSON (STUDENT REFERENCE [--policy JSON]).")
+_pass_through("eval-model", "worker.evaluate",
+              "Run models over problems with known answers (--model A [--model B] FILE).")
 
 cli.add_command(lms)
 cli.add_command(tokens)
