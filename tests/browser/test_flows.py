@@ -137,6 +137,12 @@ def test_a_phone_sized_screen_collapses_the_menu_and_scrolls_tables_in_their_box
         assert _page_width(page) <= 375
         assert_accessible(page)
         screenshot(page, "new-assignment-375", full_page=False)
+        # Every other teacher page fits the phone too.
+        for path in (f"/assignments/{assignment_id}/problems/1/groups", f"/submissions/{_first_submission(app)}",
+                     f"/assignments/{assignment_id}/report", "/review", "/"):
+            page.goto(path)
+            assert _page_width(page) <= 375, path
+            assert_accessible(page)
     finally:
         context.close()
 
@@ -153,6 +159,15 @@ def test_twenty_problems_fit_at_1280(page, app, teacher):
     assert widths[0] <= widths[1] + 1, f"20 problems fit without scrolling: {widths}"
     assert_accessible(page)
     screenshot(page, "assignment-20-problems", full_page=False)
+
+
+def _first_submission(app) -> int:
+    from sqlalchemy import func, select
+
+    from store.models import Submission
+
+    with app.app_context():
+        return db.session.scalar(select(func.min(Submission.id)))
 
 
 def _page_width(page) -> int:

@@ -3,6 +3,7 @@
 (function () {
   "use strict";
   var INTERVAL_MS = 1500;
+  var REFRESH_MS = 10000;  // the results table is re-read at most this often while grading runs
 
   function text(p) {
     var extra = [];
@@ -30,6 +31,7 @@
     var main = box.querySelector(".progress-text");
     var detail = box.querySelector(".progress-detail");
     var last = null;
+    var refreshed = 0;
 
     function poll() {
       fetch(box.getAttribute("data-progress-url"), {credentials: "same-origin", headers: {"Accept": "application/json"}})
@@ -40,8 +42,11 @@
           detail.textContent = t.detail;
           bar.max = Math.max(p.total, 1);
           bar.value = p.total - waiting;
-          var key = JSON.stringify(p);
-          if (last !== null && key !== last) refreshSections();
+          var key = JSON.stringify(p), now = Date.now();
+          if (last !== null && key !== last && (waiting === 0 || now - refreshed > REFRESH_MS)) {
+            refreshed = now;
+            refreshSections();
+          }
           last = key;
           if (waiting > 0) window.setTimeout(poll, INTERVAL_MS);
           else box.setAttribute("data-done", "true");
