@@ -86,12 +86,17 @@ def test_upload_preview_live_progress_and_export(page, app, teacher, celery_work
     expect(page.get_by_text("Nothing is stored yet. 3 students, 9 answers read.")).to_be_visible()
     assert_accessible(page)
     screenshot(page, "upload-preview")
+    polls = []
+    page.on("request", lambda r: polls.append(r.url) if r.url.endswith("/progress") else None)
     page.get_by_role("button", name="Store and grade 3 students").click()
+    page.wait_for_url(f"**/assignments/{assignment_id}")
+    page.evaluate("() => { window.notReloaded = true; }")
     # The bar reaches the end without a reload: the polling script updates it.
     page.wait_for_function("document.querySelector('.progress-text').textContent.startsWith('3/3')", timeout=90_000)
     page.wait_for_selector("[data-progress-url][data-done=true]")
     page.wait_for_function("!document.querySelector('#results').textContent.includes('…')")
     assert page.locator(".progress-text").inner_text() == "3/3 graded"
+    assert page.evaluate("() => window.notReloaded === true") and polls  # same page, updated by polling
     assert page.locator("progress").evaluate("el => el.value === el.max")
     results = page.locator("#results table")
     assert results.locator("tbody tr").count() == 3

@@ -30,7 +30,9 @@
     var bar = box.querySelector("progress");
     var main = box.querySelector(".progress-text");
     var detail = box.querySelector(".progress-detail");
+    // The state the page was rendered with: any change from it refreshes the results.
     var last = null;
+    try { last = JSON.stringify(JSON.parse(box.getAttribute("data-progress"))); } catch (e) { last = null; }
     var refreshed = 0;
 
     function poll() {
@@ -43,7 +45,7 @@
           bar.max = Math.max(p.total, 1);
           bar.value = p.total - waiting;
           var key = JSON.stringify(p), now = Date.now();
-          if (last !== null && key !== last && (waiting === 0 || now - refreshed > REFRESH_MS)) {
+          if (key !== last && (waiting === 0 || now - refreshed > REFRESH_MS)) {
             refreshed = now;
             refreshSections();
           }
