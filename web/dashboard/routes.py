@@ -5,7 +5,7 @@ import functools
 import json
 from urllib.parse import urlparse
 
-from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -15,7 +15,14 @@ from store import review
 from store.intake import IntakeError, parse_problems
 from store.models import Answer, Assignment, Problem, Submission
 from tasks import enqueue_passback
-from web.auth import current_teacher, find_teacher, login_required, verify_password
+from web.auth import (
+    current_teacher,
+    find_teacher,
+    login_required,
+    login_teacher,
+    logout_teacher,
+    verify_password,
+)
 from web.dashboard import bp
 from web.dashboard.forms import (
     AssignmentForm,
@@ -46,11 +53,11 @@ def _safe_next(target: str | None) -> str:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
+    """Log in (rate-limited per IP and per account by web.auth)."""
     if request.method == "POST":
         teacher = find_teacher(request.form.get("email", "")[:255])
         if verify_password(teacher, request.form.get("password", "")[:1024]):
-            session.clear()
-            session["teacher_id"] = teacher.id
+            login_teacher(teacher)
             return redirect(_safe_next(request.args.get("next")))
         flash("That email and password do not match an account.", "error")
     return render_template("dashboard/login.html")
@@ -58,7 +65,7 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    session.clear()
+    logout_teacher()
     return redirect(url_for("dashboard.login"))
 
 
