@@ -318,3 +318,13 @@ def _policy_tip(statement: str, policy=None) -> str | None:
         return suggest_policy(statement, policy or None)
     except PolicyError:
         return None
+
+
+@bp.app_template_filter("ticks")
+def _ticks(text: str | None):
+    """Escape a sentence, then show `quoted` words as code (the grader's tips quote policy names)."""
+    import re
+
+    from markupsafe import Markup, escape
+
+    return Markup(re.sub(r"`([^`]+)`", r"<code>\1</code>", str(escape(text or ""))))
