@@ -106,6 +106,16 @@ def _app(settings: Settings | None = None):
     return create_app(settings)
 
 
+def make_url_safe(url: str):
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url)
+    except ArgumentError:
+        return None
+
+
 def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
@@ -352,8 +362,10 @@ def _pass_through(name: str, module: str, text: str) -> None:
             return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
 
 
-_pass_through("check", "grader.cli", "Check one answer against a reference; print JSON (STUDENT REFERENCE [--policy JSON]).")
-_pass_through("eval-model", "worker.evaluate", "Run models over problems with known answers (--model A [--model B] FILE).")
+_pass_through("check", "grader.cli",
+              "Check one answer against a reference; print JSON (STUDENT REFERENCE [--policy JSON]).")
+_pass_through("eval-model", "worker.evaluate",
+              "Run models over problems with known answers (--model A [--model B] FILE).")
 
 cli.add_command(lms)
 cli.add_command(tokens)

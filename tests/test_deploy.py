@@ -35,9 +35,9 @@ def test_cpu_workers_scale():
 
 def _stepwise_command(argv: list[str]):
     """Resolve a `stepwise ...` command line with the real click group, without running it."""
-    from stepwise.cli import cli
-
     import click
+
+    from stepwise.cli import cli
 
     name, command, rest = cli.resolve_command(click.Context(cli, info_name="stepwise"), list(argv))
     return command.make_context(name, rest)
