@@ -7,7 +7,7 @@ import logging
 from celery import shared_task
 
 from store.db import db
-from store.lms.passback import (
+from lms.passback import (
     BACKOFF_BASE_S,
     BACKOFF_CAP_S,
     MAX_ATTEMPTS,
