@@ -2,8 +2,10 @@
 `web/` without the model worker. `worker/app.py` is the `celery -A` shim that calls it."""
 from __future__ import annotations
 
+import logging
+
 from celery import Celery
-from celery.signals import celeryd_init, task_postrun, worker_process_init, worker_process_shutdown
+from celery.signals import celeryd_init, task_postrun, worker_init, worker_process_init, worker_process_shutdown
 from kombu import Exchange, Queue
 from kombu.transport import TRANSPORT_ALIASES
 from kombu.transport.sqlalchemy import Transport as SqlaTransport
@@ -113,6 +115,15 @@ def _size_visibility(sender=None, conf=None, options=None, **_kwargs) -> None:
     if isinstance(queues, str):
         queues = queues.split(",")
     conf.broker_transport_options = _transport_options(settings, list(queues))
+
+
+@worker_init.connect
+def _warm_grader(**_kwargs) -> None:
+    # Warm sympy once in the parent, before the pool forks: the first check in a fresh child then
+    # takes the same path, and gives the same verdict, as every later one (issue 8, determinism).
+    from grader import warm_up
+
+    logging.getLogger("stepwise.worker").info("grader.warm_up seconds=%.2f", warm_up())
 
 
 @worker_process_init.connect
