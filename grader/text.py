@@ -108,10 +108,8 @@ def text_key(raw: str) -> TextKey | None:
     if not s:
         return None
     m = _CHOICE_KEY.match(s)
-    if m and (wrapped or m.group(1) or True):
-        letter = m.group(1) or m.group(2)
-        if m.group(1) or wrapped or letter.isupper():
-            return TextKey("choice", letter.upper())
+    if m:        # "(b)" / "(B)" / "B": a bare letter only as a capital (a bare "x" is algebra)
+        return TextKey("choice", (m.group(1) or m.group(2)).upper())
     ws = _words(s)
     if ws is None:
         return None
