@@ -42,7 +42,8 @@ _NUMBER_WORDS = {
 @dataclass(frozen=True)
 class TextKey:
     kind: str        # "choice" | "yesno" | "words"
-    value: str
+    value: str       # normalised, for comparing
+    shown: str = ""  # as the teacher wrote it, for "we read your key as"
 
 
 def _unwrap(raw: str) -> tuple[str, bool]:
@@ -118,7 +119,7 @@ def text_key(raw: str) -> TextKey | None:
     if special_phrase(s):
         return None
     if any(_wordy(w) for w in ws) or (wrapped and any(len(w) >= 2 and not _mathy(w) for w in ws)):
-        return TextKey("words", _norm_words(s))
+        return TextKey("words", _norm_words(s), re.sub(r"\s+", " ", s))
     return None
 
 
