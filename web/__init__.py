@@ -10,6 +10,8 @@ from werkzeug.routing import IntegerConverter
 
 from store.db import db
 from store.settings import Settings
+from tasks.celery_app import make_celery
+from web import logs
 
 csrf = CSRFProtect()
 log = logging.getLogger("stepwise.web")
@@ -25,6 +27,8 @@ class IdConverter(IntegerConverter):
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the web app; reads the environment only when no settings are given."""
     settings = settings or Settings.from_env()
+    if not settings.secret_key:
+        settings = settings.prepare_instance()  # keeps a generated secret under instance/
     app = Flask(__name__, instance_path=settings.instance_dir, instance_relative_config=False)
     app.config.update(
         SECRET_KEY=settings.secret_key,
@@ -43,35 +47,23 @@ def create_app(settings: Settings | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
     db.configure(settings.database_url)
     csrf.init_app(app)
+    logs.configure(settings.log_format)
 
-    from worker.celery_app import make_celery
+    app.extensions["celery"] = make_celery(settings)
 
-    celery = make_celery(settings)
-    celery.set_default()
-    app.extensions["celery"] = celery
+    from web import api, auth, dashboard, errors, ops, security
 
-    from web import api, dashboard, errors
-
+    security.init_app(app)
     csrf.exempt(api.bp)
     app.register_blueprint(api.bp, url_prefix="/api/v1")
     app.register_blueprint(dashboard.bp)
+    app.register_blueprint(ops.bp)
     errors.init_app(app)
     from web.views import split_thinking
 
     app.add_template_filter(split_thinking)
     _register_lms(app)
-
-    @app.get("/healthz")
-    def healthz():
-        """Liveness for load balancers and compose: the database answers."""
-        from sqlalchemy import text
-
-        try:
-            db.session.execute(text("SELECT 1"))
-        except Exception:  # any database failure means "not healthy", whatever its type
-            log.exception("health.database_down")
-            return {"status": "error", "database": "down"}, 503
-        return {"status": "ok", "database": "up", "broker": "redis" if settings.redis_url else "embedded"}
+    auth.init_app(app)
 
     @app.teardown_appcontext
     def _remove_session(_exc):
@@ -89,7 +81,8 @@ def _register_lms(app: Flask) -> None:
         return
     if not hasattr(lms, "bp"):
         return
-    csrf.exempt(lms.bp)
     app.register_blueprint(lms.bp, url_prefix="/lms")
+    for endpoint in getattr(lms, "CSRF_EXEMPT", ()):
+        csrf.exempt(app.view_functions[endpoint])
     if hasattr(lms, "init_app"):
         lms.init_app(app)
