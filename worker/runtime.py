@@ -26,6 +26,7 @@ from worker.engine import (
     Engine,
     FatalDeviceError,
     GenerationTimeout,
+    ModelUnavailable,
     Request,
     Sampling,
     choose_engine,
@@ -52,14 +53,6 @@ WEIGHT_FILES = (
     "model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json",
 )
 UNAVAILABLE_RETRY_S = 300.0  # a worker re-checks for weights this often instead of on every task
-
-
-class ModelUnavailable(Exception):
-    """The model cannot run here (weights, libraries or GPU missing); `message` says what to do."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 def _download_command(model_id: str) -> str:
