@@ -8,9 +8,9 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.routing import IntegerConverter
 
+from store import logs
 from store.db import db
 from store.settings import Settings
-from web import logs
 
 csrf = CSRFProtect()
 log = logging.getLogger("stepwise.web")
