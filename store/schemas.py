@@ -11,6 +11,7 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, ValidationInfo
 from pydantic import field_validator as _field_validator
+from pydantic import model_validator as _model_validator
 from pydantic_core import PydanticCustomError
 
 MAX_TEXT = 10_000  # characters in one answer, statement or key
@@ -127,6 +128,24 @@ class ProblemIn(Strict):
     @classmethod
     def _policy(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
         return None if value is None else check_policy(value)
+
+    @_model_validator(mode="after")
+    def _key_is_readable(self) -> ProblemIn:
+        """A key the grader cannot read is refused at the door, in the grader's words, rather than
+        stored and then failing every student's answer."""
+        check_key(self.answer, self.policy, at=".answer")
+        return self
+
+
+def check_key(key: str | None, policy: dict[str, Any] | None, *, at: str = "") -> None:
+    """Refuse an answer key the grader cannot read (API, form, CSV and key edits all come here)."""
+    if key is None or not key.strip():
+        return
+    from grader import read_key
+
+    reading = read_key(key, policy)
+    if not reading.ok:
+        raise _fail(reading.message or "could not be read", at)
 
 
 class AssignmentIn(Strict):
