@@ -12,7 +12,7 @@ GRADING_QUEUE = "grading"  # CPU: sympy checks, LMS passback
 REASONING_QUEUE = "reasoning"  # GPU: the model
 LMS_QUEUE = "lms"  # network: grade passback to LMSs
 
-TASK_MODULES = ["tasks.grading", "tasks.reasoning", "tasks.lms"]
+TASK_MODULES = ["tasks.grading", "tasks.reasoning", "tasks.lms", "tasks.batch"]
 
 
 def make_celery(settings: Settings | None = None) -> Celery:
@@ -42,7 +42,15 @@ def make_celery(settings: Settings | None = None) -> Celery:
         stepwise_settings=settings,
     )
     db.configure(settings.database_url)
+    _configure_beat(app, settings)
     return app
+
+
+def _configure_beat(app: Celery, settings: Settings) -> None:
+    # Workflow (issue 9): the nightly batch at STEPWISE_BATCH_AT and its tick; see tasks/batch.py.
+    from tasks.batch import configure_beat
+
+    configure_beat(app, settings)
 
 
 def app_settings(app: Celery) -> Settings:

@@ -91,7 +91,9 @@ ANSWER_OUT = {
         "first_error": {"type": "integer", "nullable": True},
         "diagnosis": STR_OR_NULL,
         "steps": {"type": "array", "items": {"type": "object"}},
-        "reference": {"type": "string", "nullable": True, "enum": ["key", "model", None]},
+        "reference": {"type": "string", "nullable": True, "enum": ["key", "model", "teacher", None]},
+        "overridden": {"type": "boolean", "description": "a teacher's override set this grade"},
+        "graded_by": {"type": "string", "nullable": True, "enum": ["teacher", "grader", None]},
     },
 }
 
@@ -106,6 +108,7 @@ SUBMISSION_OUT = {
         "external_id": STR_OR_NULL,
         "status": {"type": "string", "enum": ["queued", "grading", "graded", "needs_review", "failed"]},
         "score": NUM_OR_NULL,
+        "needs_review": {"type": "integer", "description": "answers waiting for the teacher"},
         "max_score": {"type": "number"},
         "created_at": {"type": "string"},
         "graded_at": STR_OR_NULL,
@@ -163,6 +166,12 @@ def _path_id(name: str) -> dict:
 
 
 def openapi_document() -> dict:
+    from web.api.workflow_openapi import merge_into
+
+    return merge_into(_document())
+
+
+def _document() -> dict:
     return {
         "openapi": "3.0.3",
         "info": {"title": "Stepwise API", "version": __version__,

@@ -6,6 +6,7 @@ import logging
 
 from flask import Response, current_app, g, jsonify, request
 from kombu.exceptions import KombuError
+from sqlalchemy import select
 
 from store import exports, groups, overrides, review, uploads
 from store.db import db
@@ -67,6 +68,22 @@ def _changed(changed: overrides.Changed | None, what: str):
         raise ApiError(404, "not_found", f"This {what} has no override to undo.")
     _passback(changed.passback)
     return {"answers": changed.answers, "submissions": changed.submissions}
+
+
+def _only_args(*names: str) -> None:
+    unknown = sorted(set(request.args) - set(names))
+    if unknown:
+        raise ApiError(400, "invalid_payload", f"Unknown query parameter {unknown[0]}.", field=unknown[0])
+
+
+def _id_arg(name: str) -> int | None:
+    """An optional id in the query string; 400 when it is not one."""
+    raw = request.args.get(name)
+    if raw is None:
+        return None
+    if not raw.isdigit() or not 1 <= int(raw) <= 2**31 - 1:
+        raise ApiError(400, "invalid_payload", f"{name} must be an id.", field=name)
+    return int(raw)
 
 
 def _score_body() -> tuple:
@@ -131,8 +148,8 @@ def undo_answer_override(answer_id: int):
 
 @bp.get("/overrides")
 def override_history():
-    answer_id = request.args.get("answer", type=int)
-    group_id = request.args.get("group", type=int)
+    _only_args("answer", "group")
+    answer_id, group_id = _id_arg("answer"), _id_arg("group")
     return jsonify(overrides.audit_log(db.session, g.api_teacher.id, answer_id=answer_id, group_id=group_id))
 
 
@@ -141,7 +158,8 @@ def override_history():
 
 @bp.get("/review")
 def review_queue():
-    assignment_id = request.args.get("assignment", type=int)
+    _only_args("assignment")
+    assignment_id = _id_arg("assignment")
     if assignment_id is not None:
         _owned(Assignment, assignment_id)
     return jsonify(review.review_queue(db.session, g.api_teacher.id, assignment_id=assignment_id))
@@ -214,6 +232,7 @@ def _choice(name: str, allowed: tuple, default: str) -> str:
 
 @bp.get("/assignments/<id:assignment_id>/gradebook.csv")
 def gradebook_csv(assignment_id: int):
+    _only_args("pick", "format")
     assignment = _owned(Assignment, assignment_id)
     default = exports.teacher_settings(db.session, g.api_teacher.id)["gradebook"]
     pick = _choice("pick", exports.PICKS, default)
@@ -230,6 +249,7 @@ def submission_report(submission_id: int):
 
 @bp.get("/assignments/<id:assignment_id>/students/<student>/report")
 def student_report(assignment_id: int, student: str):
+    _only_args("pick")
     assignment = _owned(Assignment, assignment_id)
     default = exports.teacher_settings(db.session, g.api_teacher.id)["gradebook"]
     report = exports.student_report(assignment, student, _choice("pick", exports.PICKS, default))
@@ -251,3 +271,52 @@ def put_settings():
         raise ApiError(400, "invalid_payload", "gradebook must be latest or best.", field="gradebook")
     return jsonify(exports.update_settings(db.session, g.api_teacher.id, gradebook=gradebook))
 
+
+
+# --- batches ---------------------------------------------------------------------------------------
+
+
+def _batch(batch_id: int):
+    from store.workflow import Batch
+
+    batch = db.session.get(Batch, batch_id)
+    if batch is None or batch.teacher_id != g.api_teacher.id:
+        raise ApiError(404, "not_found", f"No batch {batch_id}.")
+    return batch
+
+
+@bp.post("/batches")
+def start_batch():
+    from store import batches
+    from tasks.batch import advance_batch
+
+    body = _json_body()
+    assignment_id = body.get("assignment")
+    if assignment_id is not None:
+        if isinstance(assignment_id, bool) or not isinstance(assignment_id, int) or not 1 <= assignment_id < 2**31:
+            raise ApiError(400, "invalid_payload", "assignment must be an assignment id.", field="assignment")
+        _owned(Assignment, assignment_id)
+    batch = batches.start_batch(db.session, trigger="api", teacher_id=g.api_teacher.id, assignment_id=assignment_id)
+    try:
+        advance_batch(batch.id, current_app.config["STEPWISE"])
+    except (KombuError, OSError):  # stored all the same; beat's tick sends it once the broker is back
+        db.session.rollback()
+        log.exception("batch.enqueue_failed batch=%s", batch.id)
+    return jsonify(batches.batch_json(db.session, batch)), 202
+
+
+@bp.get("/batches")
+def list_batches():
+    from store import batches
+    from store.workflow import Batch
+
+    rows = db.session.scalars(select(Batch).where(Batch.teacher_id == g.api_teacher.id)
+                              .order_by(Batch.id.desc()).limit(100))
+    return jsonify([batches.batch_json(db.session, b) for b in rows])
+
+
+@bp.get("/batches/<id:batch_id>")
+def get_batch(batch_id: int):
+    from store import batches
+
+    return jsonify(batches.batch_json(db.session, _batch(batch_id)))

@@ -1,0 +1,244 @@
+"""The overnight batch: missing references first, then grading what is pending, then LMS passback.
+
+A batch is a row and its items; the driver (`advance`) is idempotent and may be called by anyone
+at any time (the beat tick, a finished grading task, `stepwise batch --run --wait`): it looks at
+the rows and sends what is missing. Each item is graded by `grade_item`, which locks the item and
+records the grading in the same transaction as the grades, so killing workers or beat halfway and
+starting them again finishes the batch with every submission graded exactly once.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from store.models import (
+    Answer,
+    Problem,
+    ReferenceSolution,
+    ReferenceStatus,
+    Source,
+    Submission,
+    SubmissionStatus,
+)
+from store.workflow import Batch, BatchItem
+
+log = logging.getLogger("stepwise.batch")
+
+PENDING = (SubmissionStatus.queued.value, SubmissionStatus.grading.value)
+FINAL = (SubmissionStatus.graded.value, SubmissionStatus.needs_review.value, SubmissionStatus.failed.value)
+REFERENCE_WAIT = (ReferenceStatus.pending.value, ReferenceStatus.running.value)
+REFERENCE_NUDGE = timedelta(minutes=10)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:  # SQLite hands back naive UTC
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+@dataclass
+class Senders:
+    """How the driver reaches the queues (tasks.* in production; tests may record)."""
+
+    grade: Callable[[int, int], object]  # (batch id, submission id)
+    reason: Callable[[int], object]  # reference id
+    passback: Callable[[int], object]  # submission id
+
+
+def start_batch(session: Session, *, trigger: str, teacher_id: int | None = None,
+                assignment_id: int | None = None) -> Batch:
+    """A batch of every pending submission (of one teacher / assignment, or all); committed."""
+    query = select(Submission.id).where(Submission.status.in_(PENDING))
+    if teacher_id is not None:
+        query = query.where(Submission.teacher_id == teacher_id)
+    if assignment_id is not None:
+        query = query.where(Submission.assignment_id == assignment_id)
+    ids = session.scalars(query.order_by(Submission.id)).all()
+    batch = Batch(teacher_id=teacher_id, assignment_id=assignment_id, trigger=trigger, total=len(ids))
+    session.add(batch)
+    session.flush()
+    session.add_all(BatchItem(batch_id=batch.id, submission_id=sid) for sid in ids)
+    session.commit()
+    log.info("batch.started batch=%s trigger=%s total=%d", batch.id, trigger, len(ids))
+    return batch
+
+
+def counts(session: Session, batch_id: int) -> dict:
+    rows = session.execute(
+        select(Submission.status, func.count()).join(BatchItem, BatchItem.submission_id == Submission.id)
+        .where(BatchItem.batch_id == batch_id).group_by(Submission.status)
+    ).all()
+    by = dict(rows)
+    total = sum(by.values())
+    graded, review, failed = (by.get(s, 0) for s in FINAL)
+    return {"graded": graded, "needs_review": review, "failed": failed, "pending": total - graded - review - failed}
+
+
+def batch_json(session: Session, batch: Batch) -> dict:
+    c = counts(session, batch.id)
+    return {
+        "id": batch.id, "status": batch.status, "stage": batch.stage, "trigger": batch.trigger,
+        "assignment": batch.assignment_id, "total": batch.total, **c,
+        "started": _aware(batch.started_at).isoformat(),
+        "finished": _aware(batch.finished_at).isoformat() if batch.finished_at else None,
+        "error": batch.error,
+    }
+
+
+def running(session: Session) -> list[int]:
+    return list(session.scalars(select(Batch.id).where(Batch.status == "running").order_by(Batch.id)))
+
+
+# --- the driver -------------------------------------------------------------------------------
+
+
+def _lock_batch(session: Session, batch_id: int) -> Batch | None:
+    return session.scalar(select(Batch).where(Batch.id == batch_id).with_for_update(skip_locked=True))
+
+
+def advance(session: Session, batch_id: int, senders: Senders, *, resend_after: float = 120.0,
+            reference_wait: float = 3600.0, model_enabled: bool = True) -> str:
+    """Move the batch on as far as it can go now; returns its stage afterwards ("busy" if another
+    driver holds it). Sends happen after the commit of what they depend on."""
+    batch = _lock_batch(session, batch_id)
+    if batch is None:
+        session.rollback()
+        return "busy"
+    now = _now()
+    previous, batch.advanced_at = _aware(batch.advanced_at), now
+    sends: list[Callable[[], object]] = []
+    if batch.stage == "references":
+        waiting = _references(session, batch, model_enabled, retry_failed=previous is None)
+        started = _aware(batch.stage_started_at)
+        if waiting and now - started <= timedelta(seconds=reference_wait):
+            # Reasoning tasks are idempotent: send on the first look, then every 10 minutes.
+            if previous is None or (now - started) // REFERENCE_NUDGE > (previous - started) // REFERENCE_NUDGE:
+                sends += [lambda r=r: senders.reason(r) for r in waiting]
+        else:
+            _next(batch, "grading", now)
+    if batch.stage == "grading":
+        due = _grading_due(session, batch, now, resend_after)
+        if due is None:
+            _next(batch, "passback", now)
+        else:
+            sends += [lambda s=s: senders.grade(batch.id, s) for s in due]
+    if batch.stage == "passback":
+        for item, sub in _passback_due(session, batch):
+            item.passback_at = now
+            sends.append(lambda s=sub.id: senders.passback(s))
+        _next(batch, "done", now)
+        batch.status, batch.finished_at = "done", now
+        log.info("batch.finished batch=%s %s", batch.id, counts(session, batch.id))
+    stage = batch.stage
+    session.commit()
+    for send in sends:
+        send()
+    return stage
+
+
+def _next(batch: Batch, stage: str, now: datetime) -> None:
+    batch.stage, batch.stage_started_at = stage, now
+
+
+def _references(session: Session, batch: Batch, model_enabled: bool, *, retry_failed: bool) -> list[int]:
+    """Ids of reference solutions the batch's keyless problems still wait for (failed ones retried)."""
+    if not model_enabled:
+        return []
+    problem_ids = select(Answer.problem_id).join(BatchItem, BatchItem.submission_id == Answer.submission_id).where(
+        BatchItem.batch_id == batch.id)
+    refs = session.scalars(
+        select(ReferenceSolution).join(Problem, Problem.reference_id == ReferenceSolution.id)
+        .where(Problem.id.in_(problem_ids), Problem.answer_key.is_(None),
+               ReferenceSolution.status.in_([*REFERENCE_WAIT, ReferenceStatus.failed.value]))
+        .distinct()
+    ).all()
+    for ref in refs:
+        if ref.status == ReferenceStatus.failed.value and retry_failed:
+            ref.status, ref.error = ReferenceStatus.pending.value, None  # one more try per batch
+    return [r.id for r in refs if r.status in REFERENCE_WAIT]
+
+
+def _grading_due(session: Session, batch: Batch, now: datetime, resend_after: float) -> list[int] | None:
+    """Submission ids to send for grading now; None when every item is done."""
+    items = session.scalars(select(BatchItem).where(BatchItem.batch_id == batch.id, BatchItem.done_at.is_(None))).all()
+    if not items:
+        return None
+    cutoff = now - timedelta(seconds=resend_after)
+    due = []
+    for item in items:
+        if item.sent_at is None or _aware(item.sent_at) < cutoff:
+            item.sent_at = now
+            due.append(item.submission_id)
+    return due
+
+
+def _passback_due(session: Session, batch: Batch):
+    return session.execute(
+        select(BatchItem, Submission).join(Submission, Submission.id == BatchItem.submission_id)
+        .where(BatchItem.batch_id == batch.id, BatchItem.passback_at.is_(None),
+               Submission.source == Source.lms.value,
+               Submission.status.in_([SubmissionStatus.graded.value, SubmissionStatus.needs_review.value]))
+    ).all()
+
+
+# --- one item ---------------------------------------------------------------------------------
+
+
+def grade_item(session: Session, batch_id: int, submission_id: int, *, timeout: float = 2.0) -> str:
+    """Grade one submission of a batch exactly once: done | already | busy | waiting | missing.
+
+    The item row is locked (another worker holding it answers "busy"), and `done_at` / `runs` are
+    written in the same transaction as the grades, so a worker killed halfway leaves the item to do.
+    """
+    from store import grading
+
+    item = session.scalar(
+        select(BatchItem).where(BatchItem.batch_id == batch_id, BatchItem.submission_id == submission_id)
+        .with_for_update(skip_locked=True)
+    )
+    if item is None:
+        session.rollback()
+        exists = session.scalar(select(BatchItem.id).where(BatchItem.batch_id == batch_id,
+                                                           BatchItem.submission_id == submission_id))
+        return "busy" if exists else "missing"
+    if item.done_at is not None:
+        session.rollback()
+        return "already"
+    submission = session.get(Submission, submission_id)
+    batch = session.get(Batch, batch_id)
+    if submission.status in FINAL and submission.graded_at and _aware(submission.graded_at) >= _aware(batch.started_at):
+        item.done_at = _now()  # graded by another path since the batch began: not again
+        session.commit()
+        return "already"
+    if any(grading.reference_for(a.problem)[1] == "waiting" for a in submission.answers):
+        session.rollback()
+        return "waiting"
+    item.done_at, item.runs = _now(), item.runs + 1
+    outcome = grading.grade_submission(session, submission_id, timeout=timeout)  # commits, item included
+    return "done" if outcome.status not in ("missing", "waiting") else outcome.status
+
+
+def record_failure(session: Session, batch_id: int, submission_id: int, error: str) -> None:
+    """A grading that raised: the submission is failed, and the item done (it ran once)."""
+    from store import grading
+
+    grading.mark_failed(session, submission_id, error)
+    item = session.scalar(select(BatchItem).where(BatchItem.batch_id == batch_id,
+                                                  BatchItem.submission_id == submission_id))
+    if item is not None and item.done_at is None:
+        item.done_at, item.runs = _now(), item.runs + 1
+    session.commit()
+
+
+def remaining(session: Session, batch_id: int) -> int:
+    return session.scalar(select(func.count()).select_from(BatchItem).where(
+        BatchItem.batch_id == batch_id, BatchItem.done_at.is_(None))) or 0

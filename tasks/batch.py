@@ -1,0 +1,118 @@
+"""The overnight batch on the queue: beat's nightly start and tick, the driver, one item's grading.
+
+Thin tasks around store.batches; every one is safe to run twice and to be killed at any point.
+`configure_beat` is called by worker.celery_app.make_celery to put the schedule on the app.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from datetime import timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from celery.schedules import crontab
+from sqlalchemy.exc import OperationalError
+
+from store import batches
+from store.db import db
+from tasks import enqueue, enqueue_passback, enqueue_reasoning
+
+log = logging.getLogger("stepwise.batch")
+
+ADVANCE_TASK = "stepwise.batch.advance"
+GRADE_ITEM_TASK = "stepwise.batch.grade"
+TICK_TASK = "stepwise.batch.tick"
+NIGHTLY_TASK = "stepwise.batch.nightly"
+_TIME = re.compile(r"^\s*([01]?\d|2[0-3]):([0-5]\d)(?:\s+(\S+))?\s*$")
+
+
+def parse_batch_at(value: str, default_zone: str = "UTC") -> tuple[int, int, str]:
+    """`"02:00"` or `"02:00 Europe/Paris"` -> (hour, minute, zone); ValueError when unreadable."""
+    match = _TIME.match(value or "")
+    if not match:
+        raise ValueError(f"STEPWISE_BATCH_AT must look like 02:00 or '02:00 Europe/Paris', not {value!r}")
+    zone = match.group(3) or default_zone or "UTC"
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {zone!r} (use an IANA name such as Europe/Paris)") from None
+    return int(match.group(1)), int(match.group(2)), zone
+
+
+def configure_beat(app, settings) -> None:
+    """The beat schedule: the nightly job at STEPWISE_BATCH_AT (if set) and the batch tick."""
+    schedule = {"stepwise-batch-tick": {"task": TICK_TASK, "schedule": timedelta(seconds=settings.batch_tick)}}
+    zone = settings.timezone or "UTC"
+    if settings.batch_at:
+        hour, minute, zone = parse_batch_at(settings.batch_at, zone)
+        schedule["stepwise-nightly-batch"] = {"task": NIGHTLY_TASK, "schedule": crontab(hour=hour, minute=minute)}
+    app.conf.update(beat_schedule=schedule, timezone=zone, enable_utc=True)
+
+
+def _settings(app):
+    from worker.celery_app import app_settings
+
+    return app_settings(app)
+
+
+def senders() -> batches.Senders:
+    return batches.Senders(
+        grade=lambda batch_id, sid: enqueue(GRADE_ITEM_TASK, batch_id, sid),
+        reason=enqueue_reasoning,
+        passback=enqueue_passback,
+    )
+
+
+def advance_batch(batch_id: int, settings) -> str:
+    return batches.advance(db.session(), batch_id, senders(), resend_after=settings.batch_resend,
+                           reference_wait=settings.reasoning_time_limit, model_enabled=settings.model_enabled)
+
+
+@shared_task(name=ADVANCE_TASK, bind=True, acks_late=True, soft_time_limit=120, time_limit=180, ignore_result=True,
+             autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def advance(self, batch_id: int) -> str:
+    """Move one batch on (send what is missing, change stage)."""
+    return advance_batch(int(batch_id), _settings(self.app))
+
+
+@shared_task(name=TICK_TASK, bind=True, acks_late=True, soft_time_limit=120, time_limit=180, ignore_result=True)
+def tick(self) -> int:
+    """Beat, every STEPWISE_BATCH_TICK seconds: move every running batch on (after any crash too)."""
+    settings = _settings(self.app)
+    ids = batches.running(db.session())
+    for batch_id in ids:
+        advance_batch(batch_id, settings)
+    return len(ids)
+
+
+@shared_task(name=NIGHTLY_TASK, bind=True, acks_late=True, soft_time_limit=120, time_limit=180, ignore_result=True)
+def nightly(self) -> int:
+    """Beat, at STEPWISE_BATCH_AT: start the nightly batch over everything pending."""
+    batch = batches.start_batch(db.session(), trigger="schedule")
+    advance_batch(batch.id, _settings(self.app))
+    return batch.id
+
+
+@shared_task(name=GRADE_ITEM_TASK, bind=True, acks_late=True, soft_time_limit=300, time_limit=360,
+             ignore_result=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def grade_item(self, batch_id: int, submission_id: int) -> str:
+    """Grade one submission of a batch, exactly once; the last one moves the batch on."""
+    settings = _settings(self.app)
+    session = db.session()
+    try:
+        result = batches.grade_item(session, batch_id, submission_id, timeout=settings.check_timeout)
+    except SoftTimeLimitExceeded:
+        batches.record_failure(session, batch_id, submission_id, "Grading took too long; ask your teacher to retry.")
+        return "failed"
+    except OperationalError:
+        session.rollback()
+        raise
+    except Exception as exc:  # a grader bug: the submission is failed, the batch goes on
+        log.exception("batch.grade_failed batch=%s submission=%s", batch_id, submission_id)
+        batches.record_failure(session, batch_id, submission_id, f"Grading failed: {type(exc).__name__}")
+        result = "failed"
+    if result in ("done", "failed", "already") and batches.remaining(session, batch_id) == 0:
+        enqueue(ADVANCE_TASK, batch_id)
+    return result
