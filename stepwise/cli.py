@@ -167,36 +167,102 @@ def cmd_worker(args) -> int:
 
 
 def cmd_batch(args) -> int:
-    """Store a file of submissions for an assignment and queue them (the overnight path)."""
+    """`batch ASSIGNMENT FILE`: store a file of submissions and queue them (re-uploads replace or
+    skip, never duplicate). `batch --run [--wait]`: run the overnight job now (see tasks/batch.py)."""
+    if args.assignment is None and not args.run:
+        print("error: give ASSIGNMENT FILE, or --run", file=sys.stderr)
+        return 2
+    from web import create_app
+
+    settings = _settings()
+    app = create_app(settings)
+    with app.app_context():
+        if args.assignment is not None:
+            code = _store_batch_file(args, queue=not args.run)
+            if code:
+                return code
+        if args.run:
+            return _run_batch(settings, args.assignment, wait=args.wait)
+    return 0
+
+
+def _store_batch_file(args, *, queue: bool) -> int:
     from store.batchfile import read_submissions
     from store.db import db
-    from store.intake import IntakeError, parse_answers, parse_external_id, parse_student
+    from store.intake import (
+        IntakeError,
+        parse_answers,
+        parse_external_id,
+        parse_student,
+    )
     from store.models import Assignment, Source
-    from web import create_app
-    from web.intake import submit_answers
+    from store.uploads import store_upload
+    from tasks import enqueue_grading
+    from web.intake import _dispatch
 
-    app = create_app(_settings())
-    with app.app_context():
-        assignment = db.session.get(Assignment, args.assignment)
-        if assignment is None:
-            print(f"error: no assignment {args.assignment}", file=sys.stderr)
-            return 1
-        try:
-            raw = read_submissions(Path(args.file).read_bytes())
-            parsed = [
-                (parse_student(s.get("student")), parse_external_id(s.get("external_id")),
-                 parse_answers(s.get("answers"), len(assignment.problems)))
-                for s in raw
-            ]
-        except IntakeError as exc:
-            print(f"error: {exc.field} {exc.message}", file=sys.stderr)
-            return 2
-        created = 0
-        for student, external_id, answers in parsed:
-            _, new = submit_answers(assignment, student, answers, Source.batch, external_id=external_id)
-            created += new
-    print(f"queued {created} new submission(s), {len(parsed) - created} already stored")
+    if args.file is None:
+        print("error: give the FILE of submissions after ASSIGNMENT", file=sys.stderr)
+        return 2
+    assignment = db.session.get(Assignment, args.assignment)
+    if assignment is None:
+        print(f"error: no assignment {args.assignment}", file=sys.stderr)
+        return 1
+    try:
+        raw = read_submissions(Path(args.file).read_bytes())
+        parsed = [
+            (parse_student(s.get("student")), parse_external_id(s.get("external_id")),
+             parse_answers(s.get("answers"), len(assignment.problems)))
+            for s in raw
+        ]
+    except IntakeError as exc:
+        print(f"error: {exc.field} {exc.message}", file=sys.stderr)
+        return 2
+    report = store_upload(db.session, assignment, parsed, Source.batch, mode=args.on_duplicate)
+    if queue:
+        for sid in report.to_grade:
+            _dispatch(enqueue_grading, sid, "submission")
+    kept = len(report.unchanged) + len(report.skipped)
+    extra = f"; {len(report.replaced)} replaced" if report.replaced else ""
+    print(f"{'queued' if queue else 'stored'} {len(report.to_grade)} new submission(s), {kept} already stored{extra}")
     return 0
+
+
+def _run_batch(settings: Settings, assignment_id: int | None, *, wait: bool) -> int:
+    import time
+
+    from store import batches
+    from store.db import db
+    from tasks.batch import advance_batch
+
+    batch = batches.start_batch(db.session, trigger="cli", assignment_id=assignment_id)
+    advance_batch(batch.id, settings)
+    print(f"batch {batch.id}: {batch.total} submission(s)", flush=True)
+    if not wait:
+        return 0
+    from tqdm import tqdm
+
+    with tqdm(total=batch.total, unit="sub", desc=f"batch {batch.id}", file=sys.stderr) as bar:
+        while True:
+            db.session.expire_all()
+            stage = advance_batch(batch.id, settings)  # drive it here too: beat need not be running
+            state = batches.batch_json(db.session, db.session.get(type(batch), batch.id))
+            bar.update(state["total"] - state["pending"] - bar.n)
+            bar.set_postfix(stage=stage, review=state["needs_review"], failed=state["failed"])
+            if state["status"] == "done":
+                break
+            time.sleep(1.0)
+    print(f"batch {batch.id} done: {state['graded']} graded, {state['needs_review']} need review, "
+          f"{state['failed']} failed")
+    return 0
+
+
+def cmd_beat(args) -> int:
+    """Celery beat: the nightly batch at STEPWISE_BATCH_AT and the batch tick."""
+    settings = _settings()
+    schedule = Path(settings.instance_dir) / "celerybeat-schedule"
+    cmd = [sys.executable, "-m", "celery", "-A", "worker.app", "beat", "--loglevel", "INFO", "-s", str(schedule)]
+    os.execvpe(cmd[0], cmd, _child_env(settings))
+    return 0  # not reached
 
 
 def cmd_grade(args) -> int:
@@ -272,10 +338,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_grade)
 
-    p = sub.add_parser("batch", help="store and queue a file of submissions for an assignment")
-    p.add_argument("assignment", type=int)
-    p.add_argument("file")
+    p = sub.add_parser("batch", help="store and queue a file of submissions; --run: the overnight job now")
+    p.add_argument("assignment", type=int, nargs="?")
+    p.add_argument("file", nargs="?")
+    p.add_argument("--on-duplicate", choices=["replace", "skip"], default="replace",
+                   help="a student already uploaded: replace their answers (default) or skip them")
+    p.add_argument("--run", action="store_true",
+                   help="run the batch job now: references, then grading, then LMS passback")
+    p.add_argument("--wait", action="store_true", help="with --run: wait, showing a progress bar")
     p.set_defaults(func=cmd_batch)
+
+    p = sub.add_parser("beat", help="run Celery beat (nightly batch at STEPWISE_BATCH_AT, batch tick)")
+    p.set_defaults(func=cmd_beat)
 
     p = sub.add_parser("requeue", help="queue again submissions left waiting")
     p.add_argument("--status", nargs="+", default=["queued"])

@@ -52,6 +52,7 @@ class Senders:
     grade: Callable[[int, int], object]  # (batch id, submission id)
     reason: Callable[[int], object]  # reference id
     passback: Callable[[int], object]  # submission id
+    grade_chunk: Callable[[int, list[int]], object] | None = None  # (batch id, submission ids)
 
 
 def start_batch(session: Session, *, trigger: str, teacher_id: int | None = None,
@@ -106,7 +107,7 @@ def _lock_batch(session: Session, batch_id: int) -> Batch | None:
 
 
 def advance(session: Session, batch_id: int, senders: Senders, *, resend_after: float = 120.0,
-            reference_wait: float = 3600.0, model_enabled: bool = True) -> str:
+            reference_wait: float = 3600.0, model_enabled: bool = True, chunk: int = 1) -> str:
     """Move the batch on as far as it can go now; returns its stage afterwards ("busy" if another
     driver holds it). Sends happen after the commit of what they depend on."""
     batch = _lock_batch(session, batch_id)
@@ -129,6 +130,9 @@ def advance(session: Session, batch_id: int, senders: Senders, *, resend_after: 
         due = _grading_due(session, batch, now, resend_after)
         if due is None:
             _next(batch, "passback", now)
+        elif chunk > 1 and senders.grade_chunk is not None:
+            parts = [due[i:i + chunk] for i in range(0, len(due), chunk)]
+            sends += [lambda p=p: senders.grade_chunk(batch.id, p) for p in parts]
         else:
             sends += [lambda s=s: senders.grade(batch.id, s) for s in due]
     if batch.stage == "passback":
@@ -155,11 +159,11 @@ def _references(session: Session, batch: Batch, model_enabled: bool, *, retry_fa
         return []
     problem_ids = select(Answer.problem_id).join(BatchItem, BatchItem.submission_id == Answer.submission_id).where(
         BatchItem.batch_id == batch.id)
+    reference_ids = select(Problem.reference_id).where(Problem.id.in_(problem_ids), Problem.answer_key.is_(None))
     refs = session.scalars(
-        select(ReferenceSolution).join(Problem, Problem.reference_id == ReferenceSolution.id)
-        .where(Problem.id.in_(problem_ids), Problem.answer_key.is_(None),
-               ReferenceSolution.status.in_([*REFERENCE_WAIT, ReferenceStatus.failed.value]))
-        .distinct()
+        select(ReferenceSolution).where(ReferenceSolution.id.in_(reference_ids),
+                                        ReferenceSolution.status.in_([*REFERENCE_WAIT, ReferenceStatus.failed.value]))
+        .order_by(ReferenceSolution.id)
     ).all()
     for ref in refs:
         if ref.status == ReferenceStatus.failed.value and retry_failed:
@@ -242,3 +246,105 @@ def record_failure(session: Session, batch_id: int, submission_id: int, error: s
 def remaining(session: Session, batch_id: int) -> int:
     return session.scalar(select(func.count()).select_from(BatchItem).where(
         BatchItem.batch_id == batch_id, BatchItem.done_at.is_(None))) or 0
+
+
+# --- a chunk of items, each distinct answer graded once -----------------------------------------
+
+
+def grade_chunk(session: Session, batch_id: int, submission_ids: list[int], *, timeout: float = 2.0,
+                group: bool = True) -> dict:
+    """Grade several submissions of a batch in one transaction, exactly once each.
+
+    With `group`, each distinct (problem, normalised answer, work) is checked once and its verdict
+    copied to every student who wrote it: a class gives the same few answers. Items another
+    worker holds are left to it; items whose reference is still being written are left undone.
+    """
+    from sqlalchemy.orm import selectinload
+
+    from store import grading
+    from store.models import Job
+    from store.overrides import apply_overrides, retotal
+
+    items = {i.submission_id: i for i in session.scalars(
+        select(BatchItem).where(BatchItem.batch_id == batch_id, BatchItem.submission_id.in_(submission_ids),
+                                BatchItem.done_at.is_(None))
+        .with_for_update(skip_locked=True))}
+    if not items:
+        session.rollback()
+        return {"graded": 0, "answers": 0, "checks": 0}
+    batch = session.get(Batch, batch_id)
+    subs = session.scalars(
+        select(Submission).where(Submission.id.in_(list(items)))
+        .options(selectinload(Submission.answers).selectinload(Answer.grade),
+                 selectinload(Submission.answers).selectinload(Answer.problem).selectinload(Problem.reference))
+    ).all()
+    now, memo, sources, graded, answers = _now(), {}, {}, [], []
+    for sub in subs:
+        item = items[sub.id]
+        if sub.status in FINAL and sub.graded_at and _aware(sub.graded_at) >= _aware(batch.started_at):
+            item.done_at = now  # graded by another path since the batch began
+            continue
+        for a in sub.answers:
+            if a.problem_id not in sources:
+                sources[a.problem_id] = grading.reference_for(a.problem)
+        if any(sources[a.problem_id][1] == "waiting" for a in sub.answers):
+            continue
+        for answer in sub.answers:
+            reference, source = sources[answer.problem_id]
+            key = (answer.problem_id, _normalised(answer.text) if group else answer.id, tuple(answer.work or ()))
+            if key not in memo:
+                memo[key] = _verdict(answer, reference, source, timeout)
+            _write(answer, memo[key], source)
+            answers.append(answer)
+        item.done_at, item.runs = now, item.runs + 1
+        graded.append(sub)
+    apply_overrides(session, answers)
+    for sub in graded:
+        retotal(sub)
+        sub.error = None
+    if graded:
+        session.execute(Job.__table__.update().where(
+            Job.kind == "grade", Job.subject_id.in_([s.id for s in graded]), Job.status != "done"
+        ).values(status="done", finished_at=now))
+    session.commit()
+    return {"graded": len(graded), "answers": len(answers), "checks": len(memo)}
+
+
+def _normalised(text: str) -> str:
+    from store.groups import normalise
+
+    return normalise(text)
+
+
+def _verdict(answer: Answer, reference: str | None, source: str, timeout: float) -> dict:
+    """Everything a grade holds that depends on the answer's text and work, not on the student."""
+    from store import grading
+
+    steps = grading._check_work(answer.work, timeout)
+    if reference is None:
+        return {"status": "needs_review", "fraction": 0.0, "feedback": grading.REVIEW_FEEDBACK,
+                "interpreted": None, "diagnosis": None, "steps": steps}
+    result = grading._check(answer.text, reference, answer.problem.policy, timeout)
+    return {"status": str(result.status), "fraction": float(result.score),
+            "feedback": grading._feedback(result.feedback, steps), "interpreted": result.interpreted,
+            "diagnosis": result.diagnosis, "steps": steps}
+
+
+def _write(answer: Answer, verdict: dict, source: str) -> None:
+    from grader import GRADER_VERSION
+    from store.models import Grade
+
+    grade = answer.grade
+    if grade is None:
+        grade = Grade(answer_id=answer.id)
+        answer.grade = grade
+    points = answer.problem.points
+    grade.points = points
+    grade.status = verdict["status"]
+    grade.score = round(verdict["fraction"] * points, 4)
+    grade.feedback = verdict["feedback"]
+    grade.interpreted, grade.diagnosis = verdict["interpreted"], verdict["diagnosis"]
+    grade.steps, grade.first_error = verdict["steps"]["steps"], verdict["steps"]["first_error"]
+    grade.reference_source = source if source in ("key", "model") else None
+    grade.grader_version = GRADER_VERSION
+    grade.created_at = _now()

@@ -28,10 +28,11 @@ CHECK_TIMEOUT_S = 0.5  # per check
 
 def normalise(text: str | None) -> str:
     """The spelling two answers must share to be one group without asking the grader."""
-    value = unicodedata.normalize("NFKC", text or "").strip()
+    value = unicodedata.normalize("NFKC", text or "").strip().rstrip(".").strip()
     value = value.strip("$").strip()
-    value = re.sub(r"\s+", "", value)
-    return value.rstrip(".")
+    value = re.sub(r"\s+", " ", value)
+    # Spaces around operators carry no meaning; between two numbers they do ("2 1/2" is 5/2).
+    return re.sub(r" ?([=+\-*/^(),<>≤≥]) ?", r"\1", value)
 
 
 def digest(text: str | None) -> str:

@@ -51,6 +51,8 @@ class Settings:
     timezone: str = "UTC"  # the zone of batch_at when it names none (IANA name)
     batch_tick: float = 15.0  # seconds between beat's checks of running batches
     batch_resend: float = 120.0  # seconds before a batch sends an unfinished submission again
+    batch_chunk: int = 25  # submissions graded together by one batch task
+    batch_grouping: bool = True  # batch tasks check each distinct answer of a problem once
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":

@@ -23,6 +23,7 @@ log = logging.getLogger("stepwise.batch")
 
 ADVANCE_TASK = "stepwise.batch.advance"
 GRADE_ITEM_TASK = "stepwise.batch.grade"
+GRADE_CHUNK_TASK = "stepwise.batch.grade_chunk"
 TICK_TASK = "stepwise.batch.tick"
 NIGHTLY_TASK = "stepwise.batch.nightly"
 _TIME = re.compile(r"^\s*([01]?\d|2[0-3]):([0-5]\d)(?:\s+(\S+))?\s*$")
@@ -62,12 +63,15 @@ def senders() -> batches.Senders:
         grade=lambda batch_id, sid: enqueue(GRADE_ITEM_TASK, batch_id, sid),
         reason=enqueue_reasoning,
         passback=enqueue_passback,
+        grade_chunk=lambda batch_id, ids: enqueue(GRADE_CHUNK_TASK, batch_id, ids),
     )
 
 
 def advance_batch(batch_id: int, settings) -> str:
+    chunk = settings.batch_chunk if settings.batch_grouping else 1
     return batches.advance(db.session(), batch_id, senders(), resend_after=settings.batch_resend,
-                           reference_wait=settings.reasoning_time_limit, model_enabled=settings.model_enabled)
+                           reference_wait=settings.reasoning_time_limit, model_enabled=settings.model_enabled,
+                           chunk=chunk)
 
 
 @shared_task(name=ADVANCE_TASK, bind=True, acks_late=True, soft_time_limit=120, time_limit=180, ignore_result=True,
@@ -114,5 +118,28 @@ def grade_item(self, batch_id: int, submission_id: int) -> str:
         batches.record_failure(session, batch_id, submission_id, f"Grading failed: {type(exc).__name__}")
         result = "failed"
     if result in ("done", "failed", "already") and batches.remaining(session, batch_id) == 0:
+        enqueue(ADVANCE_TASK, batch_id)
+    return result
+
+
+@shared_task(name=GRADE_CHUNK_TASK, bind=True, acks_late=True, soft_time_limit=300, time_limit=360,
+             ignore_result=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def grade_chunk(self, batch_id: int, submission_ids: list[int]) -> dict:
+    """Grade a chunk of a batch, each distinct answer once; a failing chunk falls back to one by one."""
+    settings = _settings(self.app)
+    session = db.session()
+    ids = [int(i) for i in submission_ids]
+    try:
+        result = batches.grade_chunk(session, int(batch_id), ids, timeout=settings.check_timeout)
+    except OperationalError:
+        session.rollback()
+        raise
+    except (SoftTimeLimitExceeded, Exception):  # too slow, or a grader bug: one by one, so only that one fails
+        log.exception("batch.chunk_failed batch=%s", batch_id)
+        session.rollback()
+        for sid in ids:
+            enqueue(GRADE_ITEM_TASK, batch_id, sid)
+        return {"fallback": len(ids)}
+    if batches.remaining(session, batch_id) == 0:
         enqueue(ADVANCE_TASK, batch_id)
     return result
