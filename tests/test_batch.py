@@ -10,6 +10,7 @@ import time
 import pytest
 import redis as redis_lib
 from sqlalchemy import func, select
+from support import ROOT, wait_for, worker_env
 
 from store import batches
 from store.db import db
@@ -17,7 +18,6 @@ from store.intake import AnswerIn, create_submission, parse_problems
 from store.models import Assignment, Grade, Source, Submission, Teacher
 from store.settings import Settings
 from store.workflow import Batch, BatchItem
-from support import ROOT, wait_for, worker_env
 from tasks.batch import configure_beat, parse_batch_at
 
 KEYS = ["2", "x = 3", "1/2", "9", "x^2 + 2x + 1", "4", "5/6", "-1", "12", "x = -2 or x = 2"]

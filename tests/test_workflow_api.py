@@ -139,7 +139,7 @@ def test_group_override_applies_to_members_later_students_and_survives_regrade(c
 
 
 def test_answer_override_updates_totals_and_is_audited(client, auth, app, teacher):
-    aid, subs = setup_class(client, auth, app)
+    _, subs = setup_class(client, auth, app)
     aid3 = answer_id(app, subs["Ada"], 3)
     resp = client.post(f"/api/v1/answers/{aid3}/override", json={"score": 1}, headers=auth)
     assert resp.status_code == 200
@@ -170,7 +170,7 @@ def test_answer_override_wins_over_group_override(client, auth, app):
 
 
 def test_review_queue_lists_reasons_and_resolves_in_one_action(client, auth, app):
-    aid, subs = setup_class(client, auth, app)
+    aid, _ = setup_class(client, auth, app)
     items = get(client, auth, "/api/v1/review")
     reasons = {(i["student"], i["problem"]): i["reason"] for i in items}
     assert reasons[("Ada", 3)] == "no_key" and reasons[("Dee", 3)] in ("no_key", "unreadable")
