@@ -8,13 +8,13 @@ import subprocess
 import sys
 
 from sqlalchemy import func, select
+from support import ROOT
 
 from store import grading
 from store.db import db
 from store.intake import AnswerIn, create_submission, parse_problems
 from store.models import Answer, Assignment, Source, Submission, Teacher
 from store.uploads import duplicates, store_upload
-from support import ROOT
 
 
 def _assignment(app, settings, teacher_id, keys=("2", "x = 3")) -> int:
