@@ -5,9 +5,13 @@ A pure library (sympy + mpmath only; no web, queue, database or ML imports).
 Public API::
 
     check_answer(student, reference, policy=None) -> Result
-    check_steps(lines, policy=None) -> StepsResult
+    check_steps(lines, policy=None, *, given=None, timeout=None) -> StepsResult
     extract_final_answer(model_output) -> str | None
-    Policy, Result, StepFinding, StepsResult, GRADER_VERSION, GraderTimeout
+    read_key(text, policy=None) -> KeyReading
+    suggest_policy(statement, policy) -> str | None
+    warm_up() -> float
+    Policy (from_dict / to_dict), PolicyError, Result, Status, StepFinding, StepStatus,
+    StepsResult, KeyReading, GRADER_VERSION, GraderTimeout
     clear_cache(), cache_info()
 
 How a check works
@@ -26,15 +30,17 @@ How a check works
 5. ``core.check_answer`` runs all of that under a time limit (``limits``) and caches verdicts
    in a bounded LRU keyed on the normalised texts and the policy.
 """
-from .core import cache_info, check_answer, clear_cache
+from .core import cache_info, check_answer, clear_cache, warm_up
 from .extract import extract_final_answer
+from .keys import read_key, suggest_policy
 from .limits import GraderTimeout
-from .model import Policy, Result, StepFinding, StepsResult
+from .model import KeyReading, Policy, PolicyError, Result, Status, StepFinding, StepsResult, StepStatus
 from .steps import check_steps
 
-GRADER_VERSION = "1.0.0"
+GRADER_VERSION = "1.1.0"
 
 __all__ = [
-    "GRADER_VERSION", "Policy", "Result", "StepFinding", "StepsResult", "GraderTimeout",
-    "check_answer", "check_steps", "extract_final_answer", "clear_cache", "cache_info",
+    "GRADER_VERSION", "Policy", "PolicyError", "Result", "Status", "StepFinding", "StepStatus",
+    "StepsResult", "KeyReading", "GraderTimeout", "check_answer", "check_steps",
+    "extract_final_answer", "read_key", "suggest_policy", "warm_up", "clear_cache", "cache_info",
 ]

@@ -197,10 +197,11 @@ def _solve_rel(op, a, b, x):
     if op == "!=":
         inner = _solve_rel("=", a, b, x)
         return sympy.Complement(S.Reals, inner)
+    size = sympy.count_ops(a) + sympy.count_ops(b)
     if op == "=":
-        sol = bounded(lambda: sympy.solveset(sympy.Eq(a, b), x, S.Reals), 0.5)
+        sol = bounded(lambda: sympy.solveset(sympy.Eq(a, b), x, S.Reals), 0.5, size=size)
     else:
-        sol = bounded(lambda: sympy.solveset(_rel(op, a, b), x, S.Reals), 0.5)
+        sol = bounded(lambda: sympy.solveset(_rel(op, a, b), x, S.Reals), 0.5, size=size)
     if sol is None:
         raise ParseError("This inequality is too complicated to check.", "too-big")
     return sol
@@ -263,6 +264,18 @@ def _from_rel(node, text, decimal):
         return A("realset", s, var=to_expr(exprs[0]))
     if "in" in ops:
         raise ParseError("We could not read '\u2208' here.", "syntax")
+    if ops and all(o == "=" for o in ops) and (len(exprs) > 2 or not _has_symbols(exprs)):
+        # a chain of working "x = 5+5+1 = 11" or "5+5+1 = 11": the answer is the last member
+        last = exprs[-1]
+        if _lone_symbol(exprs[0]) and len(exprs) > 2:
+            return _from_rel(("rel", [exprs[0], last], ["="]), text, decimal)
+        return _from_node(last, text, decimal)
+    if ops == ["="] and exprs[0][0] == "tuple" and all(_lone_symbol(e) for e in exprs[0][1]) \
+            and exprs[1][0] == "tuple" and len(exprs[0][1]) == len(exprs[1][1]):
+        # "(p, q) = (3, 2)": a tuple whose entries are named
+        names = [e[1] for e in exprs[0][1]]
+        if len(set(names)) == len(names):
+            return A("tuple", [to_expr(c) for c in exprs[1][1]], extra={"names": names})
     if ops == ["="]:
         lhs, rhs = exprs
         if _lone_symbol(lhs) and rhs[0] in ("set", "interval", "union", "special"):
@@ -285,8 +298,6 @@ def _from_rel(node, text, decimal):
         if _lone_symbol(rhs) and r not in l.free_symbols and not l.free_symbols:
             return A("values", [l], var=r, extra={"lhs": l, "rhs": r})
         return A("equation", (l, r))
-    if all(o == "=" for o in ops):
-        raise ParseError("We could not read a chain of several '='.", "syntax")
     if "=" in ops:
         raise ParseError("We could not read a mix of '=' and inequality signs.", "syntax")
     s, x = relation_set(node)
@@ -298,6 +309,18 @@ def _from_rel(node, text, decimal):
         raise ParseError("We could not read this inequality: both sides must be real.",
                          "not-real") from None
     return A("relation", rels)
+
+
+def _has_symbols(nodes) -> bool:
+    for n in nodes:
+        if isinstance(n, tuple):
+            if n[0] == "sym":
+                return True
+            if _has_symbols([c for c in n[1:] if isinstance(c, (tuple, list))]):
+                return True
+        elif isinstance(n, list) and _has_symbols(n):
+            return True
+    return False
 
 
 def _from_list(node, text, decimal):

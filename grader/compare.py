@@ -4,13 +4,14 @@ Feedback never shows the reference answer; it may quote the student's own values
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import sympy
 from sympy import S
 
 from .answer import Answer
-from .model import Policy
+from .model import Policy, Status
 from .limits import bounded
 from .numeric import ctx, numeric_value, ratio_constant, values_equal
 
@@ -23,7 +24,7 @@ INNER_BUDGET = 0.4        # seconds for one open-ended sympy call (solveset, sim
 
 @dataclass
 class Verdict:
-    status: str
+    status: Status
     score: float
     diagnosis: str
     feedback: str
@@ -31,15 +32,15 @@ class Verdict:
 
     @property
     def correct(self) -> bool:
-        return self.status == "correct"
+        return self.status == Status.correct
 
 
 def _ok(details=None, msg="Correct."):
-    return Verdict("correct", 1.0, "equivalent", msg, details or {})
+    return Verdict(Status.correct, 1.0, "equivalent", msg, details or {})
 
 
 def _no(diag, msg, score=0.0, details=None):
-    status = "partial" if score > 0 else "incorrect"
+    status = Status.partial if score > 0 else Status.incorrect
     return Verdict(status, float(score), diag, msg, details or {})
 
 
@@ -75,9 +76,10 @@ def _tols(pol: Policy):
 
 def _symbolic_equal(a, b):
     try:
-        if sympy.count_ops(a) + sympy.count_ops(b) > 200:
+        size = sympy.count_ops(a) + sympy.count_ops(b)
+        if size > 200:
             return False
-        d = bounded(lambda: sympy.simplify(a - b), INNER_BUDGET)
+        d = bounded(lambda: sympy.simplify(a - b), INNER_BUDGET, size=size)
         return d is not None and d == 0
     except (TypeError, ValueError, ArithmeticError, NotImplementedError, AttributeError,
             RecursionError):
@@ -152,7 +154,8 @@ def _is_unsimplified(ans: Answer, value) -> bool:
             c = sympy.cancel(value)
             if _ops(c) < _ops(value) and _ops(c) < _ops(raw):
                 return True
-    except Exception:  # noqa: BLE001 - form checks are best effort
+    except (TypeError, ValueError, ArithmeticError, AttributeError, NotImplementedError,
+            RecursionError, sympy.PolynomialError):   # form checks are best effort
         return False
     return False
 
@@ -502,7 +505,8 @@ def real_solutions(f, x):
                     if dv != 0 and not (dv.is_number and abs(numeric_value(dv) or 1) < 1e-30):
                         out.append(rt)
                 return out
-        sol = bounded(lambda: sympy.solveset(sympy.Eq(f, 0), x, S.Reals), INNER_BUDGET)
+        sol = bounded(lambda: sympy.solveset(sympy.Eq(f, 0), x, S.Reals), INNER_BUDGET,
+                      size=_ops(f))
         if sol is None:
             return None
         if isinstance(sol, sympy.FiniteSet):
@@ -569,7 +573,7 @@ def _solved_forms_equal(f, g, syms):
         def solve_both(v=v):
             return sympy.solve(f, v), sympy.solve(g, v)
         try:
-            res = bounded(solve_both, INNER_BUDGET)
+            res = bounded(solve_both, INNER_BUDGET, size=_ops(f) + _ops(g))
         except (NotImplementedError, ValueError, TypeError, sympy.PolynomialError):
             continue
         if not res or not res[0] or not res[1]:
@@ -709,132 +713,180 @@ def _var_mismatch(s: Answer, r: Answer) -> bool:
     return s.var is not None and r.var is not None and s.var != r.var
 
 
-def compare(s: Answer, r: Answer, pol: Policy) -> Verdict:  # noqa: C901
+def _vs_expr(s: Answer, r: Answer, pol: Policy) -> Verdict:
+    sk = s.kind
+    if sk == "expr":
+        v = cmp_expr(s.value, r.value, s, r, pol)
+        if not v.correct and _percent_convention(s, r):
+            return _ok({"note": "percent written without the % sign"})
+        return v
+    if sk == "values":
+        return cmp_values(s.value, [r.value], s, r, pol)
+    if sk == "realset" and isinstance(s.value, sympy.FiniteSet):
+        return cmp_values(list(s.value.args), [r.value], s, r, pol)
+    return _wrong_kind(s, r)
+
+
+def _vs_values(s: Answer, r: Answer, pol: Policy) -> Verdict:  # noqa: C901 - one case per kind
+    sk, rv = s.kind, r.value
+    if sk in ("values", "expr"):
+        sv = s.value if sk == "values" else [s.value]
+        if r.var is not None and sk == "values" and s.var is not None and len(rv) == 1 \
+                and len(sv) == 1 and "lhs" in r.extra and r.value[0].free_symbols:
+            return cmp_expr(sv[0], rv[0], s, r, pol)
+        return cmp_values(sv, rv, s, r, pol, ordered=pol.ordered)
+    if sk == "bracket":
+        return cmp_values(s.value, rv, s, r, pol)
+    if sk == "tuple" and r.extra.get("tuples"):
+        return cmp_values([sympy.Tuple(*s.value)], rv, s, r, pol)
+    if sk == "tuple":
+        v = cmp_values(s.value, rv, s, r, pol)
+        if v.correct and r.var is not None:
+            return _no("wrong-form", "Your values are right, but write them as a list of "
+                                     "solutions, not as an ordered pair.",
+                       0.5 if pol.partial_credit else 0)
+        return v
+    if sk == "realset":
+        if isinstance(s.value, sympy.FiniteSet) or s.value is S.EmptySet:
+            return cmp_values(list(s.value.args), rv, s, r, pol)
+        return _wrong_kind(s, r)
+    if sk == "equation" and r.var is not None:
+        if len(rv) == 1 and rv[0].free_symbols:
+            return cmp_equation(s.value, (r.var, rv[0]), s, r, pol)
+        sols = _solution_set_of(s, r.var)
+        if isinstance(sols, list) and _same_solution_lists(sols, list(rv), pol):
+            return _no("wrong-form", "Your equation has the right solutions, but solve it: "
+                                     "write the value(s) of the variable.",
+                       0.5 if pol.partial_credit else 0)
+        return _no("wrong-form", "Solve for the variable and give its value(s).", 0.0)
+    if sk == "named" and len({k.partition("_")[0] for k in s.value}) == 1 \
+            and all("_" in k for k in s.value):
+        return cmp_values([s.value[k] for k in sorted(s.value)], rv, s, r, pol)
+    return _wrong_kind(s, r)
+
+
+def _vs_equation(s: Answer, r: Answer, pol: Policy) -> Verdict:
+    sk = s.kind
+    if sk == "equation":
+        return cmp_equation(s.value, r.value, s, r, pol)
+    if sk == "values" and s.var is not None:
+        if len(s.value) == 1:
+            return cmp_equation((s.var, s.value[0]), r.value, s, r, pol)
+        sols = _solution_set_of(r, s.var)
+        if isinstance(sols, list):
+            return cmp_values(list(s.value), sols, s, r, pol)
+    if sk in ("values", "expr"):
+        sols = _solution_set_of(r, None)
+        if isinstance(sols, list):
+            return cmp_values(s.value if sk == "values" else [s.value], sols, s, r, pol)
+    return _wrong_kind(s, r)
+
+
+def _vs_realset(s: Answer, r: Answer, pol: Policy) -> Verdict:
+    if r.value is S.EmptySet and s.kind == "values" and not s.value:
+        return _ok()
+    ss = _as_set(s)
+    if ss is None:
+        return _wrong_kind(s, r)
+    if isinstance(r.value, sympy.FiniteSet) and s.kind == "values":
+        return cmp_values(list(s.value), list(r.value.args), s, r, pol)
+    return cmp_realset(ss, r.value, s, r, pol)
+
+
+def _vs_relation(s: Answer, r: Answer, pol: Policy) -> Verdict:
+    if s.kind != "relation":
+        return _wrong_kind(s, r)
+    if _relations_equivalent(s.value, r.value):
+        return _ok()
+    return _no("wrong-value", "Your inequality does not describe the same region.", 0.0)
+
+
+def _named_entries(ans: Answer) -> dict | None:
+    """{name: value} of "a = 2, b = 3" or "(p, q) = (3, 2)"; None otherwise."""
+    if ans.kind == "named":
+        return dict(ans.value)
+    names = ans.extra.get("names") if ans.kind == "tuple" else None
+    return dict(zip(names, ans.value)) if names else None
+
+
+def _vs_sequence(s: Answer, r: Answer, pol: Policy) -> Verdict:  # noqa: C901 - one case per kind
     sk, rk = s.kind, r.kind
-    if _var_mismatch(s, r) and sk in ("values", "realset") and rk in ("values", "realset"):
+    sn, rn = _named_entries(s), _named_entries(r)
+    if sn is not None and rn is not None and set(sn) == set(rn):
+        return _cmp_named(sn, rn, s, r, pol)
+    if len(r.value) == 2 and (sk == "realset" or {sk, rk} == {"tuple", "bracket"}):
+        rs, ss = _as_set(r), _as_set(s)
+        if rs is not None and ss is not None:
+            return cmp_realset(ss, rs, s, r, pol)
+    if sk == "named" and len(s.value) == len(r.value):
+        keys = rn and list(rn) or sorted(s.value)
+        return _cmp_seq([s.value.get(k, S.NaN) for k in keys], list(r.value), s, r, pol)
+    if sk in ("tuple", "bracket") or (sk == "values" and s.var is None):
+        if rk == "bracket" and not pol.ordered and sk in ("values", "bracket"):
+            return cmp_values(list(s.value), list(r.value), s, r, pol)
+        return _cmp_seq(list(s.value), list(r.value), s, r, pol)
+    if sk == "matrix" and 1 in s.value.shape:
+        return _cmp_seq(list(s.value), list(r.value), s, r, pol)
+    if rk == "bracket" and sk == "realset":
+        rs = _as_set(r)
+        if rs is not None:
+            return cmp_realset(s.value, rs, s, r, pol)
+    return _wrong_kind(s, r)
+
+
+def _vs_named(s: Answer, r: Answer, pol: Policy) -> Verdict:
+    sk = s.kind
+    sn = _named_entries(s)
+    if sn is not None and (sk == "named" or set(sn) == set(r.value)):
+        return _cmp_named(sn, r.value, s, r, pol)
+    if sk == "tuple" and len(s.value) == len(r.value):
+        keys = sorted(r.value)
+        return _cmp_seq(list(s.value), [r.value[k] for k in keys], s, r, pol)
+    if sk == "system":
+        return _cmp_system(s.value, [sympy.Eq(symbol_of(k), v) for k, v in r.value.items()],
+                           s, r, pol)
+    return _wrong_kind(s, r)
+
+
+def _vs_system(s: Answer, r: Answer, pol: Policy) -> Verdict:
+    sk = s.kind
+    if sk == "system":
+        return _cmp_system(s.value, r.value, s, r, pol)
+    if sk == "tuple":
+        syms = sorted(set().union(*[e.free_symbols for e in r.value]), key=lambda x: x.name)
+        if len(syms) == len(s.value):
+            eqs = [sympy.Eq(x, v) for x, v in zip(syms, s.value)]
+            return _cmp_system(eqs, r.value, s, r, pol)
+    if sk == "named":
+        return _cmp_system([sympy.Eq(symbol_of(k), v) for k, v in s.value.items()], r.value,
+                           s, r, pol)
+    return _wrong_kind(s, r)
+
+
+def _vs_matrix(s: Answer, r: Answer, pol: Policy) -> Verdict:
+    if s.kind == "matrix":
+        return _cmp_matrix(s.value, r.value, s, r, pol)
+    if s.kind in ("tuple", "bracket") and 1 in r.value.shape:
+        # a vector written as (1, 2) against a column or row matrix
+        return _cmp_seq(list(s.value), list(r.value), s, r, pol)
+    return _wrong_kind(s, r)
+
+
+# One named strategy per kind of reference answer.
+STRATEGIES: dict[str, Callable[[Answer, Answer, Policy], Verdict]] = {
+    "expr": _vs_expr, "values": _vs_values, "equation": _vs_equation, "realset": _vs_realset,
+    "relation": _vs_relation, "tuple": _vs_sequence, "bracket": _vs_sequence, "named": _vs_named,
+    "system": _vs_system, "matrix": _vs_matrix,
+}
+
+
+def compare(s: Answer, r: Answer, pol: Policy) -> Verdict:
+    """Compare a student's answer with the reference: the strategy for the reference's kind."""
+    if _var_mismatch(s, r) and s.kind in ("values", "realset") and r.kind in ("values", "realset"):
         return _no("wrong-variable", "Check the variable: your answer is about a different "
                                      "variable than the question asks for.", 0.0)
-    if rk == "expr":
-        if sk == "expr":
-            v = cmp_expr(s.value, r.value, s, r, pol)
-            if not v.correct and _percent_convention(s, r):
-                return _ok({"note": "percent written without the % sign"})
-            return v
-        if sk == "values":
-            return cmp_values(s.value, [r.value], s, r, pol)
-        if sk == "realset" and isinstance(s.value, sympy.FiniteSet):
-            return cmp_values(list(s.value.args), [r.value], s, r, pol)
-        return _wrong_kind(s, r)
-    if rk == "values":
-        rv = r.value
-        if sk in ("values", "expr"):
-            sv = s.value if sk == "values" else [s.value]
-            if r.var is not None and sk == "values" and s.var is not None and len(rv) == 1 \
-                    and len(sv) == 1 and "lhs" in r.extra and r.value[0].free_symbols:
-                return cmp_expr(sv[0], rv[0], s, r, pol)
-            return cmp_values(sv, rv, s, r, pol, ordered=pol.ordered)
-        if sk == "bracket":
-            return cmp_values(s.value, rv, s, r, pol)
-        if sk == "tuple" and r.extra.get("tuples"):
-            return cmp_values([sympy.Tuple(*s.value)], rv, s, r, pol)
-        if sk == "tuple":
-            v = cmp_values(s.value, rv, s, r, pol)
-            if v.correct and r.var is not None:
-                return _no("wrong-form", "Your values are right, but write them as a list of "
-                                         "solutions, not as an ordered pair.",
-                           0.5 if pol.partial_credit else 0)
-            return v
-        if sk == "realset":
-            if isinstance(s.value, sympy.FiniteSet) or s.value is S.EmptySet:
-                return cmp_values(list(s.value.args), rv, s, r, pol)
-            return _wrong_kind(s, r)
-        if sk == "equation" and r.var is not None:
-            if len(rv) == 1 and rv[0].free_symbols:
-                return cmp_equation(s.value, (r.var, rv[0]), s, r, pol)
-            sols = _solution_set_of(s, r.var)
-            if isinstance(sols, list) and _same_solution_lists(sols, list(rv), pol):
-                return _no("wrong-form", "Your equation has the right solutions, but solve it: "
-                                         "write the value(s) of the variable.",
-                           0.5 if pol.partial_credit else 0)
-            return _no("wrong-form", "Solve for the variable and give its value(s).", 0.0)
-        if sk == "named" and len({k.partition("_")[0] for k in s.value}) == 1 \
-                and all("_" in k for k in s.value):
-            return cmp_values([s.value[k] for k in sorted(s.value)], rv, s, r, pol)
-        return _wrong_kind(s, r)
-    if rk == "equation":
-        if sk == "equation":
-            return cmp_equation(s.value, r.value, s, r, pol)
-        if sk == "values" and s.var is not None:
-            if len(s.value) == 1:
-                return cmp_equation((s.var, s.value[0]), r.value, s, r, pol)
-            sols = _solution_set_of(r, s.var)
-            if isinstance(sols, list):
-                return cmp_values(list(s.value), sols, s, r, pol)
-        if sk in ("values", "expr"):
-            sols = _solution_set_of(r, None)
-            if isinstance(sols, list):
-                return cmp_values(s.value if sk == "values" else [s.value], sols, s, r, pol)
-        return _wrong_kind(s, r)
-    if rk == "realset":
-        if r.value is S.EmptySet and sk == "values" and not s.value:
-            return _ok()
-        ss = _as_set(s)
-        if ss is None:
-            return _wrong_kind(s, r)
-        if isinstance(r.value, sympy.FiniteSet) and sk == "values":
-            return cmp_values(list(s.value), list(r.value.args), s, r, pol)
-        return cmp_realset(ss, r.value, s, r, pol)
-    if rk == "relation":
-        if sk == "relation":
-            res = _relations_equivalent(s.value, r.value)
-            if res:
-                return _ok()
-            return _no("wrong-value", "Your inequality does not describe the same region.", 0.0)
-        return _wrong_kind(s, r)
-    if rk in ("tuple", "bracket"):
-        if len(r.value) == 2 and (sk == "realset" or {sk, rk} == {"tuple", "bracket"}):
-            rs, ss = _as_set(r), _as_set(s)
-            if rs is not None and ss is not None:
-                return cmp_realset(ss, rs, s, r, pol)
-        if sk == "named" and len(s.value) == len(r.value):
-            keys = sorted(s.value)
-            return _cmp_seq([s.value[k] for k in keys], list(r.value), s, r, pol)
-        if sk in ("tuple", "bracket") or (sk == "values" and s.var is None):
-            if rk == "bracket" and not pol.ordered and sk in ("values", "bracket"):
-                return cmp_values(list(s.value), list(r.value), s, r, pol)
-            return _cmp_seq(list(s.value), list(r.value), s, r, pol)
-        if rk == "bracket" and sk == "realset":
-            rs = _as_set(r)
-            if rs is not None:
-                return cmp_realset(s.value, rs, s, r, pol)
-        return _wrong_kind(s, r)
-    if rk == "named":
-        if sk == "named":
-            return _cmp_named(s.value, r.value, s, r, pol)
-        if sk == "tuple" and len(s.value) == len(r.value):
-            keys = sorted(r.value)
-            return _cmp_seq(list(s.value), [r.value[k] for k in keys], s, r, pol)
-        if sk == "system":
-            return _cmp_system(s.value, [sympy.Eq(symbol_of(k), v) for k, v in r.value.items()],
-                               s, r, pol)
-        return _wrong_kind(s, r)
-    if rk == "system":
-        if sk == "system":
-            return _cmp_system(s.value, r.value, s, r, pol)
-        if sk == "tuple":
-            syms = sorted(set().union(*[e.free_symbols for e in r.value]), key=lambda x: x.name)
-            if len(syms) == len(s.value):
-                eqs = [sympy.Eq(x, v) for x, v in zip(syms, s.value)]
-                return _cmp_system(eqs, r.value, s, r, pol)
-        if sk == "named":
-            return _cmp_system([sympy.Eq(symbol_of(k), v) for k, v in s.value.items()], r.value,
-                               s, r, pol)
-        return _wrong_kind(s, r)
-    if rk == "matrix":
-        if sk == "matrix":
-            return _cmp_matrix(s.value, r.value, s, r, pol)
-        return _wrong_kind(s, r)
-    return _wrong_kind(s, r)
+    strategy = STRATEGIES.get(r.kind)
+    return strategy(s, r, pol) if strategy is not None else _wrong_kind(s, r)
 
 
 def _percent_convention(s: Answer, r: Answer) -> bool:

@@ -25,7 +25,8 @@ import threading
 import time
 from contextlib import contextmanager
 
-__all__ = ["GraderTimeout", "time_limit", "deadline_left", "bounded"]
+__all__ = ["GraderTimeout", "time_limit", "deadline_left", "bounded", "cut_short", "track_cuts",
+           "SMALL_WORK", "is_check_error"]
 
 
 class GraderTimeout(BaseException):
@@ -199,17 +200,65 @@ def time_limit_mode() -> str:
     return "signal" if _can_use_signal() else "watchdog"
 
 
-def bounded(fn, seconds: float, default=None):
+# Exceptions a check may meet on odd input: builtin math/parse errors and anything raised by
+# sympy, mpmath or the grader itself.  Everything else (Celery's SoftTimeLimitExceeded, a
+# KeyboardInterrupt, a caller's own stop signal) is not ours to swallow.
+_EXPECTED_BUILTINS = (ValueError, TypeError, ArithmeticError, AttributeError, LookupError,
+                      NotImplementedError, RecursionError, MemoryError, AssertionError)
+_EXPECTED_MODULES = ("sympy.", "mpmath.", "grader.")
+
+
+def is_check_error(exc: BaseException) -> bool:
+    """True for an exception that means "this input could not be checked", never for one
+    that is used to stop work."""
+    if not isinstance(exc, Exception):
+        return False
+    cls = type(exc)
+    if cls.__module__ in ("builtins", "fractions", "decimal", "re"):
+        return isinstance(exc, _EXPECTED_BUILTINS)
+    return cls.__module__.startswith(_EXPECTED_MODULES)
+
+
+# Below this size (sympy operation count) an open-ended call is given the whole remaining
+# time of the check rather than an inner budget: a small input must get the same verdict on a
+# busy machine as on an idle one.  Only genuinely large inputs fall back to "could not check".
+SMALL_WORK = 80
+
+
+@contextmanager
+def track_cuts():
+    """Count the inner budgets that ran out inside the block (see :func:`cut_short`)."""
+    outer = getattr(_local, "cuts", None)
+    _local.cuts = 0
+    try:
+        yield
+    finally:
+        n = _local.cuts
+        _local.cuts = outer if outer is None else outer + n
+
+
+def cut_short() -> bool:
+    """True if an inner budget ran out in the innermost :func:`track_cuts` block so far:
+    the verdict depends on the machine's speed and must not be cached."""
+    return bool(getattr(_local, "cuts", 0))
+
+
+def bounded(fn, seconds: float, default=None, size: int | None = None):
     """Run fn() for at most ``seconds`` (and never past the enclosing limit).
 
     Returns ``default`` if this inner budget runs out; re-raises if the enclosing limit did.
-    Used around open-ended sympy calls (solveset, simplify) so one slow step does not use
-    up the whole time limit of a check.
+    Used around open-ended sympy calls (solveset, simplify) on large inputs so one slow step
+    does not use up the whole time limit of a check.  With ``size`` at most
+    :data:`SMALL_WORK` there is no inner budget: only the check's own limit applies.
     """
+    if size is not None and size <= SMALL_WORK:
+        return fn()
     try:
         with time_limit(seconds):
             return fn()
     except GraderTimeout:
         if deadline_left() <= 0.005:
             raise
+        if getattr(_local, "cuts", None) is not None:
+            _local.cuts += 1
         return default

@@ -20,7 +20,9 @@ from fractions import Fraction
 
 import sympy
 
-__all__ = ["ParseError", "parse", "normalize_text", "MAX_LENGTH"]
+from .units import split_unit_tail
+
+__all__ = ["ParseError", "parse", "normalize_text", "normalize_parts", "MAX_LENGTH"]
 
 MAX_LENGTH = 10_000
 MAX_DEPTH = 60          # nesting of brackets / unary operators / powers
@@ -74,7 +76,7 @@ _LATEX_DROP = re.compile(
     r"|\\(?:quad|qquad)(?![a-zA-Z])|(?<!\\)\\[,;:! ]|~")
 _TEXTLIKE = re.compile(r"\\(?:text|textrm|textit|textbf|mathrm|mathit|mathbf|mbox|operatorname|textnormal)\s*\{([^{}]*)\}")
 _DOLLAR = re.compile(r"\$+")
-_THOUSANDS = re.compile(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?![\d,]|\.\d)")
+_THOUSANDS = re.compile(r"(?<![\d.,])[1-9]\d{0,2}(?:,\d{3})+(?![\d,])")
 _THOUSANDS_SP = re.compile(r"(?<![\d.,])\d{1,3}(?: \d{3})+(?![\d ]|\.\d| ?/)")
 _MIXED = re.compile(r"(?<![\w.)/^}])(\d+)\s+(\d+)\s*/\s*(\d+)(?![\w.(^/])")
 _MIXED_TEX = re.compile(r"(?<![\w.^}])(\d+)\s*\\[dt]?frac\s*\{\s*(\d+)\s*\}\s*\{\s*(\d+)\s*\}")
@@ -86,50 +88,21 @@ _REALS_PHRASES = re.compile(
     r"^(?:x\s*(?:is|=|can\s+be)?\s*)?(?:all\s+real\s+(?:numbers?|values?|x)|all\s+reals|any\s+real\s+(?:number|value)"
     r"|every\s+real\s+number|infinitely\s+many(?:\s+solutions)?|infinite(?:ly\s+many)?\s+solutions|all\s+x"
     r"|all\s+numbers|identity|reals|the\s+reals|r)$")
+_APPROX_LEAD = re.compile(r"^(?:\\approx|=|~)\s*(?=[-+.\d\\(])")
+_DERIV_LHS = re.compile(r"^(?:[A-Za-z]'+(?:\s*\(\s*[a-z]\s*\))?|\\frac\s*\{\s*d\s*[A-Za-z]?\s*\}\s*\{\s*d\s*[a-z]\s*\}"
+                        r"|d[A-Za-z]?\s*/\s*d[a-z]|\\frac\s*\{\s*d\s*\}\s*\{\s*d\s*[a-z]\s*\}\s*\S.*?)\s*=(?!=)\s*")
 _FUNC_LHS = re.compile(r"^\s*([fghpqyFGHPV])'*\s*\(\s*[a-zA-Z]\s*\)\s*=(?!=)")
 _REPEATING = re.compile(r"(?<![\d.])(\d*)\.(\d*)\\(?:overline|bar|dot)\s*\{?\s*(\d{1,20})\s*\}?")
 _ANSWER_PREFIX = re.compile(r"^\s*(?:(?:the\s+)?(?:final\s+)?answer\s*(?:is)?\s*[:=]?|ans\s*[:=])\s*", re.I)
 
-_MATH_WORDS = {
-    "sin", "cos", "tan", "sec", "csc", "cot", "arcsin", "arccos", "arctan", "asin", "acos", "atan",
-    "sinh", "cosh", "tanh", "ln", "log", "exp", "sqrt", "cbrt", "abs", "pi", "oo", "inf", "infty",
-    "infinity", "or", "and", "in", "cup", "emptyset", "reals", "theta", "alpha", "beta", "gamma",
-    "lambda", "mu", "phi", "omega", "delta", "sigma", "tau", "deg", "i", "e", "x", "y", "z",
-}
-_UNIT_TAIL = re.compile(r"(?<=[\d)}.\s])\s*((?:[A-Za-z]{2,}\.?(?:\^\d|\^\{\d\}|\d)?(?:\s*/\s*[A-Za-z]+(?:\^\d)?)?\s*)+)$")
-_TAIL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ./^{}")
-MAX_UNIT_TAIL = 40
-_UNIT_SINGLE = {"cm", "mm", "km", "kg", "mg", "ml", "mL", "min", "hr", "hrs", "sec", "ft", "in", "mph",
-                "m", "g", "s", "L", "h"}
-
-
-def _strip_unit_tail(s: str) -> str:
-    # Only look at a short tail: the pattern below backtracks badly on long letter runs.
-    i = len(s)
-    while i > 0 and s[i - 1] in _TAIL_CHARS and len(s) - i <= MAX_UNIT_TAIL:
-        i -= 1
-    start = max(0, i - 1)
-    m = _UNIT_TAIL.search(s, start)
-    if m and len(s) - m.start() > MAX_UNIT_TAIL:
-        return s
-    if not m:
-        return s
-    words = re.findall(r"[A-Za-z]+", m.group(1))
-    if any(w.lower() in _MATH_WORDS and w not in ("in",) for w in words):
-        return s
-    spaced = m.group(0)[:1].isspace() or s[m.start() - 1:m.start()].isspace()
-    if not spaced and words[0] not in _UNIT_SINGLE:
-        return s
-    if len(words[0]) < 3 and words[0] not in _UNIT_SINGLE:
-        return s
-    head = s[: m.start()].rstrip()
-    if not head or not re.search(r"[\d)}]$", head):
-        return s
-    return head
-
 
 def normalize_text(text: str) -> str:
     """Canonical spelling of an answer, used as cache key and parser input."""
+    return normalize_parts(text)[0]
+
+
+def normalize_parts(text: str) -> tuple[str, str | None]:
+    """(canonical spelling without the unit, the unit written after the number or None)."""
     s = text.strip()
     s = _UNICODE_RE.sub(lambda m: _UNICODE[m.group(0)], s)
     s = _SUP_RE.sub(lambda m: "^(" + "".join(_SUPERSCRIPTS[c] for c in m.group(0)) + ")", s)
@@ -150,12 +123,14 @@ def normalize_text(text: str) -> str:
     if s.count("$") == 1 and re.search(r"\$\s*\d", s):
         s = s.replace("$", "")          # currency
     s = _DOLLAR.sub(" ", s)
-    s = re.sub(r"\^\s*\{?\s*\\circ\s*\}?", " ", s)   # degrees
+    s = re.sub(r"\^\s*\{?\s*\\circ\s*\}?", " deg ", s)   # degrees
     s = re.sub(r"\s+", " ", s).strip()
     s = _ANSWER_PREFIX.sub("", s)
+    s = _APPROX_LEAD.sub("", s)
+    s = _DERIV_LHS.sub("", s)
     s = _FUNC_LHS.sub(r"\1 =", s)
     s = re.sub(r"(?i)\s+equals\s+", " = ", s)
-    s = s.rstrip(" .")
+    s = s.rstrip(" .;:?")
     if "\\" in s:
         s = _REPEATING.sub(_repeating, s)
     s = _MIXED_TEX.sub(r"(\1+\2/\3)", s)
@@ -165,9 +140,9 @@ def normalize_text(text: str) -> str:
         s = _THOUSANDS.sub(lambda m: m.group(0).replace(",", "") if depth[m.start()] == 0
                            else m.group(0), s)
     s = _THOUSANDS_SP.sub(lambda m: m.group(0).replace(" ", ""), s)
-    s = re.sub(r"\s*deg\b", "", s)
-    s = _strip_unit_tail(s)
-    return s
+    s, unit = split_unit_tail(s)
+    s = re.sub(r"\s*\bdeg\b", "", s)
+    return s, unit
 
 
 def _repeating(m) -> str:

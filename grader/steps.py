@@ -2,23 +2,28 @@
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Mapping
+from fractions import Fraction
 
 import sympy
 from sympy import S
 
 from .answer import Answer, read_answer
-from .build import to_expr
+from .build import symbol, to_expr
 from .compare import (_set_equal, equations_equivalent, exprs_equal, real_solutions,
                       _same_solution_lists)
 from .latex import ast_latex
-from .limits import GraderTimeout, time_limit
-from .model import Policy, StepFinding, StepsResult
+from .limits import GraderTimeout, is_check_error, time_limit
+from .model import Policy, StepFinding, StepsResult, StepStatus
 from .numeric import ratio_constant, values_equal
 from .parse import ParseError
 
 __all__ = ["check_steps"]
 
 MAX_LINES = 200
+MAX_GIVENS = 50
+_NAME = re.compile(r"[A-Za-z](?:_?[A-Za-z0-9]{0,8})|\\?[a-zA-Z]{2,10}")
 _LEAD = re.compile(r"^\s*(?:=>|\u21d2|\u2192|\\implies|\\Rightarrow|\\Longrightarrow|\\therefore|"
                    r"\u2234|so\b|then\b|therefore\b|hence\b)\s*", re.I)
 
@@ -46,7 +51,8 @@ class _Line:
         self.expr = None      # expression lines
         self.sides = None     # (lhs, rhs) for equations
         self.set = None       # inequalities: solution set over the reals
-        self.sym_node = None  # AST of the side(s), for slip detection
+        self.values = None    # solution lists
+        self.symbols = _symbols_of(ans)
         k = ans.kind
         if continues and k == "expr":
             self.kind = "cont"
@@ -62,6 +68,7 @@ class _Line:
             self.sides = (ans.var, ans.value[0])
         elif k == "values" and ans.var is not None:
             self.kind = "sols"
+            self.values = list(ans.value)
         elif k == "realset":
             self.kind = "set"
             self.set = ans.value
@@ -72,8 +79,32 @@ class _Line:
     def f(self):
         return self.sides[0] - self.sides[1]
 
+    def substitute(self, subs: dict) -> None:
+        """Put the given values in (the left side of ``v = ...`` stays: it is being defined)."""
+        if not subs or not (self.symbols & set(subs)):
+            return
+        if self.expr is not None:
+            self.expr = self.expr.xreplace(subs)
+        if self.sides is not None:
+            lhs, rhs = self.sides
+            self.sides = (lhs if isinstance(lhs, sympy.Symbol) else lhs.xreplace(subs), rhs.xreplace(subs))
+        if self.values is not None:
+            self.values = [v.xreplace(subs) for v in self.values]
 
-def _read_line(text: str, pol: Policy):
+
+def _symbols_of(ans: Answer) -> set:
+    v = ans.value
+    items = v if isinstance(v, (list, tuple)) else [v]
+    out: set = set()
+    for x in items:
+        if isinstance(x, sympy.Basic):
+            out |= x.free_symbols
+    if ans.var is not None:
+        out.add(ans.var)
+    return out
+
+
+def _read_line(text: str, pol: Policy, subs: dict | None = None):
     continues = False
     t = _LEAD.sub("", text)
     if t.lstrip().startswith("=") and not t.lstrip().startswith("=="):
@@ -84,7 +115,7 @@ def _read_line(text: str, pol: Policy):
 
 def _solutions(line: _Line):
     if line.kind == "sols":
-        return list(line.ans.value)
+        return list(line.values or [])
     if line.kind == "eq":
         syms = line.f.free_symbols
         if len(syms) == 1:
@@ -271,74 +302,183 @@ def _as_set(line: _Line):
     return None
 
 
-def check_steps(lines: list[str], policy: Policy | dict | None = None) -> StepsResult:
-    """Check a list of working lines; each line must follow from the previous readable line."""
+def _givens(given, pol: Policy) -> dict:
+    """The problem's given values ({"r": 4} or {"r": "4"}) as {Symbol: sympy value}."""
+    if not given:
+        return {}
+    if not isinstance(given, Mapping):
+        raise TypeError("given must map names to values")
+    out = {}
+    for name, value in list(given.items())[:MAX_GIVENS]:
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
+            raise ValueError("given: %r is not a variable name" % (name,))
+        if isinstance(value, bool) or not isinstance(value, (str, int, float, Fraction)):
+            raise ValueError("given: the value of %s must be a number or text" % name)
+        text = value if isinstance(value, str) else repr(value) if isinstance(value, float) else str(value)
+        try:
+            ans = read_answer(text, pol.max_length)
+        except ParseError as e:
+            raise ValueError("given: the value of %s could not be read: %s" % (name, e.message)) from None
+        if ans.kind != "expr" or ans.value.free_symbols:
+            raise ValueError("given: the value of %s must be a number" % name)
+        out[symbol(name)] = ans.value
+    return out
+
+
+def check_steps(lines: list[str] | str, policy: Policy | dict | None = None, *,
+                given: Mapping[str, object] | None = None,
+                timeout: float | None = None) -> StepsResult:
+    """Check a list of working lines; each line must follow from the previous readable line.
+
+    ``given`` maps the problem's variables to their values (substituted into every line);
+    a line such as ``r = 4`` that names a variable not used before is a given too.
+    ``timeout`` is one total budget in seconds for all the lines (each line also keeps the
+    policy's per-check limit); lines left when it runs out get status "timeout".
+    """
     pol = Policy.coerce(policy)
     if isinstance(lines, str):
         lines = lines.splitlines()
-    findings: list[StepFinding] = []
-    first_error = None
-    prev = None
-    prev_index = None
-    for i, raw in enumerate(list(lines)[:MAX_LINES + 1]):
+    lines = list(lines)
+    subs = _givens(given, pol)
+    deadline = None if timeout is None else time.monotonic() + max(float(timeout), 0.0)
+    run = _Run(lines, pol, subs)
+    for i, raw in enumerate(lines[:MAX_LINES + 1]):
         text = raw if isinstance(raw, str) else ""
         if i >= MAX_LINES:
-            findings.append(StepFinding(i, text[:200], False, "invalid",
-                                        "Too many lines to check.", "", "too-long"))
-            first_error = i if first_error is None else first_error
+            run.add(StepFinding(i, text[:200], False, StepStatus.invalid, "Too many lines to check.",
+                                "", "too-long"))
             break
+        left = pol.timeout if deadline is None else min(pol.timeout, deadline - time.monotonic())
+        if left <= 0:
+            run.add(StepFinding(i, text, False, StepStatus.timeout, "Step %d: not checked: the time "
+                                "for checking this work ran out." % (i + 1), "", "timeout"))
+            continue
+        run.add(_check_line(run, i, text, left))
+    return run.result()
+
+
+def _check_line(run: "_Run", i: int, text: str, limit: float) -> StepFinding:
+    n = i + 1
+    try:
+        with time_limit(limit):
+            return run.step(i, text)
+    except GraderTimeout:
+        return StepFinding(i, text, False, StepStatus.timeout,
+                           "Step %d: checking this step took too long." % n, "", "timeout")
+    except RecursionError:
+        return StepFinding(i, text, False, StepStatus.invalid,
+                           "Step %d: this line is nested too deeply to check." % n, "", "too-big")
+    except Exception as e:  # noqa: BLE001 - re-raised unless it is a math/parse error
+        if not is_check_error(e):
+            raise               # e.g. Celery's SoftTimeLimitExceeded: stop the work
+        return StepFinding(i, text, False, StepStatus.invalid,
+                           "Step %d: we could not check this line." % n, "", "unreadable")
+
+
+class _Run:
+    """State of one check_steps call: the previous line, the givens, the findings."""
+
+    def __init__(self, lines: list, pol: Policy, subs: dict):
+        self.lines = lines
+        self.pol = pol
+        self.subs = subs
+        self.prev: _Line | None = None
+        self.prev_index: int | None = None
+        self.seen: set = set()          # symbols used by earlier lines
+        self.pending: list = []         # (finding number, symbol, value) of possible givens
+        self.findings: list[StepFinding] = []
+        self.first_error: int | None = None
+
+    def add(self, finding: StepFinding) -> None:
+        self.findings.append(finding)
+        if not finding.ok and self.first_error is None:
+            self.first_error = finding.index
+
+    def step(self, i: int, text: str) -> StepFinding:
         n = i + 1
-        finding = None
         try:
-            with time_limit(pol.timeout):
-                try:
-                    cur = _read_line(text, pol)
-                except ParseError as e:
-                    finding = StepFinding(i, text, False, "invalid",
-                                          "Step %d: we could not read this line: %s" % (n, e.message),
-                                          "", "unreadable")
-                    cur = None
-                if cur is not None:
-                    interp = ast_latex(cur.ans.ast)
-                    if cur.continues:
-                        interp = "= " + interp
-                    if prev is None:
-                        finding = StepFinding(i, text, True, "start",
-                                              "Step %d: starting point." % n, interp, "")
-                    else:
-                        verdict = _judge(prev, cur)
-                        if verdict is None:
-                            finding = StepFinding(
-                                i, text, True, "unverified",
-                                "Step %d: we could not check this step automatically." % n,
-                                interp, "")
-                        elif verdict[0]:
-                            finding = StepFinding(i, text, True, "correct",
-                                                  "Step %d: follows from the previous line." % n,
-                                                  interp, "equivalent")
-                        else:
-                            _, diag, msg = verdict
-                            finding = StepFinding(
-                                i, text, False, "incorrect",
-                                "Step %d: %s does not follow from %s: %s" % (
-                                    n, _short(text), _short(lines[prev_index]), msg),
-                                interp, diag)
-                    prev, prev_index = cur, i
-        except GraderTimeout:
-            finding = StepFinding(i, text, False, "timeout",
-                                  "Step %d: checking this step took too long." % n, "", "timeout")
-        except RecursionError:
-            finding = StepFinding(i, text, False, "invalid",
-                                  "Step %d: this line is nested too deeply to check." % n, "",
-                                  "too-big")
-        except Exception as e:  # noqa: BLE001 - never crash on student input
-            finding = StepFinding(i, text, False, "invalid",
-                                  "Step %d: we could not check this line." % n, "", "unreadable")
-            del e
-        findings.append(finding)
-        if not finding.ok and first_error is None:
-            first_error = i
-    return StepsResult(findings, first_error, {"lines": len(findings)})
+            cur = _read_line(text, self.pol, self.subs)
+        except ParseError as e:
+            return StepFinding(i, text, False, StepStatus.invalid,
+                               "Step %d: we could not read this line: %s" % (n, e.message), "",
+                               "unreadable")
+        interp = ast_latex(cur.ans.ast)
+        if cur.continues:
+            interp = "= " + interp
+        known = self.seen | set(self.subs)
+        self.seen |= cur.symbols
+        const = _constant_definition(cur)
+        if const is not None and const in self.subs and values_equal(self.subs[const], cur.sides[1]):
+            self.prev, self.prev_index, self.pending = None, None, []
+            return StepFinding(i, text, True, StepStatus.start, "Step %d: given." % n, interp, "")
+        if const is not None and const not in known and (self.prev is None or self.pending):
+            # "r = 4" at the start: a given if the next line defines a formula that uses it
+            self.pending.append((len(self.findings), const, cur.sides[1]))
+            self.prev, self.prev_index = cur, i
+            return StepFinding(i, text, True, StepStatus.start, "Step %d: starting point." % n,
+                               interp, "")
+        if self.pending and _defines(cur, known) and cur.symbols & {v for _, v, _ in self.pending}:
+            for k, name, value in self.pending:
+                self.subs[name] = value
+                f = self.findings[k]
+                f.feedback = "Step %d: given value of %s." % (f.index + 1, name)
+            self.pending = []
+            cur.substitute(self.subs)
+            self.prev, self.prev_index = cur, i
+            return StepFinding(i, text, True, StepStatus.start, "Step %d: starting point (with the "
+                               "given values)." % n, interp, "")
+        self.pending = []
+        cur.substitute(self.subs)
+        prev, prev_index = self.prev, self.prev_index
+        self.prev, self.prev_index = cur, i
+        if prev is None or prev_index is None:
+            return StepFinding(i, text, True, StepStatus.start, "Step %d: starting point." % n,
+                               interp, "")
+        verdict = _judge(prev, cur)
+        if verdict is None:
+            return StepFinding(i, text, True, StepStatus.unverified,
+                               "Step %d: we could not check this step automatically." % n, interp, "")
+        if verdict[0]:
+            return StepFinding(i, text, True, StepStatus.correct,
+                               "Step %d: follows from the previous line." % n, interp, "equivalent")
+        _, diag, msg = verdict
+        return StepFinding(i, text, False, StepStatus.incorrect,
+                           "Step %d: %s does not follow from %s: %s" % (
+                               n, _short(text), _short(self.lines[prev_index]), msg), interp, diag)
+
+    def result(self) -> StepsResult:
+        details: dict = {"lines": len(self.findings)}
+        score = None
+        if self.pol.step_credit:
+            score, details["valid_steps"] = _method_marks(self.findings, self.first_error)
+        return StepsResult(self.findings, self.first_error, details, score)
+
+
+def _constant_definition(cur: "_Line"):
+    """The variable of a line ``v = number``, else None."""
+    if cur.kind != "eq" or cur.sides is None or cur.continues:
+        return None
+    lhs, rhs = cur.sides
+    if not isinstance(lhs, sympy.Symbol) or rhs.free_symbols:
+        return None
+    return lhs
+
+
+def _defines(cur: "_Line", known: set) -> bool:
+    """A line ``w = formula`` for a variable w that no earlier line used."""
+    if cur.kind != "eq" or cur.sides is None or cur.continues:
+        return False
+    lhs = cur.sides[0]
+    return isinstance(lhs, sympy.Symbol) and lhs not in known
+
+
+def _method_marks(findings: list[StepFinding], first_error: int | None):
+    """Share of the checked steps (not counting starting points) before the first error."""
+    steps = [f for f in findings if f.status != StepStatus.start]
+    if not steps:
+        return (1.0 if first_error is None else 0.0), 0
+    good = [f for f in steps if f.ok and (first_error is None or f.index < first_error)]
+    return round(len(good) / len(steps), 4), len(good)
 
 
 def _short(text) -> str:

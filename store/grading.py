@@ -130,7 +130,9 @@ def _check_work(lines: list | None, timeout: float) -> dict:
         return {"steps": [], "first_error": None}
     from grader import check_steps
 
-    result = check_steps([str(line) for line in lines])
+    # STEPWISE_CHECK_TIMEOUT: each line keeps the per-check limit and the whole work shares
+    # one total budget of the same size, so a long working cannot hold the worker for long.
+    result = check_steps([str(line) for line in lines], {"timeout": timeout}, timeout=timeout)
     return {"steps": [step.to_dict() for step in result.steps], "first_error": result.first_error}
 
 

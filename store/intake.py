@@ -6,10 +6,10 @@ only then hand the ids to the queue, so a worker never looks for a row that is n
 from __future__ import annotations
 
 import hashlib
-import unicodedata
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
+from pydantic import ConfigDict, TypeAdapter
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -26,22 +26,22 @@ from store.models import (
     SubmissionStatus,
     Teacher,
 )
-
-MAX_TEXT = 10_000  # characters in one answer, statement or key
-MAX_WORK_LINES = 100
-MAX_PROBLEMS = 500
-MAX_STUDENT = 255
-MAX_TITLE = 500
-REQUIREMENTS = {"simplified", "factored", "expanded", "exact"}
-
-
-class IntakeError(ValueError):
-    """Bad input; `field` names the part of the payload at fault (e.g. `answers[2].answer`)."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
+from store.reasoning import raise_priority
+from store.schemas import (  # the shapes live in store.schemas; IntakeError and the limits are re-exported
+    MAX_PROBLEMS,
+    MAX_STUDENT,
+    MAX_TEXT,
+    MAX_TITLE,
+    MAX_WORK_LINES,
+    PROBLEMS,
+    AnswersIn,
+    IntakeError,
+    SubmissionIn,
+    validate,
+)
+from store.schemas import ExternalId as _ExternalId
+from store.schemas import Student as _Student
+from store.schemas import Title as _Title
 
 
 @dataclass(frozen=True)
@@ -59,116 +59,40 @@ class AnswerIn:
     work: tuple[str, ...] = ()
 
 
-# --- validation -----------------------------------------------------------------------------
-
-
-def _text(
-    value: Any, field: str, *, limit: int = MAX_TEXT, required: bool = True, numbers: bool = False
-) -> str | None:
-    if value is None or (isinstance(value, str) and not value.strip() and not required):
-        if required:
-            raise IntakeError(field, "is required")
-        return None
-    kinds = (str, int, float) if numbers else (str,)
-    if isinstance(value, bool) or not isinstance(value, kinds):
-        raise IntakeError(field, "must be a string" + (" or a number" if numbers else ""))
-    text = unicodedata.normalize("NFC", str(value))
-    if "\x00" in text:
-        raise IntakeError(field, "must not contain NUL characters")
-    if len(text) > limit:
-        raise IntakeError(field, f"is longer than {limit} characters")
-    if required and not text.strip():
-        raise IntakeError(field, "must not be empty")
-    return text
+# --- validation: the shapes are declared once in store.schemas ------------------------------
 
 
 def parse_problems(raw: Any) -> list[ProblemIn]:
     """Validate the `problems` list of an assignment payload."""
-    if not isinstance(raw, list) or not raw:
-        raise IntakeError("problems", "must be a non-empty list")
-    if len(raw) > MAX_PROBLEMS:
-        raise IntakeError("problems", f"has more than {MAX_PROBLEMS} problems")
-    problems = []
-    for i, item in enumerate(raw):
-        where = f"problems[{i}]"
-        if not isinstance(item, dict):
-            raise IntakeError(where, "must be an object")
-        points = item.get("points", 1)
-        if isinstance(points, bool) or not isinstance(points, (int, float)) or not 0 < points <= 1000:
-            raise IntakeError(f"{where}.points", "must be a number between 0 and 1000")
-        problems.append(
-            ProblemIn(
-                statement=_text(item.get("statement"), f"{where}.statement"),
-                answer=_text(item.get("answer"), f"{where}.answer", required=False),
-                points=float(points),
-                policy=_policy(item.get("policy"), f"{where}.policy"),
-            )
-        )
-    return problems
+    return problems_in(validate(PROBLEMS, raw, prefix="problems"))
 
 
-def _policy(raw: Any, field: str) -> dict[str, Any] | None:
-    """Check a grading policy's shape here, so a bad one is refused at the door, not at grading."""
-    if raw is None:
-        return None
-    if not isinstance(raw, dict):
-        raise IntakeError(field, "must be an object")
-    checks = {
-        "mode": lambda v: v in ("equivalent", "numeric"),
-        "rel_tol": lambda v: _number(v) and v >= 0,
-        "abs_tol": lambda v: _number(v) and v >= 0,
-        "sigfigs": lambda v: isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 15,
-        "require": lambda v: isinstance(v, list) and all(isinstance(r, str) and r in REQUIREMENTS for r in v),
-        "ordered": lambda v: isinstance(v, bool),
-        "partial_credit": lambda v: isinstance(v, bool),
-    }
-    for key, value in raw.items():
-        if key not in checks:
-            raise IntakeError(f"{field}.{key}", "is not a policy setting")
-        if not checks[key](value):
-            raise IntakeError(f"{field}.{key}", "has a value that is not allowed")
-    return dict(raw)
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+def problems_in(problems) -> list[ProblemIn]:
+    return [ProblemIn(p.statement, p.answer, p.points, p.policy) for p in problems]
 
 
 def parse_answers(raw: Any, problem_count: int) -> list[AnswerIn]:
     """Validate the `answers` list of a submission payload against the assignment's size."""
-    if not isinstance(raw, list) or not raw:
-        raise IntakeError("answers", "must be a non-empty list")
-    if len(raw) > problem_count:
-        raise IntakeError("answers", f"has more answers than the assignment's {problem_count} problems")
-    answers, seen = [], set()
-    for i, item in enumerate(raw):
-        where = f"answers[{i}]"
-        if not isinstance(item, dict):
-            raise IntakeError(where, "must be an object")
-        position = item.get("problem")
-        if isinstance(position, bool) or not isinstance(position, int) or not 1 <= position <= problem_count:
-            raise IntakeError(f"{where}.problem", f"must be a problem number from 1 to {problem_count}")
-        if position in seen:
-            raise IntakeError(f"{where}.problem", f"problem {position} is answered twice")
-        seen.add(position)
-        if "answer" not in item:
-            raise IntakeError(f"{where}.answer", "is required (it may be an empty string)")
-        answer = _text(item["answer"], f"{where}.answer", required=False, numbers=True) or ""
-        work = item.get("work", [])
-        if not isinstance(work, list) or len(work) > MAX_WORK_LINES:
-            raise IntakeError(f"{where}.work", f"must be a list of at most {MAX_WORK_LINES} lines")
-        lines = tuple(_text(line, f"{where}.work[{j}]", limit=2000) for j, line in enumerate(work))
-        answers.append(AnswerIn(problem=position, answer=answer, work=lines))
-    return answers
+    parsed = validate(AnswersIn, {"answers": raw}, problems=problem_count)
+    return answers_in(parsed.answers)
+
+
+def answers_in(answers) -> list[AnswerIn]:
+    return [AnswerIn(problem=a.problem, answer=a.answer, work=tuple(a.work)) for a in answers]
 
 
 def parse_student(raw: Any) -> str:
-    return _text(raw, "student", limit=MAX_STUDENT).strip()
+    return validate(_STUDENT, raw, prefix="student")
 
 
 def parse_external_id(raw: Any) -> str | None:
-    value = _text(raw, "external_id", limit=255, required=False)
-    return value.strip() if value else None
+    return validate(_EXTERNAL_ID, raw, prefix="external_id")
+
+
+_STRICT = ConfigDict(strict=True)
+_STUDENT = TypeAdapter(_Student, config=_STRICT)
+_EXTERNAL_ID = TypeAdapter(_ExternalId, config=_STRICT)
+_TITLE = TypeAdapter(_Title, config=_STRICT)
 
 
 # --- storing --------------------------------------------------------------------------------
@@ -181,13 +105,17 @@ def create_assignment(
     problems: Iterable[ProblemIn],
     *,
     reference_settings: Callable[[], tuple[str, dict]] | None = None,
+    worked_solutions: bool = False,
+    priority: int = 0,
 ) -> tuple[Assignment, list[int]]:
     """Store an assignment; returns it and the ids of reference solutions that need a model run.
 
     `reference_settings` gives (model id, generation settings) when a model may be asked; when it
-    is None, problems without a key are marked for teacher review instead.
+    is None, problems without a key are marked for teacher review instead. Keyed problems use no
+    GPU unless the teacher asks for `worked_solutions`. `priority`: 0 interactive, 1 batch/nightly
+    (store/reasoning.py claims interactive rows first, with aging).
     """
-    assignment = Assignment(teacher_id=teacher.id, title=_text(title, "title", limit=MAX_TITLE).strip())
+    assignment = Assignment(teacher_id=teacher.id, title=validate(_TITLE, title, prefix="title"))
     session.add(assignment)
     to_solve: list[int] = []
     for position, p in enumerate(problems, start=1):
@@ -195,10 +123,11 @@ def create_assignment(
             position=position, statement=p.statement, answer_key=p.answer, points=p.points, policy=p.policy or {}
         )
         assignment.problems.append(problem)
-        # Every problem gets a worked solution when a model is available (students see it next
-        # to their grade; the dashboard flags a key it disagrees with). Keyed problems never wait.
-        if p.answer is None or reference_settings is not None:
-            reference, fresh = _reference_for(session, p.statement, reference_settings)
+        # [reasoning, issue 10] A keyed problem is graded against its key and costs no GPU time,
+        # unless the teacher asked for worked solutions (shown next to the grade; the dashboard
+        # flags a key the model disagrees with). Keyed problems never wait either way.
+        if p.answer is None or (worked_solutions and reference_settings is not None):
+            reference, fresh = _reference_for(session, p.statement, reference_settings, priority)
             problem.reference = reference
             if fresh:
                 to_solve.append(reference)
@@ -206,7 +135,8 @@ def create_assignment(
     return assignment, [r.id for r in to_solve if r.status == ReferenceStatus.pending.value]
 
 
-def _reference_for(session: Session, statement: str, reference_settings) -> tuple[ReferenceSolution, bool]:
+def _reference_for(session: Session, statement: str, reference_settings,
+                   priority: int = 0) -> tuple[ReferenceSolution, bool]:
     """Get or create the cached reference solution for this statement and model settings."""
     if reference_settings is None:
         model_id, gen = "none", {}
@@ -219,8 +149,9 @@ def _reference_for(session: Session, statement: str, reference_settings) -> tupl
     if existing is not None:
         # Cached: already solved, or already queued. Only a failed run is worth another try.
         if existing.status == ReferenceStatus.failed.value and reference_settings is not None:
-            existing.status, existing.error = ReferenceStatus.pending.value, None
+            existing.status, existing.error, existing.priority = ReferenceStatus.pending.value, None, priority
             return existing, True
+        raise_priority(existing, priority)  # [reasoning] queued as batch work, now someone waits
         return existing, False
     status = ReferenceStatus.pending if reference_settings else ReferenceStatus.unavailable
     reference = ReferenceSolution(
@@ -230,6 +161,7 @@ def _reference_for(session: Session, statement: str, reference_settings) -> tupl
         model_id=model_id,
         settings=gen,
         status=status.value,
+        priority=priority,
         error=None if reference_settings else "Reference reasoning is turned off on this install.",
     )
     session.add(reference)

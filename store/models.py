@@ -205,6 +205,8 @@ class ReferenceSolution(Base):
     model_id: Mapped[str] = mapped_column(String(255))
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status: Mapped[str] = mapped_column(String(16), default=ReferenceStatus.pending.value, index=True)
+    # 0 interactive (a teacher or an LMS launch waits), 1 batch/nightly; claims take it with aging.
+    priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     reasoning: Mapped[str | None] = mapped_column(Text)  # the chosen sample's full text, thinking included
     final_answer: Mapped[str | None] = mapped_column(Text)
     samples: Mapped[list[Any]] = mapped_column(default=list)  # [{text, answer, tokens, truncated, forced}]

@@ -40,6 +40,8 @@ class Settings:
     samples: int = 5
     batch_size: int = 16
     agreement: float = 0.6  # share of samples that must agree before a model answer is trusted
+    engine: str = "auto"  # auto | transformers | static | vllm | openai (worker/engine.py)
+    engine_url: str = ""  # the OpenAI-compatible server (`vllm serve`) when engine=openai
     model_enabled: bool = True  # false: never queue reasoning work (key-only grading)
     # LMS
     encryption_key: str = ""  # Fernet key for stored secrets; derived from secret_key if empty

@@ -1,6 +1,7 @@
 """The teacher dashboard: login, CSRF, assignment creation and uploads, results pages."""
 from __future__ import annotations
 
+import html
 import io
 import re
 
@@ -22,6 +23,16 @@ def logged_in(client, teacher):
     resp = client.post("/login", data={"csrf_token": token, "email": teacher.email, "password": "correct horse"})
     assert resp.status_code == 302
     return client
+
+
+def rows(*problems, **policy) -> dict:
+    """Form fields for the problem rows: (statement, answer, points) each; policy fields for row 0."""
+    data = {}
+    for i, (statement, answer, points) in enumerate(problems):
+        data.update({f"problems-{i}-statement": statement, f"problems-{i}-answer": answer,
+                     f"problems-{i}-points": points})
+    data.update({f"problems-0-policy-{k}": v for k, v in policy.items()})
+    return data
 
 
 def count(app, model):
@@ -58,8 +69,8 @@ def test_login_does_not_redirect_off_site(client, teacher):
 def test_create_assignment_with_the_form(logged_in, app):
     token = csrf(logged_in, "/assignments/new")
     resp = logged_in.post("/assignments/new", data={
-        "csrf_token": token, "title": "Quiz 1",
-        "statement": ["2 + 2", "Solve x - 1 = 0", ""], "answer": ["4", "x = 1", ""], "points": ["1", "2", "1"],
+        "csrf_token": token, "title": "Quiz 1", "create": "1",
+        **rows(("2 + 2", "4", "1"), ("Solve x - 1 = 0", "x = 1", "2"), ("", "", "1")),
     })
     assert resp.status_code == 302
     page = logged_in.get(resp.headers["Location"]).get_data(as_text=True)
@@ -100,22 +111,36 @@ def test_bad_problem_uploads_store_nothing(logged_in, app, data):
 def _assignment(logged_in, app):
     token = csrf(logged_in, "/assignments/new")
     resp = logged_in.post("/assignments/new", data={
-        "csrf_token": token, "title": "Quiz", "statement": ["1+1", "2x = 4"], "answer": ["2", "x = 2"],
-        "points": ["1", "1"],
+        "csrf_token": token, "title": "Quiz", **rows(("1+1", "2", "1"), ("2x = 4", "x = 2", "1")),
     })
     return resp.headers["Location"]
 
 
-def test_upload_submissions_csv_then_see_them(logged_in, app):
+def upload(client, url, data: bytes, name="s.csv"):
+    token = csrf(client, url)
+    return client.post(url + "/submissions", data={"csrf_token": token, "file": (io.BytesIO(data), name)},
+                       content_type="multipart/form-data")
+
+
+def confirm(client, url, preview_html: str):
+    payload = html.unescape(re.search(r'name="payload" value="([^"]*)"', preview_html).group(1))
+    token = csrf(client, url)
+    return client.post(url + "/submissions/confirm", data={"csrf_token": token, "payload": payload})
+
+
+def test_upload_is_previewed_then_stored_on_confirm(logged_in, app):
     url = _assignment(logged_in, app)
-    token = csrf(logged_in, url)
     data = "student,problem,answer,work\nAda,1,2,\nAda,2,x=2,2x = 4 | x = 2\nBen,1,3,\n".encode()
-    resp = logged_in.post(url + "/submissions", data={"csrf_token": token, "file": (io.BytesIO(data), "s.csv")},
-                          content_type="multipart/form-data")
+    preview = upload(logged_in, url, data)
+    assert preview.status_code == 200
+    text = preview.get_data(as_text=True)
+    assert "Nothing is stored yet" in text and "2 students, 3 answers" in text
+    assert count(app, Submission) == 0
+    resp = confirm(logged_in, url, text)
     assert resp.status_code == 302
     page = logged_in.get(url).get_data(as_text=True)
     assert "Queued 2 submission(s)" in page
-    assert "Ada" in page and "Ben" in page
+    assert "Ada" in page and "Ben" in page and "0/2 graded" in page
     with app.app_context():
         ada = db.session.scalar(select(Submission).where(Submission.student == "Ada"))
         assert ada.source == "dashboard"
@@ -124,15 +149,67 @@ def test_upload_submissions_csv_then_see_them(logged_in, app):
     assert "Not graded yet" in sub_page
 
 
-def test_a_bad_row_uploads_nothing(logged_in, app):
+def test_a_bad_row_is_named_with_its_student_and_nothing_is_stored(logged_in, app):
+    url = _assignment(logged_in, app)
+    text = upload(logged_in, url, b"student,problem,answer\nAda,1,2\nBen,7,3\nCy,x,1\n").get_data(as_text=True)
+    assert re.search(r"Row 3 \(Ben\): problem [^<]*\b2\b", text)  # names the row, the student, the range
+    assert "Row 4 (Cy): problem" in text  # every bad row, not just the first
+    assert 'name="payload"' not in text  # no way to store a file with errors
+    assert count(app, Submission) == 0
+
+
+def test_a_bad_row_error_names_the_row_even_in_a_later_student(logged_in, app):
+    url = _assignment(logged_in, app)
+    text = upload(logged_in, url, b"student,problem,answer\nAda,1,2\nBen,1,2\nBen,1,3\n").get_data(as_text=True)
+    assert re.search(r"Row 4 \(Ben\): problem [^<]*twice", text)
+    assert "Ada" in text and count(app, Submission) == 0
+
+
+def test_a_tampered_confirmation_is_validated_again(logged_in, app):
     url = _assignment(logged_in, app)
     token = csrf(logged_in, url)
-    data = b"student,problem,answer\nAda,1,2\nBen,7,3\n"
-    logged_in.post(url + "/submissions", data={"csrf_token": token, "file": (io.BytesIO(data), "s.csv")},
-                   content_type="multipart/form-data")
-    page = logged_in.get(url).get_data(as_text=True)
-    assert "Nothing was uploaded" in page and "answers[0].problem" in page
+    resp = logged_in.post(url + "/submissions/confirm", data={
+        "csrf_token": token, "payload": '[{"student": "Ada", "answers": [{"problem": 9, "answer": "1"}]}]'})
+    assert resp.status_code == 302
+    assert "Nothing was uploaded" in logged_in.get(url).get_data(as_text=True)
     assert count(app, Submission) == 0
+
+
+EXCEL_FILES = [
+    ("semicolons, Latin-1", "student;problem;answer\nJosé;1;2\nZoë;2;x=2\n".encode("latin-1")),
+    ("UTF-8 with BOM", "\ufeffstudent,problem,answer\nJosé,1,2\nZoë,2,x=2\n".encode("utf-8")),
+    ("semicolons, Windows-1252, CRLF", "student;problem;answer\r\nJosé;1;2\r\nZoë;2;x=2\r\n".encode("cp1252")),
+]
+
+
+@pytest.mark.parametrize("label,data", EXCEL_FILES, ids=[f[0] for f in EXCEL_FILES])
+def test_excel_csv_exports_are_read(logged_in, app, label, data):
+    url = _assignment(logged_in, app)
+    text = upload(logged_in, url, data).get_data(as_text=True)
+    assert "2 students, 2 answers" in text, label
+    assert "José" in text and "Zoë" in text
+
+
+def test_xlsx_uploads_are_read(logged_in, app):
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    for row in (["student", "problem", "answer"], ["José", 1, 2], ["Zoë", 2, "x=2"], [None, None, None]):
+        sheet.append(row)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    url = _assignment(logged_in, app)
+    text = upload(logged_in, url, buffer.getvalue(), "answers.xlsx").get_data(as_text=True)
+    assert "2 students, 2 answers" in text and "Zoë" in text
+    assert confirm(logged_in, url, text).status_code == 302
+    assert count(app, Submission) == 2
+
+
+def test_a_broken_xlsx_is_refused(logged_in, app):
+    url = _assignment(logged_in, app)
+    upload(logged_in, url, b"PK\x03\x04 not really a zip", "answers.xlsx")
+    assert "not a readable .xlsx workbook" in logged_in.get(url).get_data(as_text=True)
 
 
 def test_other_teachers_pages_are_404(logged_in, app):
@@ -153,9 +230,7 @@ def test_other_teachers_pages_are_404(logged_in, app):
 def test_setting_a_key_queues_a_regrade(logged_in, app):
     url = _assignment(logged_in, app)
     token = csrf(logged_in, url)
-    logged_in.post(url + "/submissions", data={
-        "csrf_token": token, "file": (io.BytesIO(b"student,problem,answer\nAda,1,2\n"), "s.csv")},
-        content_type="multipart/form-data")
+    confirm(logged_in, url, upload(logged_in, url, b"student,problem,answer\nAda,1,2\n").get_data(as_text=True))
     with app.app_context():
         problem = db.session.scalar(select(Problem).where(Problem.position == 1))
         sub = db.session.scalar(select(Submission))
@@ -193,3 +268,153 @@ def test_reference_solution_is_shown_and_a_disagreeing_key_is_flagged(logged_in,
     assert "80% of 5 samples agree" in page
     assert "differs from your key" in page
     assert "321 tokens" in page
+
+
+def test_the_policy_picker_sets_each_problems_policy(logged_in, app):
+    token = csrf(logged_in, "/assignments/new")
+    resp = logged_in.post("/assignments/new", data={
+        "csrf_token": token, "title": "Policies",
+        **rows(("Factor x^2 - 1", "(x-1)(x+1)", "2"), ("Pi to 3 sf", "3.14", "1"), ("Roots of x^2=1", "1, -1", "1"),
+               ("g to 10 %", "9.81", "1")),
+        "problems-0-policy-factored": "y", "problems-0-policy-all_or_nothing": "y",
+        "problems-1-policy-sigfigs": "3", "problems-2-policy-ordered": "y",
+        "problems-3-policy-tolerance": "10", "problems-3-policy-tolerance_kind": "rel",
+    })
+    assert resp.status_code == 302, resp.get_data(as_text=True)
+    with app.app_context():
+        policies = [p.policy for p in db.session.scalars(select(Problem).order_by(Problem.position))]
+    assert policies == [{"require": ["factored"], "partial_credit": False}, {"sigfigs": 3}, {"ordered": True},
+                        {"mode": "numeric", "rel_tol": 0.1}]
+
+
+def test_an_out_of_range_policy_value_is_refused_and_the_form_kept(logged_in, app):
+    token = csrf(logged_in, "/assignments/new")
+    resp = logged_in.post("/assignments/new", data={
+        "csrf_token": token, "title": "Bad", **rows(("1+1", "2", "1")), "problems-0-policy-sigfigs": "99"})
+    assert resp.status_code == 400
+    page = resp.get_data(as_text=True)
+    assert "Not saved" in page and "sigfigs" in page
+    assert re.search(r">\s*1\+1</textarea>", page)  # the teacher's typing is not lost
+    assert count(app, Assignment) == 0
+
+
+def test_rows_are_added_and_removed_without_javascript(logged_in, app):
+    token = csrf(logged_in, "/assignments/new")
+    data = {"csrf_token": token, "title": "T", **rows(("a", "", "1"), ("b", "", "1"), ("c", "", "1"))}
+    page = logged_in.post("/assignments/new", data={**data, "add": "1"}).get_data(as_text=True)
+    assert page.count('class="problem-row card"') == 4
+    page = logged_in.post("/assignments/new", data={**data, "remove": "1"}).get_data(as_text=True)
+    assert page.count('class="problem-row card"') == 2
+    kept = re.findall(r">\s*(\w)</textarea>", page)
+    assert kept == ["a", "c"]
+    assert count(app, Assignment) == 0
+
+
+def test_twenty_problems_can_be_created(logged_in, app):
+    token = csrf(logged_in, "/assignments/new")
+    many = [(f"{n} + {n}", str(2 * n), "1") for n in range(1, 21)]
+    resp = logged_in.post("/assignments/new", data={"csrf_token": token, "title": "Twenty", **rows(*many)})
+    assert resp.status_code == 302
+    page = logged_in.get(resp.headers["Location"]).get_data(as_text=True)
+    assert 'id="problem-20"' in page and count(app, Problem) == 20
+
+
+def test_a_problems_key_and_policy_are_edited_later_and_regraded(logged_in, app):
+    url = _assignment(logged_in, app)
+    confirm(logged_in, url, upload(logged_in, url, b"student,problem,answer\nAda,2,x=2\n").get_data(as_text=True))
+    with app.app_context():
+        problem = db.session.scalar(select(Problem).where(Problem.position == 2))
+        db.session.scalar(select(Submission)).status = "graded"
+        db.session.commit()
+        problem_id = problem.id
+    form = logged_in.get(f"/problems/{problem_id}/edit").get_data(as_text=True)
+    assert 'value="x = 2"' in form and "Grading policy" in form
+    token = csrf(logged_in, f"/problems/{problem_id}/edit")
+    resp = logged_in.post(f"/problems/{problem_id}/edit", data={
+        "csrf_token": token, "answer": "x = 2", "points": "3", "policy-exact": "y", "policy-units": ""})
+    assert resp.status_code == 302
+    page = logged_in.get(url).get_data(as_text=True)
+    assert "1 submission(s) are being graded again" in page and "Policy: exact" in page
+    with app.app_context():
+        problem = db.session.get(Problem, problem_id)
+        assert problem.policy == {"require": ["exact"]} and problem.points == 3
+        assert db.session.scalar(select(Submission)).status == "queued"
+    form = logged_in.get(f"/problems/{problem_id}/edit").get_data(as_text=True)
+    assert re.search(r'<input checked[^>]*name="policy-exact"', form)
+    assert not re.search(r'<input checked[^>]*name="policy-factored"', form)
+
+
+def _keyless(app, status: str):
+    from store.models import ReferenceSolution
+
+    with app.app_context():
+        problem = db.session.scalar(select(Problem).where(Problem.position == 1))
+        problem.answer_key = None
+        problem.reference = ReferenceSolution(
+            cache_key="c" * 64, statement_hash="s" * 64, statement="1+1", model_id="m", status=status,
+            error="Reference reasoning is unavailable: no weights. Download the weights with "
+                  "`huggingface-cli download deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B` then restart.")
+        db.session.commit()
+
+
+def test_the_model_banner_shows_only_for_keyless_problems_without_a_model(logged_in, app):
+    url = _assignment(logged_in, app)
+    assert "no model to write one" not in logged_in.get(url).get_data(as_text=True)
+    _keyless(app, "unavailable")
+    page = logged_in.get(url).get_data(as_text=True)
+    assert "Problem 1 has no key and no model to write one" in page
+    assert "<code>huggingface-cli download deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B</code>" in page
+    assert "<details><summary>Details</summary>" in page
+
+
+def test_the_model_banner_is_absent_when_the_keyless_problem_has_a_reference(logged_in, app):
+    url = _assignment(logged_in, app)
+    _keyless(app, "ready")
+    assert "no model to write one" not in logged_in.get(url).get_data(as_text=True)
+
+
+def test_progress_counts_and_needs_review_is_not_zero(logged_in, app):
+    from store.models import Grade
+
+    url = _assignment(logged_in, app)
+    confirm(logged_in, url, upload(logged_in, url, b"student,problem,answer\nAda,1,2\nAda,2,x=3\nBen,1,2\n"
+                                   ).get_data(as_text=True))
+    assert logged_in.get(url + "/progress").get_json() == {
+        "total": 2, "queued": 2, "grading": 0, "graded": 0, "needs_review": 0, "failed": 0}
+    with app.app_context():
+        ada = db.session.scalar(select(Submission).where(Submission.student == "Ada"))
+        ada.status, ada.score = "needs_review", 1.0
+        ada.answers[0].grade = Grade(status="correct", score=1, points=1)
+        ada.answers[1].grade = Grade(status="needs_review", score=0, points=1)
+        db.session.commit()
+    assert logged_in.get(url + "/progress").get_json()["needs_review"] == 1
+    page = logged_in.get(url).get_data(as_text=True)
+    assert "0/2 graded" in page and "1 need review" in page
+    assert re.search(r'class="num cell-needs_review">review<', page)
+
+
+def test_the_class_picture_counts_wrong_answers(logged_in, app):
+    from store.models import Grade
+
+    url = _assignment(logged_in, app)
+    data = b"student,problem,answer\nAda,1,3\nBen,1, 3\nCy,1,2\nDee,1,5\n"
+    confirm(logged_in, url, upload(logged_in, url, data).get_data(as_text=True))
+    with app.app_context():
+        for sub in db.session.scalars(select(Submission)):
+            right = sub.answers[0].text.strip() == "2"
+            sub.answers[0].grade = Grade(status="correct" if right else "incorrect", score=int(right), points=1)
+            sub.status, sub.score, sub.max_score = "graded", float(right), 2.0
+        db.session.commit()
+    page = logged_in.get(url).get_data(as_text=True)
+    assert "<code>3</code> (2), <code>5</code> (1)" in page
+    assert "Problem 1: 25% correct of 4" in page  # the SVG's description
+    assert "<svg" in page and "cdn" not in page.lower()
+
+
+def test_pages_have_no_inline_scripts(logged_in, app):
+    """The app's CSP allows only its own script files: every <script> has a src."""
+    url = _assignment(logged_in, app)
+    for path in ("/", "/assignments/new", url):
+        page = logged_in.get(path).get_data(as_text=True)
+        assert re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", page) == [], path
+        assert " onclick=" not in page and " onchange=" not in page

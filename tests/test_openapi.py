@@ -52,3 +52,52 @@ def test_api_conforms_to_its_openapi_document(app, auth, client, mode):
         exercise()
         ran += 1
     assert ran >= 6
+
+
+def test_every_api_route_declares_its_shapes(app):
+    from web.api.spec import operation_of
+
+    undeclared = [
+        rule.rule for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/api/v1/") and rule.endpoint != "api.openapi"
+        and operation_of(app.view_functions[rule.endpoint]) is None
+    ]
+    assert undeclared == []
+
+
+def test_document_and_validation_come_from_the_same_declaration(client, auth):
+    doc = client.get("/api/v1/openapi.json").get_json()
+    student = doc["components"]["schemas"]["SubmissionIn"]["properties"]["student"]
+    assert student["maxLength"] == 255
+    policy = doc["components"]["schemas"]["ProblemIn"]["properties"]["policy"]["anyOf"][0]
+    # The policy settings are the grader's own Policy fields (operational limits excluded).
+    assert {"mode", "sigfigs", "require"} <= set(policy["properties"]) and "timeout" not in policy["properties"]
+    created = client.post("/api/v1/assignments", headers=auth, json={
+        "title": "t", "problems": [{"statement": "1+1", "answer": "2"}]}).get_json()
+    resp = client.post(f"/api/v1/assignments/{created['id']}/submissions", headers=auth,
+                       json={"student": "s" * 256, "answers": [{"problem": 1, "answer": "2"}]})
+    assert resp.status_code == 400 and resp.get_json()["field"] == "student"
+
+
+@pytest.mark.parametrize("policy,accepted", [
+    ({"sigfigs": 20}, True),   # the grader's limit (1..50) rules, not a second copy of it
+    ({"sigfigs": 0}, False),
+    ({"timeout": 600}, False),  # an install's limits are not the teacher's to set
+    ({"mode": "numeric", "rel_tol": 0.01}, True),
+])
+def test_policies_are_checked_by_the_grader(client, auth, policy, accepted):
+    resp = client.post("/api/v1/assignments", headers=auth, json={
+        "title": "t", "problems": [{"statement": "1+1", "answer": "2", "policy": policy}]})
+    assert (resp.status_code == 201) is accepted, resp.get_json()
+    if not accepted:
+        assert resp.get_json()["field"].startswith("problems[0].policy.")
+
+
+def test_an_answer_off_its_declared_model_fails_under_test(app):
+    from flask import jsonify
+
+    from web.api.spec import check_response
+
+    with app.test_request_context("/api/v1/submissions/1"):  # the route declares SubmissionOut
+        with pytest.raises(AssertionError, match="off its declared model"):
+            check_response(jsonify({"id": "not a submission"}))

@@ -8,7 +8,7 @@ does not).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
 THINK_OPEN = "<think>"
@@ -36,7 +36,7 @@ class Sample:
     truncated: bool  # the budget ran out before the model stopped
     forced: bool  # budget forcing added the answer request
     prompt_tokens: int = 0
-    latency_s: float = 0.0  # wall time of the batch this sample was generated in
+    latency_s: float = 0.0  # from the batch's start until this sample's last token
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -71,45 +71,6 @@ def forcing_suffix(text: str, truncated: bool, answer: str | None) -> str | None
     return None  # cut off after it had already answered
 
 
-def cut_at_eos(ids: Sequence[int], stop_ids: set[int]) -> tuple[list[int], bool]:
-    """Generated ids up to (excluding) the first stop token, and whether a stop token was reached."""
-    out: list[int] = []
-    for token in ids:
-        if token in stop_ids:
-            return out, True
-        out.append(int(token))
-    return out, False
-
-
-def left_pad(sequences: Sequence[Sequence[int]], pad_id: int) -> tuple[list[list[int]], list[list[int]]]:
-    """Left-pad token id lists to one length: (input_ids, attention_mask)."""
-    width = max(len(s) for s in sequences)
-    ids = [[pad_id] * (width - len(s)) + list(s) for s in sequences]
-    mask = [[0] * (width - len(s)) + [1] * len(s) for s in sequences]
-    return ids, mask
-
-
-def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    size = max(1, int(size))
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
-
-
-def kv_bytes_per_token(config: Any, dtype_bytes: int) -> int:
-    """KV-cache bytes one token costs across all layers (Qwen2: GQA, head_dim = hidden / heads)."""
-    heads = config.num_attention_heads
-    head_dim = getattr(config, "head_dim", None) or config.hidden_size // heads
-    kv_heads = getattr(config, "num_key_value_heads", None) or heads
-    return 2 * config.num_hidden_layers * kv_heads * head_dim * dtype_bytes
-
-
-def memory_bound_batch(free_bytes: int, per_token_bytes: int, seq_len: int, *, headroom: float = 0.7) -> int:
-    """How many sequences of `seq_len` tokens fit in `headroom` of `free_bytes` of KV cache."""
-    if per_token_bytes <= 0 or seq_len <= 0:
-        return 1
-    return max(1, int(free_bytes * headroom) // (per_token_bytes * seq_len))
-
-
 __all__ = [
     "FORCED_TOKENS",
     "FORCE_ANSWER",
@@ -117,12 +78,7 @@ __all__ = [
     "INSTRUCTION",
     "NO_ANSWER_NOTE",
     "Sample",
-    "chunks",
-    "cut_at_eos",
     "forcing_suffix",
-    "kv_bytes_per_token",
-    "left_pad",
-    "memory_bound_batch",
     "render_prompt",
     "user_message",
 ]

@@ -1,8 +1,9 @@
 """Cache keys for reference solutions. Torch-free: the web intake imports this.
 
 A reference solution is reused whenever the same statement (after normalising whitespace and
-Unicode) is solved by the same model with the same generation settings, so re-uploads and
-re-grades never run the model again.
+Unicode) is solved by the same model with the same generation settings, prompt and forcing
+texts, agreement threshold and answer extraction, so re-uploads and re-grades never run the
+model again, and any change that would change a reference gives a new key.
 """
 from __future__ import annotations
 
@@ -14,8 +15,26 @@ from typing import Any
 
 _SPACE = re.compile(r"\s+")
 
-# The settings fields that change what the model writes; nothing else belongs in the cache key.
+# Everything that changes a reference: the sampling settings, the agreement a "ready" answer
+# needs, the prompt and budget-forcing texts (a digest, so editing a text changes every key), and
+# the extraction/voting rules (the grader's version: it extracts and parses the answers).
 GENERATION_FIELDS = ("temperature", "top_p", "max_new_tokens", "repetition_penalty", "samples")
+KEY_FIELDS = GENERATION_FIELDS + ("agreement", "prompt_version", "vote_version")
+VOTE_RULES = "2"  # bump when worker/voting.py changes how answers are taken or counted
+
+
+def prompt_version() -> str:
+    """A short digest of every text the model is shown or forced with."""
+    from worker import generation as g
+
+    texts = [g.INSTRUCTION, g.THINK_OPEN, g.FORCE_CLOSE_THINKING, g.FORCE_ANSWER, str(g.FORCED_TOKENS)]
+    return hashlib.sha256("\x1f".join(texts).encode("utf-8")).hexdigest()[:16]
+
+
+def vote_version() -> str:
+    from grader import GRADER_VERSION
+
+    return f"{VOTE_RULES}/grader-{GRADER_VERSION}"
 
 
 def normalise_statement(statement: str) -> str:
@@ -28,18 +47,24 @@ def statement_hash(statement: str) -> str:
 
 
 def generation_settings(settings: Any) -> dict[str, Any]:
-    """The model-relevant generation settings (the dict stored in ReferenceSolution.settings)."""
+    """Everything in `KEY_FIELDS` for these settings (the dict stored in ReferenceSolution.settings)."""
     return {
         "temperature": float(settings.temperature),
         "top_p": float(settings.top_p),
         "max_new_tokens": int(settings.max_new_tokens),
         "repetition_penalty": float(settings.repetition_penalty),
         "samples": int(settings.samples),
+        "agreement": float(settings.agreement),
+        "prompt_version": prompt_version(),
+        "vote_version": vote_version(),
     }
 
 
 def reference_cache_key(statement: str, model_id: str, gen_settings: dict[str, Any]) -> tuple[str, str]:
-    """(cache_key, statement_hash), both sha256 hex: the key covers statement, model id and settings."""
+    """(cache_key, statement_hash), both sha256 hex: the key covers statement, model id and settings.
+
+    Pass `generation_settings(settings)`: it holds every field of KEY_FIELDS (an empty dict is the
+    "no model on this install" row)."""
     s_hash = statement_hash(statement)
     canonical = {k: gen_settings[k] for k in sorted(gen_settings)}
     payload = json.dumps(
@@ -50,4 +75,13 @@ def reference_cache_key(statement: str, model_id: str, gen_settings: dict[str, A
     return hashlib.sha256(payload.encode("utf-8")).hexdigest(), s_hash
 
 
-__all__ = ["GENERATION_FIELDS", "generation_settings", "normalise_statement", "reference_cache_key", "statement_hash"]
+__all__ = [
+    "GENERATION_FIELDS",
+    "KEY_FIELDS",
+    "generation_settings",
+    "normalise_statement",
+    "prompt_version",
+    "reference_cache_key",
+    "statement_hash",
+    "vote_version",
+]

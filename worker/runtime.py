@@ -19,16 +19,25 @@ import time
 from pathlib import Path
 from typing import Any
 
+from worker.engine import (
+    GREEDY,
+    Completion,
+    Engine,
+    FatalDeviceError,
+    GenerationTimeout,
+    Request,
+    Sampling,
+    choose_engine,
+    is_fatal_device_error,
+    is_oom,
+)
 from worker.generation import (
+    FORCE_ANSWER,
     FORCED_TOKENS,
     NO_ANSWER_NOTE,
     THINK_CLOSE,
     Sample,
-    cut_at_eos,
     forcing_suffix,
-    kv_bytes_per_token,
-    left_pad,
-    memory_bound_batch,
     render_prompt,
 )
 from worker.voting import extract_answer
@@ -39,7 +48,6 @@ DEFAULT_MODEL = "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"
 DOWNLOAD_COMMAND = f"huggingface-cli download {DEFAULT_MODEL}"
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
 UNAVAILABLE_RETRY_S = 300.0  # a worker re-checks for weights this often instead of on every task
-_FATAL_MARKERS = ("CUDA error", "CUBLAS_STATUS", "cuDNN error", "CUDNN_STATUS", "device-side assert", "NCCL error")
 
 
 class ModelUnavailable(Exception):
@@ -48,10 +56,6 @@ class ModelUnavailable(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
-
-
-class FatalDeviceError(RuntimeError):
-    """A CUDA error other than out-of-memory: the CUDA context is unusable, the process must restart."""
 
 
 def _download_command(model_id: str) -> str:
@@ -76,6 +80,14 @@ def _looks_like_path(model_id: str) -> bool:
 
 def _missing_libraries() -> list[str]:
     return [name for name in ("torch", "transformers") if importlib.util.find_spec(name) is None]
+
+
+def _has_continuous_batching() -> bool:
+    try:
+        from transformers.generation.configuration_utils import ContinuousBatchingConfig
+    except ImportError:
+        return False
+    return "per_request_processors" in getattr(ContinuousBatchingConfig, "__dataclass_fields__", {})
 
 
 def model_available(settings: Any) -> tuple[bool, str]:
@@ -136,42 +148,20 @@ def resolve_device(requested: str | None) -> str:
     raise ModelUnavailable(f"STEPWISE_DEVICE={requested!r} is not one of auto, cpu, cuda, cuda:N")
 
 
-def is_oom(exc: BaseException) -> bool:
-    try:
-        import torch
-    except ImportError:
-        return False
-    oom = getattr(torch, "OutOfMemoryError", None) or torch.cuda.OutOfMemoryError
-    return isinstance(exc, oom)
-
-
-def is_fatal_device_error(exc: BaseException) -> bool:
-    """A CUDA runtime error (not OOM) after which the CUDA context cannot be trusted."""
-    if is_oom(exc) or not isinstance(exc, RuntimeError):
-        return False
-    try:
-        import torch
-
-        accelerator_error = getattr(torch, "AcceleratorError", None)
-        if accelerator_error is not None and isinstance(exc, accelerator_error):
-            return True
-    except ImportError:
-        pass
-    message = str(exc)
-    return any(marker in message for marker in _FATAL_MARKERS)
-
-
 class ModelRunner:
-    """Holds one causal LM and its tokenizer; `generate` runs batched, budget-forced sampling."""
+    """Holds the tokenizer and an engine (worker/engine.py); `generate` runs budget-forced sampling."""
 
-    def __init__(self, settings: Any, *, max_batch: int | None = None, forced_tokens: int = FORCED_TOKENS) -> None:
+    def __init__(self, settings: Any, *, max_batch: int | None = None, forced_tokens: int = FORCED_TOKENS,
+                 engine: str | None = None) -> None:
         self.settings = settings
         self.model_id: str = settings.model
-        # Sequences (problems x samples) per generate call; halves on CUDA OOM, stays halved.
+        self.engine_kind = engine or getattr(settings, "engine", "auto") or "auto"
+        # Sequences (problems x samples) in flight at once; the static engine halves it on CUDA OOM.
         self.max_batch = max(1, int(max_batch or settings.batch_size * settings.samples))
         self.forced_tokens = forced_tokens
         self.state = "new"  # new | ready | unavailable | closed
-        self.model: Any = None
+        self.engine: Engine | None = None
+        self.model: Any = None  # the transformers model (transformers and static engines only)
         self.tokenizer: Any = None
         self.device: str | None = None
         self.dtype: str | None = None
@@ -179,7 +169,6 @@ class ModelRunner:
         self.warmup_s: float | None = None
         self.generate_calls = 0
         self.generated_tokens = 0
-        self.oom_backoffs = 0
         self.unavailable: ModelUnavailable | None = None
         self._unavailable_at = 0.0
         self._stop_ids: set[int] = set()
@@ -188,7 +177,7 @@ class ModelRunner:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def load(self) -> "ModelRunner":
-        """Load tokenizer and weights onto the device; raises ModelUnavailable with a clear message."""
+        """Load the tokenizer and the engine (with its weights); raises ModelUnavailable with a clear message."""
         with self._lock:
             if self.state == "ready":
                 return self
@@ -208,60 +197,119 @@ class ModelRunner:
         missing = _missing_libraries()
         if missing:
             raise ModelUnavailable(model_available(self.settings)[1])
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
         device = resolve_device(self.settings.device)
+        try:
+            kind = choose_engine(self.engine_kind, device)
+        except ValueError as exc:
+            raise ModelUnavailable(f"Reference reasoning is unavailable: {exc}") from exc
         local_only = bool(self.settings.model_local_only)
-        if local_only or _looks_like_path(self.model_id):
+        if kind != "openai" and (local_only or _looks_like_path(self.model_id)):
             ok, why = model_available(self.settings)
             if not ok:
                 raise ModelUnavailable(why)
-        # bf16 on GPU (fp16 overflows to NaN in Qwen2), float32 on the CPU.
-        dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
         started = time.perf_counter()
+        tokenizer = self._load_tokenizer(local_only)
+        if kind in ("transformers", "static"):
+            stops = self._load_transformers(device, local_only)
+        else:
+            stops = self._checkpoint_stops(local_only)
+        if tokenizer.eos_token_id is not None:
+            stops.add(int(tokenizer.eos_token_id))
+        self.tokenizer, self.device, self._stop_ids = tokenizer, device, stops
+        self._pad_id = int(tokenizer.pad_token_id)
+        self.engine = self._make_engine(kind, device, local_only)
+        self.load_time_s = time.perf_counter() - started
+        log.info("reasoning.model_loaded model=%s engine=%s device=%s dtype=%s load_s=%.1f", self.model_id, kind,
+                 device, self.dtype, self.load_time_s, extra={"event": "reasoning.model_loaded", "model": self.model_id})
+
+    def _load_tokenizer(self, local_only: bool) -> Any:
+        from transformers import AutoTokenizer
+
         try:
             tokenizer = AutoTokenizer.from_pretrained(self.model_id, local_files_only=local_only)
+        except (OSError, ValueError) as exc:
+            raise ModelUnavailable(unavailable_message(self.model_id, f"loading {self.model_id} failed ({exc})")) from exc
+        tokenizer.padding_side = "left"
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        return tokenizer
+
+    def _load_transformers(self, device: str, local_only: bool) -> set[int]:
+        import torch
+        from transformers import AutoModelForCausalLM, GenerationConfig
+
+        # bf16 on GPU (fp16 overflows to NaN in Qwen2), float32 on the CPU.
+        dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+        try:
             model = AutoModelForCausalLM.from_pretrained(self.model_id, dtype=dtype, local_files_only=local_only)
-        except (OSError, ValueError, EnvironmentError) as exc:
+        except (OSError, ValueError) as exc:
             raise ModelUnavailable(unavailable_message(self.model_id, f"loading {self.model_id} failed ({exc})")) from exc
         model.to(device)
         model.eval()
         stops = model.generation_config.eos_token_id
-        # Every call passes a complete GenerationConfig (the card's sampling, from Settings); a neutral
-        # model default keeps the checkpoint's own sampling fields from being merged into greedy calls.
-        from transformers import GenerationConfig
-
-        model.generation_config = GenerationConfig(
-            bos_token_id=model.generation_config.bos_token_id, eos_token_id=stops
-        )
-        tokenizer.padding_side = "left"
-        if tokenizer.pad_token_id is None:
-            tokenizer.pad_token = tokenizer.eos_token
-        stops = [stops] if isinstance(stops, int) else list(stops or [])
-        if tokenizer.eos_token_id is not None:
-            stops.append(tokenizer.eos_token_id)
+        # Every call passes its own sampling; a neutral default keeps the checkpoint's sampling fields
+        # from being merged into greedy calls.
+        model.generation_config = GenerationConfig(bos_token_id=model.generation_config.bos_token_id,
+                                                   eos_token_id=stops)
         if device.startswith("cuda"):
             torch.cuda.synchronize()
-        self.model, self.tokenizer, self.device, self.dtype = model, tokenizer, device, str(dtype).replace("torch.", "")
-        self._stop_ids = {int(s) for s in stops}
-        self._pad_id = int(tokenizer.pad_token_id)
-        self.load_time_s = time.perf_counter() - started
-        log.info("reasoning.model_loaded model=%s device=%s dtype=%s load_s=%.1f", self.model_id, device,
-                 self.dtype, self.load_time_s, extra={"event": "reasoning.model_loaded", "model": self.model_id})
+        self.model, self.dtype = model, str(dtype).replace("torch.", "")
+        return {int(s) for s in ([stops] if isinstance(stops, int) else list(stops or []))}
+
+    def _checkpoint_stops(self, local_only: bool) -> set[int]:
+        """The checkpoint's stop ids without loading its weights (vLLM and server engines)."""
+        from transformers import AutoConfig, GenerationConfig
+
+        try:
+            stops = GenerationConfig.from_pretrained(self.model_id, local_files_only=local_only).eos_token_id
+        except OSError:
+            stops = AutoConfig.from_pretrained(self.model_id, local_files_only=local_only).eos_token_id
+        self.dtype = "bfloat16"
+        return {int(s) for s in ([stops] if isinstance(stops, int) else list(stops or []))}
+
+    def _make_engine(self, kind: str, device: str, local_only: bool) -> Engine:
+        s = self.settings
+        max_context = 2048 + int(s.max_new_tokens) + self.forced_tokens + 64
+        if kind == "transformers" and not _has_continuous_batching():
+            log.warning("reasoning.static_fallback: this transformers has no per-request continuous batching "
+                        "(tested on 5.24); using the static engine", extra={"event": "reasoning.static_fallback"})
+            kind = "static"
+        if kind == "static":
+            from worker.engine_hf import StaticEngine
+
+            return StaticEngine(self.model, device=device, dtype_bytes=2 if self.dtype == "bfloat16" else 4,
+                                pad_id=self._pad_id, stop_ids=self._stop_ids, max_batch=self.max_batch)
+        if kind == "transformers":
+            from worker.engine_hf import ContinuousEngine
+
+            return ContinuousEngine(self.model, device=device, pad_id=self._pad_id, stop_ids=self._stop_ids,
+                                    max_batch=self.max_batch, max_context=max_context)
+        if kind == "vllm":
+            from worker.engine_vllm import VLLMEngine
+
+            return VLLMEngine(self.model_id, stop_ids=self._stop_ids, max_context=max_context,
+                              max_batch=self.max_batch, local_only=local_only)
+        from worker.engine_openai import OpenAIEngine
+
+        try:
+            return OpenAIEngine(getattr(s, "engine_url", ""), self.model_id, stop_ids=self._stop_ids,
+                                encode=self._encode, max_batch=self.max_batch)
+        except ValueError as exc:
+            raise ModelUnavailable(f"Reference reasoning is unavailable: {exc}") from exc
 
     def warmup(self) -> float:
-        """One short greedy generation: compiles kernels and proves the weights produce numbers."""
+        """One short greedy generation (and, with a local model, a finite-logits check)."""
         self.load()
-        import torch
-
         started = time.perf_counter()
-        ids = self.tokenizer(render_prompt(self.tokenizer, "1+1"), add_special_tokens=False)["input_ids"]
-        with torch.inference_mode():
-            logits = self.model(input_ids=torch.tensor([ids], device=self.device)).logits[0, -1]
-        if not bool(torch.isfinite(logits).all()):
-            raise FatalDeviceError(f"{self.model_id} produced non-finite logits on {self.device} ({self.dtype})")
-        self._run_batched([ids], self._generation_config(max_new_tokens=4, greedy=True))
+        ids = self._encode(render_prompt(self.tokenizer, "1+1"))
+        if self.model is not None:
+            import torch
+
+            with torch.inference_mode():
+                logits = self.model(input_ids=torch.tensor([ids], device=self.device)).logits[0, -1]
+            if not bool(torch.isfinite(logits).all()):
+                raise FatalDeviceError(f"{self.model_id} produced non-finite logits on {self.device} ({self.dtype})")
+        self._call_engine([Request.of(ids, 4, GREEDY)], None, None)
         self.warmup_s = time.perf_counter() - started
         return self.warmup_s
 
@@ -278,11 +326,16 @@ class ModelRunner:
             self.warmup()
             return self
 
+    @property
+    def oom_backoffs(self) -> int:
+        return int(getattr(self.engine, "oom_backoffs", 0))
+
     def health(self) -> dict[str, Any]:
         info: dict[str, Any] = {
             "ok": self.state == "ready",
             "state": self.state,
             "model": self.model_id,
+            "engine": self.engine.health() if self.engine else {"engine": self.engine_kind},
             "device": self.device,
             "dtype": self.dtype,
             "load_time_s": self.load_time_s,
@@ -308,7 +361,9 @@ class ModelRunner:
     def shutdown(self) -> None:
         with self._lock:
             on_gpu = bool(self.device and self.device.startswith("cuda"))
-            self.model = self.tokenizer = None
+            if self.engine is not None:
+                self.engine.close()
+            self.engine = self.model = self.tokenizer = None
             self.state = "closed"
             gc.collect()
             if on_gpu:
@@ -317,45 +372,26 @@ class ModelRunner:
                 torch.cuda.empty_cache()
 
     # -- generation --------------------------------------------------------------------------
-    def _generation_config(self, *, max_new_tokens: int, temperature: float = 0.0, top_p: float = 1.0,
-                           repetition_penalty: float = 1.0, greedy: bool = False, min_new_tokens: int | None = None):
-        from transformers import GenerationConfig
-
-        kwargs: dict[str, Any] = {
-            "max_new_tokens": int(max_new_tokens),
-            "pad_token_id": self._pad_id,
-            "eos_token_id": sorted(self._stop_ids),
-        }
-        if min_new_tokens:
-            kwargs["min_new_tokens"] = int(min_new_tokens)
-        if repetition_penalty and float(repetition_penalty) != 1.0:
-            kwargs["repetition_penalty"] = float(repetition_penalty)
-        if greedy or float(temperature) <= 0.0:
-            kwargs["do_sample"] = False
-        else:
-            # The model card's sampling: temperature and nucleus only (top_k=0 turns HF's top-k 50 off).
-            kwargs.update(do_sample=True, temperature=float(temperature), top_p=float(top_p), top_k=0)
-        return GenerationConfig(**kwargs)
-
     def generate(self, problems: list[str], *, samples: int | None = None, max_new_tokens: int | None = None,
                  temperature: float | None = None, top_p: float | None = None,
-                 repetition_penalty: float | None = None) -> list[list[Sample]]:
-        """k samples for each problem: one batched, left-padded generate call per memory-sized chunk,
-        then one batched budget-forcing continuation for the samples that ran out of tokens."""
+                 repetition_penalty: float | None = None, deadline: float | None = None) -> list[list[Sample]]:
+        """k samples for each problem, all in flight at once; a sample that runs out of tokens is
+        budget-forced (continued with a request for the final answer) as soon as it ends.
+
+        `deadline` (time.monotonic()) stops the generation loop: GenerationTimeout."""
         s = self.settings
         k = max(1, int(samples if samples is not None else s.samples))
         budget = int(max_new_tokens if max_new_tokens is not None else s.max_new_tokens)
-        config = self._generation_config(
-            max_new_tokens=budget,
-            temperature=s.temperature if temperature is None else temperature,
-            top_p=s.top_p if top_p is None else top_p,
-            repetition_penalty=s.repetition_penalty if repetition_penalty is None else repetition_penalty,
+        sampling = Sampling(
+            temperature=float(s.temperature if temperature is None else temperature),
+            top_p=float(s.top_p if top_p is None else top_p),
+            repetition_penalty=float(s.repetition_penalty if repetition_penalty is None else repetition_penalty),
         )
         if not problems:
             return []
         with self._lock:
             self.ensure_ready()
-            return self._generate(problems, k, config)
+            return self._generate(problems, k, budget, sampling, deadline)
 
     def _encode(self, text: str) -> list[int]:
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
@@ -364,102 +400,58 @@ class ModelRunner:
         text = self.tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
         return text.replace("\x00", "\ufffd")  # PostgreSQL text cannot hold NUL
 
-    def _generate(self, problems: list[str], k: int, config: Any) -> list[list[Sample]]:
-        started = time.perf_counter()
-        prompt_ids = [self._encode(render_prompt(self.tokenizer, p)) for p in problems]
-        jobs = [(i, j) for i in range(len(problems)) for j in range(k)]
-        outputs = self._run_batched([prompt_ids[i] for i, _ in jobs], config)
-
-        records = []
-        for (i, _), new_ids in zip(jobs, outputs):
-            ids, stopped = cut_at_eos(new_ids, self._stop_ids)
-            text = self._decode(ids)
-            truncated = not stopped
-            answer = extract_answer(text) if THINK_CLOSE in text or not truncated else None
-            records.append({"i": i, "ids": ids, "text": text, "tokens": len(ids) + int(stopped),
-                            "truncated": truncated, "forced": False, "answer": answer,
-                            "suffix": forcing_suffix(text, truncated, answer)})
-
-        # Budget forcing: close the thinking and ask for the answer, all forced samples in one batch.
-        forced = [r for r in records if r["suffix"]]
-        if forced:
-            inputs = [prompt_ids[r["i"]] + r["ids"] + self._encode(r["suffix"]) for r in forced]
-            follow = self._run_batched(inputs, self._generation_config(
-                max_new_tokens=self.forced_tokens, greedy=True,
-                repetition_penalty=config.repetition_penalty or 1.0))
-            for r, new_ids in zip(forced, follow):
-                ids, stopped = cut_at_eos(new_ids, self._stop_ids)
-                r["text"] = r["text"] + r["suffix"] + self._decode(ids)
-                r["tokens"] += len(ids) + int(stopped)
-                r["forced"] = True
-                r["answer"] = extract_answer(r["text"])
-
-        latency = time.perf_counter() - started
-        results: list[list[Sample]] = [[] for _ in problems]
-        for r in records:
-            text = r["text"]
-            if r["answer"] is None and r["truncated"]:
-                text += NO_ANSWER_NOTE
-            results[r["i"]].append(Sample(
-                text=text, answer=r["answer"], completion_tokens=r["tokens"], truncated=r["truncated"],
-                forced=r["forced"], prompt_tokens=len(prompt_ids[r["i"]]), latency_s=latency))
-            self.generated_tokens += r["tokens"]
-        return results
-
-    def _memory_cap(self, seq_len: int) -> int:
-        if not (self.device and self.device.startswith("cuda")):
-            return self.max_batch
-        import torch
-
-        free, _total = torch.cuda.mem_get_info(self.device)
-        per_token = kv_bytes_per_token(self.model.config, 2 if self.dtype == "bfloat16" else 4)
-        return memory_bound_batch(free, per_token, seq_len)
-
-    def _run_batched(self, inputs: list[list[int]], config: Any) -> list[list[int]]:
-        """Generate for every input, `max_batch` sequences per call (similar lengths together);
-        on CUDA OOM halve the batch and retry; other CUDA errors raise FatalDeviceError."""
-        results: list[list[int] | None] = [None] * len(inputs)
-        order = sorted(range(len(inputs)), key=lambda n: len(inputs[n]))
-        pos = 0
-        while pos < len(order):
-            longest = max(len(inputs[n]) for n in order[pos:pos + self.max_batch])
-            size = min(self.max_batch, self._memory_cap(longest + config.max_new_tokens), len(order) - pos)
-            chunk = order[pos:pos + size]
-            try:
-                outputs = self._generate_chunk([inputs[n] for n in chunk], config)
-            except Exception as exc:
-                if is_oom(exc) and size > 1:
-                    self.max_batch = max(1, size // 2)
-                    self.oom_backoffs += 1
-                    log.warning("reasoning.oom_backoff batch=%d new_batch=%d", size, self.max_batch,
-                                extra={"event": "reasoning.oom_backoff"})
-                    self._empty_cache()
-                    continue
-                if is_fatal_device_error(exc):
-                    raise FatalDeviceError(f"{type(exc).__name__}: {exc}") from exc
-                raise
-            for n, out in zip(chunk, outputs):
-                results[n] = out
-            pos += size
-        return results  # type: ignore[return-value]
-
-    def _generate_chunk(self, sequences: list[list[int]], config: Any) -> list[list[int]]:
-        import torch
-
-        ids, mask = left_pad(sequences, self._pad_id)
-        input_ids = torch.tensor(ids, dtype=torch.long, device=self.device)
-        attention_mask = torch.tensor(mask, dtype=torch.long, device=self.device)
-        with torch.inference_mode():
-            out = self.model.generate(input_ids=input_ids, attention_mask=attention_mask, generation_config=config)
+    def _call_engine(self, requests: list[Request], follow_up: Any, deadline: float | None) -> list[Completion]:
+        assert self.engine is not None
         self.generate_calls += 1
-        return out[:, input_ids.shape[1]:].tolist()
+        try:
+            return self.engine.generate(requests, follow_up=follow_up, deadline=deadline)
+        except (GenerationTimeout, FatalDeviceError):
+            raise
+        except Exception as exc:
+            if is_fatal_device_error(exc):
+                raise FatalDeviceError(f"{type(exc).__name__}: {exc}") from exc
+            raise
 
-    def _empty_cache(self) -> None:
-        if self.device and self.device.startswith("cuda"):
-            import torch
+    def _generate(self, problems: list[str], k: int, budget: int, sampling: Sampling,
+                  deadline: float | None) -> list[list[Sample]]:
+        started = time.monotonic()
+        prompt_ids = [self._encode(render_prompt(self.tokenizer, p)) for p in problems]
+        jobs = [i for i in range(len(problems)) for _ in range(k)]
+        requests = [Request.of(prompt_ids[i], budget, sampling) for i in jobs]
+        forced = Sampling(temperature=0.0, top_p=1.0, repetition_penalty=sampling.repetition_penalty)
+        suffixes: dict[int, str] = {}
 
-            gc.collect()
-            torch.cuda.empty_cache()
+        def follow_up(n: int, first: Completion) -> Request | None:
+            """Budget forcing: close the thinking and ask for the boxed answer, continuing this sequence."""
+            text = self._decode(first.token_ids)
+            truncated = not first.stopped
+            suffix = forcing_suffix(text, truncated, extract_answer(text, truncated=truncated))
+            if suffix is None:
+                return None
+            suffixes[n] = suffix
+            return Request.of(requests[n].prompt_ids + tuple(first.token_ids) + tuple(self._encode(suffix)),
+                              self.forced_tokens, forced)
+
+        completions = self._call_engine(requests, follow_up, deadline)
+        results: list[list[Sample]] = [[] for _ in problems]
+        for n, (i, done) in enumerate(zip(jobs, completions)):
+            text = self._decode(done.token_ids)
+            truncated = not done.stopped
+            if done.follow_up is not None:
+                tail = self._decode(done.follow_up.token_ids)
+                # The answer is what the model wrote when asked for it, and only if it closed the box.
+                answer = extract_answer(THINK_CLOSE + "\n\n" + FORCE_ANSWER + tail, truncated=not done.follow_up.stopped)
+                text = text + suffixes[n] + tail
+            else:
+                answer = extract_answer(text, truncated=truncated)
+            if answer is None and truncated:
+                text += NO_ANSWER_NOTE
+            results[i].append(Sample(
+                text=text, answer=answer, completion_tokens=done.generated_tokens, truncated=truncated,
+                forced=done.follow_up is not None, prompt_tokens=len(prompt_ids[i]),
+                latency_s=max(1e-6, done.last.finished_at - started)))
+            self.generated_tokens += done.generated_tokens
+        return results
 
 
 _runner: ModelRunner | None = None
@@ -497,6 +489,7 @@ def shutdown_runner() -> None:
 
 __all__ = [
     "DEFAULT_MODEL",
+    "GenerationTimeout",
     "DOWNLOAD_COMMAND",
     "FatalDeviceError",
     "ModelRunner",

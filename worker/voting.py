@@ -1,7 +1,14 @@
-"""Self-consistency: extract each sample's final answer and take the majority. Torch-free.
+"""Self-consistency: take each sample's final answer the way the grader does, then the majority.
 
-Answers are grouped by the grader's equivalence (sympy), so "1/2", "0.5" and "\\frac{1}{2}" vote
-together. A sample without an answer counts in k but never wins.
+Rules (issue 10):
+- the final answer is `grader.extract_final_answer` (the final-answer marker wins over stray
+  boxes, a cut-off box gives None);
+- a sample whose answer was cut off (an unclosed \\boxed{ after the thinking, or a budget-forced
+  continuation that ran out of tokens) counts as no answer;
+- only answers the grader can parse may win; the rest count in k like a missing answer.
+
+Answers are grouped by the grader's equivalence, so "1/2", "0.5" and "\\frac{1}{2}" vote together.
+Torch-free.
 """
 from __future__ import annotations
 
@@ -10,9 +17,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
+from celery.exceptions import SoftTimeLimitExceeded
+
+from grader import check_answer, extract_final_answer
+
 log = logging.getLogger("stepwise.reasoning")
 
 END_THINK = "</think>"
+_BOX = re.compile(r"\\(?:boxed|fbox)\s*\{")
 
 
 @dataclass
@@ -21,72 +33,87 @@ class VoteResult:
     agreement: float  # size of the majority group / k (0.0 when nothing answered)
     groups: list[list[int]] = field(default_factory=list)  # sample indices per group, largest first
     winner: int | None = None  # index into groups of the majority group
+    rejected: list[int] = field(default_factory=list)  # samples whose answer the grader cannot parse
 
     @property
     def members(self) -> list[int]:
         return self.groups[self.winner] if self.winner is not None else []
 
 
-def _normalise(answer: str) -> str:
-    text = answer.strip().strip("$").strip()
-    text = re.sub(r"\\(?:displaystyle|left|right|,|!|;|\s)", "", text)
-    text = re.sub(r"\\[dt]frac", r"\\frac", text)
-    text = re.sub(r"\\text\{\s*([^{}]*)\}", r"\1", text)
-    return re.sub(r"\s+", "", text).rstrip(".")
+def has_cut_off_box(text: str) -> bool:
+    """True when the final part (after the last </think>) opens a \\boxed{ that never closes."""
+    final = text.rsplit(END_THINK, 1)[-1]
+    for match in _BOX.finditer(final):
+        depth, i = 0, match.end() - 1
+        while i < len(final):
+            char = final[i]
+            if char == "\\":
+                i += 2
+                continue
+            depth += (char == "{") - (char == "}")
+            if depth == 0:
+                break
+            i += 1
+        if depth:
+            return True
+    return False
+
+
+def extract_answer(text: str, *, truncated: bool = False) -> str | None:
+    """The final answer of one sample, or None: grader extraction; cut-offs are no answer.
+
+    `truncated` says the generation ran out of tokens: then only a closed \\boxed{} after the
+    thinking is trusted (a marker answer such as "The answer is 1" may have been cut from "1/2").
+    """
+    if not text or has_cut_off_box(text):
+        return None
+    if truncated and (END_THINK not in text or not _BOX.search(text.rsplit(END_THINK, 1)[-1])):
+        return None
+    answer = extract_final_answer(text)
+    return answer.strip() if answer and answer.strip() else None
+
+
+def parseable(answer: str) -> bool:
+    """Whether the grader can read `answer` as math (an unreadable answer can never win the vote)."""
+    try:
+        return check_answer(answer, answer).status != "invalid"
+    except SoftTimeLimitExceeded:
+        raise
+    except Exception:  # a grader bug on this answer makes it ineligible, not the whole vote fail
+        log.warning("reasoning.vote_parse_failed", exc_info=True)
+        return False
 
 
 def grader_equivalent(a: str, b: str) -> bool:
-    """Equivalence as the grader sees it (sympy); plain normalised text when the grader is absent."""
-    if _normalise(a) == _normalise(b):
+    """Equivalence as the grader sees it (either direction, so form requirements cannot split a group)."""
+    if a.strip() == b.strip():
         return True
     try:
-        from grader import check_answer
-    except ImportError:  # the grader is not importable here: a small, safe sympy comparison
-        return _sympy_equal(a, b)
-    try:
         return bool(check_answer(a, b).correct) or bool(check_answer(b, a).correct)
+    except SoftTimeLimitExceeded:
+        raise
     except Exception:  # a grader failure must not lose the whole vote
         log.warning("reasoning.vote_compare_failed", exc_info=True)
         return False
 
 
-_SAFE_EXPR = re.compile(r"^(?:sqrt|pi|[0-9.+\-*/() ]|(?<![A-Za-z])[A-Za-z](?![A-Za-z]))+$")
+def vote(answers: list[str | None], equivalent: Callable[[str, str], bool] | None = None,
+         can_parse: Callable[[str], bool] | None = None) -> VoteResult:
+    """Group the parseable `answers` by `equivalent` (grader equivalence by default); the largest wins.
 
-
-def _to_plain(answer: str) -> str | None:
-    text = _normalise(answer)
-    for _ in range(4):  # nested \frac / \sqrt
-        text = re.sub(r"\\frac\{([^{}]*)\}\{([^{}]*)\}", r"((\1)/(\2))", text)
-        text = re.sub(r"\\sqrt\{([^{}]*)\}", r"sqrt(\1)", text)
-    text = text.replace("\\pi", "pi").replace("\\cdot", "*").replace("\\times", "*").replace("^", "**")
-    text = text.replace("{", "(").replace("}", ")")
-    return text if text and _SAFE_EXPR.match(text.replace("**", "*")) else None
-
-
-def _sympy_equal(a: str, b: str) -> bool:
-    """Fallback equivalence: only plain arithmetic (digits, one-letter symbols, sqrt, pi) is parsed."""
-    left, right = _to_plain(a), _to_plain(b)
-    if left is None or right is None:
-        return False
-    try:
-        import sympy
-        from sympy.parsing.sympy_parser import parse_expr
-
-        return sympy.simplify(parse_expr(left, evaluate=True) - parse_expr(right, evaluate=True)) == 0
-    except Exception:
-        return False
-
-
-def vote(answers: list[str | None], equivalent: Callable[[str, str], bool] | None = None) -> VoteResult:
-    """Group `answers` by `equivalent` (grader equivalence by default) and return the majority.
-
-    agreement = size of the majority group / len(answers); ties go to the group seen first.
+    agreement = size of the majority group / len(answers); None, blank and unparseable answers
+    count in len(answers) but join no group; ties go to the group seen first.
     """
     equivalent = equivalent or grader_equivalent
+    can_parse = can_parse or parseable
     k = len(answers)
     groups: list[list[int]] = []
+    rejected: list[int] = []
     for index, answer in enumerate(answers):
         if answer is None or not answer.strip():
+            continue
+        if not can_parse(answer):
+            rejected.append(index)
             continue
         for group in groups:
             if equivalent(answer, answers[group[0]]):
@@ -95,55 +122,10 @@ def vote(answers: list[str | None], equivalent: Callable[[str, str], bool] | Non
         else:
             groups.append([index])
     if not groups:
-        return VoteResult(answer=None, agreement=0.0, groups=[], winner=None)
-    # Stable sort: the largest group first, ties keep first-seen order.
-    groups.sort(key=len, reverse=True)
+        return VoteResult(answer=None, agreement=0.0, groups=[], winner=None, rejected=rejected)
+    groups.sort(key=len, reverse=True)  # stable: ties keep first-seen order
     best = groups[0]
-    return VoteResult(answer=answers[best[0]], agreement=len(best) / k, groups=groups, winner=0)
+    return VoteResult(answer=answers[best[0]], agreement=len(best) / k, groups=groups, winner=0, rejected=rejected)
 
 
-def _last_boxed(text: str) -> str | None:
-    """Content of the last \\boxed{...} / \\fbox{...} in `text`, braces balanced."""
-    start = max(text.rfind("\\boxed"), text.rfind("\\fbox"))
-    if start < 0:
-        return None
-    i = text.find("{", start)
-    if i < 0:
-        rest = text[start + len("\\boxed"):]
-        match = re.match(r"\s+([^\s$]+)", rest)  # "\boxed 5"
-        return match.group(1) if match else None
-    depth = 0
-    for j in range(i, len(text)):
-        if text[j] == "{":
-            depth += 1
-        elif text[j] == "}":
-            depth -= 1
-            if depth == 0:
-                content = text[i + 1:j].strip()
-                return content or None
-    return None  # unbalanced: the answer was cut off
-
-
-def fallback_extract(text: str) -> str | None:
-    """Used only when the grader package is absent: the last boxed answer after </think>."""
-    if END_THINK in text:
-        text = text.rsplit(END_THINK, 1)[1]
-    return _last_boxed(text)
-
-
-def extract_answer(text: str) -> str | None:
-    """The final answer of an R1 output: grader.extract_final_answer, and when it finds nothing,
-    the last complete \\boxed{} after </think> (what budget forcing asks the model to write)."""
-    try:
-        from grader import extract_final_answer
-    except ImportError:
-        return fallback_extract(text)
-    answer = extract_final_answer(text)
-    if answer is not None and str(answer).strip():
-        return str(answer).strip()
-    if END_THINK in text:
-        return fallback_extract(text)
-    return None
-
-
-__all__ = ["VoteResult", "extract_answer", "fallback_extract", "grader_equivalent", "vote"]
+__all__ = ["VoteResult", "extract_answer", "grader_equivalent", "has_cut_off_box", "parseable", "vote"]

@@ -128,7 +128,7 @@ group("number-formats", [
     ("5 days", "5", C), ("12 apples", "12", C), ("x = 5 days", "5", C), ("3 cm", "3", C),
     ("4.5 km/h", "4.5", C), ("20 cm^2", "20", C), ("$5", "5", C), ("$12.50", "12.5", C),
     ("\\$5", "5", C), ("5\\text{ cm}", "5", C), ("7 dollars", "7", C), ("3 hours", "3", C),
-    ("1,5", "1.5", I),
+    ("1,5", "1.5", C),   # issue 8: a decimal comma against a single-valued key is a decimal
 ])
 
 # Equations are equal when they have the same solution set.

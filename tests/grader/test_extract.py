@@ -47,6 +47,29 @@ EXTRACT = [
     ("<think>x</think> I am not sure.", None),
     # Unbalanced box ignored.
     ("</think> \\boxed{\\frac{1}{2}", None),
+    # The answer the model means: not every box of the final part joined.
+    ("</think> Put $\\boxed{\\phantom{2}}$ in the grid. Counting gives 4 squares, so \\boxed{4}.", "4"),
+    ("</think> First try \\boxed{3}. That fails the check, so the answer must be larger: \\boxed{5}", "5"),
+    ("</think> We set $x = \\boxed{2}$ earlier, but the question asks for y. So y is \\boxed{7}.", "7"),
+    ("</think> \\boxed{} then \\boxed{9}", "9"),
+    # After a final-answer marker: the box that follows it, even if the model writes more boxes after.
+    ("</think> **Final Answer**\n\\boxed{12}\n\nCheck: \\boxed{12 = 3 \\cdot 4}", "12"),
+    ("</think> The final answer is \\boxed{6}. Verification: 2 \\cdot 3 = \\boxed{6}.", "6"),
+    ("Draft: \\boxed{1}. Final Answer: The final answer is $\\boxed{2}$", "2"),
+    ("</think> Final answer: \\boxed{1} or \\boxed{-1}", "1, -1"),
+    ("</think> The roots: $\\boxed{2}$, $\\boxed{3}$", "2, 3"),
+    # A box left open at the end (a budget-forced continuation that ran out) -> None.
+    ("</think> So far \\boxed{3}. Wait, recheck: the answer is \\boxed{\\frac{7}{", None),
+    ("Thus the area is \\boxed{4} ... hmm, actually \\boxed{\\sqrt{", None),
+    ("</think> **Final Answer**\n\\boxed{\\dfrac{3", None),
+    # Nested boxes are one answer.
+    ("</think> \\boxed{\\boxed{5}}", "\\boxed{5}"),
+    # Escaped braces are not groups.
+    ("</think> \\boxed{\\{1, 2\\}}", "\\{1, 2\\}"),
+    ("</think> \\boxed{x \\in \\{1\\}", None),
+    # MATH-style solutions without think tags: the last box.
+    ("Since $2^2 = 4$, the side is $\\boxed{2}$.", "2"),
+    ("Case 1 gives $\\boxed{3}$? No: case 1 is impossible. Hence $\\boxed{8}$.", "8"),
 ]
 
 
@@ -72,3 +95,29 @@ def test_extract_then_check():
     from grader import check_answer
     ans = extract_final_answer("<think>...</think> So $\\boxed{\\dfrac{2}{4}}$")
     assert check_answer(ans, "0.5").correct
+
+
+def test_nested_boxes_are_linear_time_and_bounded():
+    import time
+    text = "</think> " + "\\boxed{" * 3000 + "1" + "}" * 3000      # 24 KB of nested boxes
+    t = time.perf_counter()
+    out = extract_final_answer(text)
+    assert time.perf_counter() - t < 0.2
+    assert out is None or len(out) <= 20_000    # longer than any answer: not an answer
+
+
+def test_large_outputs_are_linear_time():
+    import time
+    for text in ("</think>" + "\\boxed{x} and " * 30000,            # 468 KB, many boxes
+                 "</think>" + "\\boxed{" * 200000,                    # never closed
+                 "x" * 400000 + "The final answer is " * 20000 + "\\boxed{2}",
+                 "{" * 500000 + "\\boxed{3}"):
+        t = time.perf_counter()
+        out = extract_final_answer(text)
+        assert time.perf_counter() - t < 2.0, text[:30]
+        assert out is None or len(out) <= 20_000
+
+
+def test_only_the_end_of_a_huge_output_is_read():
+    text = "\\boxed{1} " + "x" * 2_100_000 + " \\boxed{2}"
+    assert extract_final_answer(text) == "2"

@@ -5,10 +5,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from worker.keys import generation_settings, reference_cache_key, statement_hash
+import pytest
+
+from worker import generation
+from worker.keys import KEY_FIELDS, generation_settings, prompt_version, reference_cache_key, statement_hash
 
 ROOT = Path(__file__).resolve().parents[2]
-GEN = {"temperature": 0.6, "top_p": 0.95, "max_new_tokens": 8192, "repetition_penalty": 1.0, "samples": 5}
+GEN = {"temperature": 0.6, "top_p": 0.95, "max_new_tokens": 8192, "repetition_penalty": 1.0, "samples": 5,
+       "agreement": 0.6, "prompt_version": "p1", "vote_version": "v1"}
 
 
 def test_cache_key_is_stable_and_normalises_whitespace():
@@ -27,16 +31,32 @@ def test_cache_key_changes_with_model_settings_and_statement():
     assert reference_cache_key("x^2 = 4", "other", GEN)[1] == base[1]
 
 
-def test_generation_settings_takes_model_fields_only(tiny_settings):
+@pytest.mark.parametrize("field,value", [("agreement", 0.8), ("prompt_version", "p2"), ("vote_version", "v2"),
+                                         ("temperature", 0.7), ("top_p", 0.9), ("repetition_penalty", 1.1),
+                                         ("samples", 7)])
+def test_everything_that_changes_a_reference_changes_the_key(field, value):
+    assert reference_cache_key("x^2 = 4", "m", {**GEN, field: value})[0] != reference_cache_key("x^2 = 4", "m", GEN)[0]
+
+
+def test_generation_settings_hold_every_key_field(tiny_settings, monkeypatch):
     gen = generation_settings(tiny_settings)
-    assert set(gen) == {"temperature", "top_p", "max_new_tokens", "repetition_penalty", "samples"}
+    assert set(gen) == set(KEY_FIELDS)
     assert gen["samples"] == tiny_settings.samples and gen["max_new_tokens"] == tiny_settings.max_new_tokens
+    assert gen["agreement"] == tiny_settings.agreement
+    # Editing a prompt or forcing text changes the prompt version, hence every key.
+    before = prompt_version()
+    monkeypatch.setattr(generation, "FORCE_ANSWER", generation.FORCE_ANSWER + " ")
+    assert prompt_version() != before
+    monkeypatch.setattr(generation, "FORCE_ANSWER", generation.FORCE_ANSWER.rstrip(" "))
+    monkeypatch.setattr(generation, "INSTRUCTION", "Think.")
+    assert prompt_version() != before
 
 
 def test_no_torch_at_import():
     code = (
         "import sys; sys.path.insert(0, %r)\n"
         "import worker.keys, worker.voting, worker.generation, worker.runtime, worker.evaluate, tasks.reasoning\n"
+        "import worker.engine, worker.engine_hf, worker.engine_vllm, worker.engine_openai, worker.reference\n"
         "from worker.runtime import model_available\n"
         "from store.settings import Settings\n"
         "print(model_available(Settings(model='/nonexistent/model', secret_key='x', database_url='sqlite://', instance_dir='/tmp')))\n"

@@ -1,9 +1,13 @@
 """The model runner through the real transformers classes, on a tiny random Qwen2 (CPU)."""
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from worker.generation import FORCE_ANSWER, FORCE_CLOSE_THINKING, NO_ANSWER_NOTE, left_pad, render_prompt
+from worker.engine import GenerationTimeout, Request, Sampling, choose_engine
+from worker.engine_hf import StaticEngine, left_pad
+from worker.generation import FORCE_ANSWER, FORCE_CLOSE_THINKING, NO_ANSWER_NOTE, render_prompt
 from worker.runtime import (
     DOWNLOAD_COMMAND,
     FatalDeviceError,
@@ -20,12 +24,38 @@ PROBLEMS = ["What is 1/3 + 1/6?", "Solve for x: 2x + 3 = 7. Show every step of t
 def test_load_health_and_prompt(tiny_runner, tiny_model_path):
     health = tiny_runner.health()
     assert health["ok"] and health["state"] == "ready"
-    assert health["device"] == "cpu" and health["dtype"] == "float32"
+    assert health["device"] == "cpu" and health["dtype"] == "float32" and health["engine"]["engine"] == "transformers"
     assert health["load_time_s"] > 0 and health["warmup_s"] is not None
     prompt = render_prompt(tiny_runner.tokenizer, "What is 2+2?")
     assert prompt.startswith("<｜begin▁of▁sentence｜><｜User｜>What is 2+2?\nPlease reason step by step")
     assert prompt.endswith("<｜Assistant｜><think>\n")  # no system prompt, output starts in <think>
     assert model_available(tiny_runner.settings) == (True, f"model weights found in {tiny_model_path}")
+
+
+ROUND_TRIP = [
+    "What is 2 + 2?",
+    "Solve  for x:\t2x + 3 = 7.\n\n  Then   check.",
+    " leading and trailing spaces ",
+    "Final Answer: $\\boxed{\\frac{1}{2}}$ (one half)",
+]
+
+
+def test_tokenizer_declares_the_real_class_and_keeps_spaces(tiny_runner, tiny_model_path):
+    import json
+
+    declared = json.loads((tiny_model_path / "tokenizer_config.json").read_text())
+    assert declared["tokenizer_class"] == "LlamaTokenizerFast"  # like deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B
+    for text in ROUND_TRIP:
+        assert tiny_runner._decode(tiny_runner._encode(text)) == text
+    prompt = tiny_runner._encode(render_prompt(tiny_runner.tokenizer, ROUND_TRIP[1]))
+    bos = tiny_runner.tokenizer.bos_token_id
+    assert prompt[0] == bos and prompt.count(bos) == 1  # a single BOS, from the chat template
+    assert ROUND_TRIP[1].strip() in tiny_runner._decode(prompt)
+
+
+def static_engine(runner, max_batch=8):
+    return StaticEngine(runner.model, device="cpu", dtype_bytes=4, pad_id=runner._pad_id,
+                        stop_ids=runner._stop_ids, max_batch=max_batch)
 
 
 def test_left_padding_batch_matches_single_sequences(tiny_runner):
@@ -35,20 +65,41 @@ def test_left_padding_batch_matches_single_sequences(tiny_runner):
     ids, mask = left_pad(prompts, tiny_runner._pad_id)
     short = 0 if len(prompts[0]) < len(prompts[1]) else 1
     assert mask[short][0] == 0 and ids[short][0] == tiny_runner._pad_id and mask[short][-1] == 1
-    greedy = tiny_runner._generation_config(max_new_tokens=6, greedy=True)
-    calls = tiny_runner.generate_calls
-    batched = tiny_runner._run_batched(prompts, greedy)
-    assert tiny_runner.generate_calls == calls + 1  # one generate call for the batch
-    alone = [tiny_runner._run_batched([p], greedy)[0] for p in prompts]
-    assert batched == alone
+    engine = static_engine(tiny_runner)
+    batched = engine.generate([Request.of(p, 6) for p in prompts])
+    assert engine.generate_calls == 1  # one generate call for the batch
+    alone = [engine.generate([Request.of(p, 6)])[0] for p in prompts]
+    assert [c.token_ids for c in batched] == [c.token_ids for c in alone]
 
 
-def test_generate_samples_and_budget_forcing(tiny_runner):
+def test_continuous_batching_matches_static_greedy(tiny_runner):
+    """The paged, continuously batched engine computes the same greedy tokens as padded generate."""
+    assert tiny_runner.engine.name == "transformers"  # the CPU default
+    prompts = [tiny_runner._encode(render_prompt(tiny_runner.tokenizer, p)) for p in PROBLEMS]
+    requests = [Request.of(p, n) for p, n in zip(prompts, (9, 5))]  # different lengths in one batch
+    continuous = tiny_runner.engine.generate(requests)
+    static = static_engine(tiny_runner).generate(requests)
+    assert [c.token_ids for c in continuous] == [c.token_ids for c in static]
+    assert [len(c.token_ids) + c.stopped for c in continuous] == [9, 5]
+
+
+def test_generate_samples_and_budget_forcing(tiny_runner, monkeypatch):
+    follow_ups = []
+    real = tiny_runner.engine.generate
+
+    def recording(requests, *, follow_up=None, deadline=None):
+        def spy(n, done):
+            more = follow_up(n, done)
+            follow_ups.append((requests[n], done, more))
+            return more
+
+        return real(requests, follow_up=spy, deadline=deadline)
+
+    monkeypatch.setattr(tiny_runner.engine, "generate", recording)
     calls = tiny_runner.generate_calls
     results = tiny_runner.generate(PROBLEMS, samples=3, max_new_tokens=10)
     assert [len(r) for r in results] == [3, 3]
-    # one batched call for 6 sequences, one batched forcing continuation
-    assert tiny_runner.generate_calls - calls <= 2
+    assert tiny_runner.generate_calls - calls == 1  # 6 sequences and their forcing in one engine call
     for samples in results:
         for s in samples:
             assert s.prompt_tokens > 0 and s.latency_s > 0
@@ -60,13 +111,36 @@ def test_generate_samples_and_budget_forcing(tiny_runner):
                 assert s.text.count("</think>") >= 1
                 assert 10 < s.completion_tokens <= 10 + tiny_runner.forced_tokens
                 assert (s.answer is not None) or s.text.endswith(NO_ANSWER_NOTE)
+    # Budget forcing continues the same sequence: prompt + what was written + the forcing text.
+    forced = [(first, done, more) for first, done, more in follow_ups if more is not None]
+    assert forced
+    for first, done, more in forced:
+        prefix = first.prompt_ids + tuple(done.token_ids)
+        assert more.prompt_ids[:len(prefix)] == prefix and len(more.prompt_ids) > len(prefix)
+        assert more.sampling.greedy and more.max_new_tokens == tiny_runner.forced_tokens
+
+
+@pytest.mark.parametrize("kind", ["transformers", "static"])
+def test_deadline_stops_generation_inside_the_loop(tiny_runner, kind):
+    """The solo pool ignores Celery's time limits: the engine's own deadline must stop a long run."""
+    engine = tiny_runner.engine if kind == "transformers" else static_engine(tiny_runner)
+    prompt = tiny_runner._encode(render_prompt(tiny_runner.tokenizer, PROBLEMS[0]))
+    long_run = [Request.of(prompt, 3000, Sampling(temperature=0.6, top_p=0.95))] * 2
+    started = time.monotonic()
+    with pytest.raises(GenerationTimeout):
+        engine.generate(long_run, deadline=started + 0.5)
+    assert time.monotonic() - started < 20  # 3000 tokens would take far longer on 2 cores
+    with pytest.raises(GenerationTimeout):  # already past: nothing runs
+        engine.generate(long_run, deadline=time.monotonic() - 1)
+    assert len(engine.generate([Request.of(prompt, 3)])[0].token_ids) <= 3  # still usable afterwards
 
 
 def test_oom_halves_the_batch_and_retries(tiny_runner, monkeypatch):
     import torch
 
+    engine = static_engine(tiny_runner)
     seen = []
-    real = ModelRunner._generate_chunk
+    real = StaticEngine._generate_chunk
 
     def flaky(self, sequences, config):
         seen.append(len(sequences))
@@ -74,23 +148,41 @@ def test_oom_halves_the_batch_and_retries(tiny_runner, monkeypatch):
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
         return real(self, sequences, config)
 
-    monkeypatch.setattr(ModelRunner, "_generate_chunk", flaky)
-    monkeypatch.setattr(tiny_runner, "max_batch", 8)
-    results = tiny_runner.generate(PROBLEMS, samples=3, max_new_tokens=4)
-    assert [len(r) for r in results] == [3, 3]
+    monkeypatch.setattr(StaticEngine, "_generate_chunk", flaky)
+    prompts = [tiny_runner._encode(p) for p in PROBLEMS]
+    done = engine.generate([Request.of(prompts[n % 2], 4) for n in range(6)])
+    assert len(done) == 6 and all(len(c.token_ids) + c.stopped == 4 for c in done)
     assert seen[:3] == [6, 3, 1]  # 6 sequences, halved to 3, then to 1
-    assert tiny_runner.max_batch <= 2 and tiny_runner.oom_backoffs >= 1
+    assert engine.max_batch <= 2 and engine.oom_backoffs >= 1
 
 
 def test_other_cuda_errors_are_fatal(tiny_runner, monkeypatch):
     def broken(self, sequences, config):
         raise RuntimeError("CUDA error: an illegal memory access was encountered")
 
-    monkeypatch.setattr(ModelRunner, "_generate_chunk", broken)
+    monkeypatch.setattr(StaticEngine, "_generate_chunk", broken)
+    monkeypatch.setattr(tiny_runner, "engine", static_engine(tiny_runner))
     with pytest.raises(FatalDeviceError):
         tiny_runner.generate(PROBLEMS[:1], samples=1, max_new_tokens=2)
     assert not is_fatal_device_error(ValueError("CUDA error"))
     assert not is_fatal_device_error(RuntimeError("shape mismatch"))
+
+
+def test_engine_choice(tiny_model_path, settings_factory):
+    assert choose_engine("auto", "cpu") == "transformers"
+    assert choose_engine("STATIC", "cuda") == "static"
+    with pytest.raises(ValueError, match="not one of"):
+        choose_engine("tgi", "cpu")
+    import importlib.util
+
+    if importlib.util.find_spec("vllm") is None:  # the CPU test env never installs vllm
+        assert choose_engine("auto", "cuda") == "transformers"
+        runner = ModelRunner(settings_factory(tiny_model_path, engine="vllm"))
+        with pytest.raises(ModelUnavailable, match=r"pip install -e '\.\[vllm\]'"):
+            runner.load()
+    runner = ModelRunner(settings_factory(tiny_model_path, engine="openai", engine_url=""))
+    with pytest.raises(ModelUnavailable, match="STEPWISE_ENGINE_URL"):
+        runner.load()
 
 
 def test_missing_weights_say_what_to_do(tmp_path, settings_factory):

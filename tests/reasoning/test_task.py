@@ -6,10 +6,17 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from store.models import Answer, Assignment, Problem, ReferenceSolution, Submission, Teacher
-from tasks.reasoning import solve_reference
+from store.reasoning import AGING_S, BATCH, INTERACTIVE, claim_batch
+from worker.engine import FatalDeviceError, GenerationTimeout
 from worker.generation import Sample
 from worker.keys import generation_settings, reference_cache_key
-from worker.runtime import FatalDeviceError
+from worker.reference import solve_reference as _solve_reference
+
+
+def solve_reference(reference_id, settings, *, enqueue_grading, enqueue_reasoning=None, **kwargs):
+    requeued = [] if enqueue_reasoning is None else None
+    return _solve_reference(reference_id, settings, enqueue_grading=enqueue_grading,
+                            enqueue_reasoning=enqueue_reasoning or requeued.append, **kwargs)
 
 
 def add_reference(session, settings, statement: str, **fields) -> ReferenceSolution:
@@ -70,7 +77,8 @@ def test_batch_vote_store_and_resume(sqlite_db, tiny_settings):
                          "Impossible problem": [None, None, None]})
     queued = []
     statuses = solve_reference(ids[1], tiny_settings, runner=runner, enqueue_grading=queued.append)
-    assert len(runner.calls) == 1 and runner.calls[0][0][0] == "Hard problem"  # requested first, one batch
+    assert len(runner.calls) == 1 and len(runner.calls[0][0]) == 3  # all three in one batch
+    assert runner.calls[0][2]["deadline"] is not None  # the generation loop gets the time limit
     assert runner.calls[0][1] == 3
     assert statuses == {ids[1]: "needs_review", ids[0]: "ready", ids[2]: "needs_review"}
     assert queued == [waiting]  # after the commit, once
@@ -102,9 +110,11 @@ def test_running_rows_are_skipped_unless_stale(sqlite_db, tiny_settings):
     s.get(ReferenceSolution, stale_id).updated_at = old
     s.commit()
     runner = FakeRunner({"busy": ["1"] * 3, "stale": ["2"] * 3})
-    assert solve_reference(busy, tiny_settings, runner=runner, enqueue_grading=list().append) == {}
-    assert solve_reference(stale_id, tiny_settings, runner=runner, enqueue_grading=list().append) == {stale_id: "ready"}
-    assert runner.calls[0][0] == ["stale"]  # the fresh "running" row was not taken
+    # The message for the busy row wakes a worker up: it leaves the fresh "running" row to its
+    # worker and takes over the stale one (its worker is gone).
+    assert solve_reference(busy, tiny_settings, runner=runner, enqueue_grading=list().append) == {stale_id: "ready"}
+    assert runner.calls[0][0] == ["stale"]
+    assert solve_reference(stale_id, tiny_settings, runner=runner, enqueue_grading=list().append) == {}
 
 
 def test_model_unavailable_marks_rows_and_still_resumes(sqlite_db, settings_factory, tmp_path, caplog):
@@ -163,3 +173,95 @@ def test_real_tiny_model_through_the_task(sqlite_db, tiny_settings, tiny_runner)
         assert len(row.samples) == tiny_settings.samples
         assert row.reasoning and row.completion_tokens >= tiny_settings.samples * tiny_settings.max_new_tokens
         assert row.model_id == tiny_runner.model_id and row.latency_s > 0
+
+
+def _age(session, ref_id, seconds):
+    row = session.get(ReferenceSolution, ref_id)
+    row.created_at = datetime.now(timezone.utc) - timedelta(seconds=seconds)
+
+
+def test_interactive_work_is_claimed_before_batch_work_with_aging(sqlite_db, tiny_settings):
+    with sqlite_db.transaction() as s:
+        nightly = [add_reference(s, tiny_settings, f"nightly {n}", priority=BATCH).id for n in range(3)]
+        for ref_id in nightly:
+            _age(s, ref_id, 60)
+        teacher_waits = add_reference(s, tiny_settings, "a teacher is waiting", priority=INTERACTIVE).id
+    with sqlite_db.transaction() as s:  # the nightly message came first, but the waiting teacher goes first
+        claimed = [c.id for c in claim_batch(s, nightly[0], limit=2, lease_s=3600)]
+    assert claimed == [teacher_waits, nightly[0]]
+    with sqlite_db.transaction() as s:
+        old = add_reference(s, tiny_settings, "nightly, waiting for ages", priority=BATCH).id
+        _age(s, old, AGING_S + 60)
+        fresh = add_reference(s, tiny_settings, "another teacher", priority=INTERACTIVE).id
+    with sqlite_db.transaction() as s:  # aging: the old batch row now beats newer interactive work
+        claimed = [c.id for c in claim_batch(s, fresh, limit=2, lease_s=3600)]
+    assert claimed == [old, fresh]
+
+
+def test_a_dead_workers_rows_are_retried_once_and_its_late_write_is_dropped(sqlite_db, tiny_settings):
+    with sqlite_db.transaction() as s:
+        ref_id = add_reference(s, tiny_settings, "What is 2+2?").id
+    with sqlite_db.transaction() as s:  # worker A claims and then dies (its process is gone)
+        dead_claim = claim_batch(s, ref_id, limit=4, lease_s=tiny_settings.reasoning_time_limit)
+    runner = FakeRunner({"What is 2+2?": ["4", "4", "4"]})
+    # The redelivered message while A's lease is fresh: nothing to do (A may still be alive).
+    assert solve_reference(ref_id, tiny_settings, runner=runner, enqueue_grading=list().append) == {}
+    s = sqlite_db.session()
+    s.get(ReferenceSolution, ref_id).updated_at = datetime.now(timezone.utc) - timedelta(
+        seconds=tiny_settings.reasoning_time_limit + 1)
+    s.commit()
+    # After the lease, worker B takes the row over and writes the one reference.
+    assert solve_reference(ref_id, tiny_settings, runner=runner, enqueue_grading=list().append) == {ref_id: "ready"}
+    from store.reasoning import store_outcomes
+
+    with sqlite_db.transaction() as s2:  # A's late outcome is not written over B's
+        assert store_outcomes(s2, dead_claim, {ref_id: {"final_answer": "5", "status": "ready"}}) == {}
+    s.expire_all()
+    rows = s.query(ReferenceSolution).all()
+    assert len(rows) == 1 and rows[0].final_answer == "4" and len(runner.calls) == 1
+
+
+def test_time_limit_inside_generation_fails_the_batch_and_resumes_waiters(sqlite_db, tiny_settings):
+    with sqlite_db.transaction() as s:
+        ref = add_reference(s, tiny_settings, "A very long think")
+        waiting = add_waiting_submission(s, ref)
+        ref_id = ref.id
+    runner = FakeRunner({}, error=GenerationTimeout("the reasoning time limit passed during generation"))
+    queued = []
+    assert solve_reference(ref_id, tiny_settings, runner=runner, enqueue_grading=queued.append) == {ref_id: "failed"}
+    row = sqlite_db.session().get(ReferenceSolution, ref_id)
+    assert row.status == "failed" and row.error.startswith("time limit")
+    assert queued == [waiting]  # the waiting submission goes to teacher review instead of waiting forever
+
+
+def test_unreadable_and_cut_off_answers_never_make_a_reference_ready(sqlite_db, tiny_settings):
+    with sqlite_db.transaction() as s:
+        ref_id = add_reference(s, tiny_settings, "Cut off").id
+    runner = FakeRunner({"Cut off": ["\\frac{1}{", "\\frac{1}{", "\\frac{1}{"]})
+    assert solve_reference(ref_id, tiny_settings, runner=runner, enqueue_grading=list().append) == {
+        ref_id: "needs_review"}
+    row = sqlite_db.session().get(ReferenceSolution, ref_id)
+    assert row.final_answer is None and row.agreement == 0.0 and "grader can read" in row.error
+
+
+def test_keyed_problems_use_no_gpu_unless_worked_solutions_are_asked(sqlite_db, tiny_settings):
+    from store.intake import ProblemIn, create_assignment
+
+    settings_fn = lambda: (tiny_settings.model, generation_settings(tiny_settings))  # noqa: E731
+    problems = [ProblemIn("What is 6*7?"), ProblemIn("1+1", "2")]
+    with sqlite_db.transaction() as s:
+        teacher = Teacher(email="k@example.org", password_hash="x")
+        s.add(teacher)
+        s.flush()
+        nightly, to_solve = create_assignment(s, teacher, "Nightly import", problems,
+                                              reference_settings=settings_fn, priority=BATCH)
+        keyed = nightly.problems[1]
+        assert keyed.reference is None and len(to_solve) == 1  # only the keyless problem goes to the model
+        keyless_ref = nightly.problems[0].reference
+        assert keyless_ref.priority == BATCH
+        # A teacher opens the same problem interactively and asks for worked solutions.
+        live, to_solve = create_assignment(s, teacher, "Live", problems, reference_settings=settings_fn,
+                                           worked_solutions=True, priority=INTERACTIVE)
+        assert live.problems[0].reference.id == keyless_ref.id  # cached: one reference per statement
+        assert keyless_ref.priority == INTERACTIVE  # someone is waiting for it now
+        assert live.problems[1].reference is not None and len(to_solve) == 1  # the keyed one, on request

@@ -1,18 +1,27 @@
-"""API views: bearer auth, validated JSON in, stored before queued, JSON out."""
+"""API views: bearer auth, validated JSON in (models in store.schemas), stored before queued, JSON out."""
 from __future__ import annotations
 
 import csv
 import io
-import json
 
-from flask import Response, g, jsonify, request, url_for
+from flask import Response, current_app, g, jsonify, request, url_for
 from sqlalchemy import select
 
 from store.db import db
-from store.intake import IntakeError, parse_answers, parse_external_id, parse_problems, parse_student
+from store.intake import answers_in, problems_in
 from store.models import Assignment, Source, Submission
 from web.api import bp
 from web.api.openapi import openapi_document
+from web.api.schemas import (
+    AssignmentCreated,
+    AssignmentIn,
+    AssignmentList,
+    AssignmentOut,
+    SubmissionAccepted,
+    SubmissionIn,
+    SubmissionOut,
+)
+from web.api.spec import BODY_ERRORS, Media, check_response, current_operation, operation, request_body
 from web.auth import bearer_teacher
 from web.errors import ApiError
 from web.intake import submit_answers, submit_assignment
@@ -23,7 +32,8 @@ PUBLIC = {"api.openapi"}
 
 @bp.before_request
 def _authenticate():
-    if request.endpoint in PUBLIC:
+    op = current_operation()
+    if request.endpoint in PUBLIC or (op is not None and op.public):
         return None
     teacher = bearer_teacher()
     if teacher is None:
@@ -32,23 +42,10 @@ def _authenticate():
     return None
 
 
-def _json_body() -> dict:
-    if not request.is_json:
-        raise ApiError(415, "unsupported_media_type", "Send the body as application/json.")
-    body = parse_json(request.get_data(cache=True))
-    if body is None:
-        raise ApiError(400, "invalid_json", "The body is not valid JSON.")
-    if not isinstance(body, dict):
-        raise ApiError(400, "invalid_payload", "The body must be a JSON object.")
-    return body
-
-
-def parse_json(data: bytes):
-    """Decode a JSON body; None when it is not JSON (or nested deeper than Python can follow)."""
-    try:
-        return json.loads(data)
-    except (ValueError, RecursionError):
-        return None
+@bp.after_request
+def _conforms(response):
+    """Under test every answer is checked against its declared model (see web.api.spec)."""
+    return check_response(response) if current_app.testing else response
 
 
 def _owned(model, object_id: int):
@@ -59,26 +56,16 @@ def _owned(model, object_id: int):
     return row
 
 
-def _intake_error(exc: IntakeError):
-    raise ApiError(400, "invalid_payload", f"{exc.field} {exc.message}.", field=exc.field) from None
-
-
 @bp.get("/openapi.json")
 def openapi():
-    return jsonify(openapi_document())
+    return jsonify(openapi_document(current_app))
 
 
 @bp.post("/assignments")
+@operation("createAssignment", body=AssignmentIn, responses={201: AssignmentCreated}, errors=BODY_ERRORS)
 def create_assignment():
-    body = _json_body()
-    try:
-        problems = parse_problems(body.get("problems"))
-        title = body.get("title")
-        if not isinstance(title, str) or not title.strip():
-            raise IntakeError("title", "is required")
-        assignment = submit_assignment(g.api_teacher, title, problems)
-    except IntakeError as exc:
-        _intake_error(exc)
+    body: AssignmentIn = request_body()
+    assignment = submit_assignment(g.api_teacher, body.title, problems_in(body.problems))
     return jsonify(
         {
             "id": assignment.id,
@@ -90,6 +77,7 @@ def create_assignment():
 
 
 @bp.get("/assignments")
+@operation("listAssignments", responses={200: AssignmentList})
 def list_assignments():
     rows = db.session.scalars(
         select(Assignment).where(Assignment.teacher_id == g.api_teacher.id).order_by(Assignment.id)
@@ -98,32 +86,32 @@ def list_assignments():
 
 
 @bp.get("/assignments/<id:assignment_id>")
+@operation("getAssignment", responses={200: AssignmentOut})
 def get_assignment(assignment_id: int):
     return jsonify(assignment_json(_owned(Assignment, assignment_id)))
 
 
 @bp.post("/assignments/<id:assignment_id>/submissions")
+@operation("createSubmission", body=SubmissionIn, responses={202: SubmissionAccepted}, errors=BODY_ERRORS)
 def create_submission(assignment_id: int):
     assignment = _owned(Assignment, assignment_id)
-    body = _json_body()
-    try:
-        student = parse_student(body.get("student"))
-        external_id = parse_external_id(body.get("external_id"))
-        answers = parse_answers(body.get("answers"), len(assignment.problems))
-    except IntakeError as exc:
-        _intake_error(exc)
-    submission, created = submit_answers(assignment, student, answers, Source.api, external_id=external_id)
+    body: SubmissionIn = request_body(problems=len(assignment.problems))
+    submission, created = submit_answers(
+        assignment, body.student, answers_in(body.answers), Source.api, external_id=body.external_id
+    )
     url = url_for("api.get_submission", submission_id=submission.id)
-    body = {"id": submission.id, "status": submission.status, "url": url, "created": created}
-    return jsonify(body), 202, {"Location": url}
+    reply = {"id": submission.id, "status": submission.status, "url": url, "created": created}
+    return jsonify(reply), 202, {"Location": url}
 
 
 @bp.get("/submissions/<id:submission_id>")
+@operation("getSubmission", responses={200: SubmissionOut})
 def get_submission(submission_id: int):
     return jsonify(submission_json(_owned(Submission, submission_id)))
 
 
 @bp.get("/assignments/<id:assignment_id>/grades.csv")
+@operation("gradesCsv", responses={200: Media("text/csv", "One row per submission")})
 def grades_csv(assignment_id: int):
     return csv_response(_owned(Assignment, assignment_id))
 

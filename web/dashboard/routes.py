@@ -6,22 +6,25 @@ from urllib.parse import urlparse
 from flask import abort, flash, redirect, render_template, request, session, url_for
 from sqlalchemy import select
 
-from store.batchfile import read_problems, read_submissions
+from store.batchfile import read_problems
 from store.db import db
 from store.grading import regrade_problem
-from store.intake import (
-    IntakeError,
-    parse_answers,
-    parse_external_id,
-    parse_problems,
-    parse_student,
-)
-from store.models import Assignment, Problem, Source, Submission
+from store.intake import IntakeError, parse_problems
+from store.models import Assignment, Problem, Submission
 from tasks import enqueue_grading
 from web.auth import current_teacher, find_teacher, login_required, verify_password
 from web.dashboard import bp
-from web.intake import submit_answers, submit_assignment
-from web.views import grades_table, key_disagrees
+from web.dashboard.forms import (
+    AssignmentForm,
+    EditProblemForm,
+    fields_from_policy,
+    policy_from_fields,
+    policy_summary,
+    problems_from_form,
+)
+from web.dashboard.overview import class_picture, missing_model, progress, results
+from web.intake import submit_assignment
+from web.views import key_disagrees
 
 
 def _owned(model, object_id: int):
@@ -65,102 +68,164 @@ def index():
     return render_template("dashboard/index.html", assignments=assignments)
 
 
-def _problems_from_form():
-    upload = request.files.get("file")
-    if upload and upload.filename:
-        title, raw = read_problems(upload.read(), "file")
-        return request.form.get("title") or title, raw
-    raw = []
-    statements = request.form.getlist("statement")
-    answers = request.form.getlist("answer")
-    points = request.form.getlist("points")
-    for i, statement in enumerate(statements):
-        if not statement.strip():
-            continue
-        item = {"statement": statement}
-        if i < len(answers) and answers[i].strip():
-            item["answer"] = answers[i]
-        if i < len(points) and points[i].strip():
-            try:
-                item["points"] = float(points[i])
-            except ValueError:
-                raise IntakeError(f"problem {i + 1} points", "must be a number") from None
-        raw.append(item)
-    return request.form.get("title"), raw
+def _render_new(form, status: int = 200):
+    return render_template("dashboard/new_assignment.html", form=form), status
+
+
+def _rebuilt(form: AssignmentForm, rows: list[dict]) -> AssignmentForm:
+    return AssignmentForm(formdata=None, data={"title": form.title.data, "problems": rows})
 
 
 @bp.route("/assignments/new", methods=["GET", "POST"])
 @login_required
 def new_assignment():
-    if request.method == "POST":
-        try:
-            title, raw = _problems_from_form()
-            problems = parse_problems(raw)
-            if not title or not str(title).strip():
-                raise IntakeError("title", "is required")
-            assignment = submit_assignment(current_teacher(), title, problems)
-        except IntakeError as exc:
-            flash(f"Not saved: {exc.field} {exc.message}.", "error")
-            return render_template("dashboard/new_assignment.html", form=request.form), 400
-        flash(f"Created “{assignment.title}” with {len(assignment.problems)} problems.", "ok")
-        return redirect(url_for("dashboard.assignment", assignment_id=assignment.id))
-    return render_template("dashboard/new_assignment.html", form={})
+    """Any number of problems: "Add a problem" and "Remove" work without JavaScript (the page is
+    rendered again) and instantly with it (static/problems.js)."""
+    if request.method == "GET":
+        return _render_new(AssignmentForm(formdata=None, data={"problems": [{}, {}, {}]}))
+    form = AssignmentForm()
+    if "add" in request.form:
+        form.problems.append_entry()
+        return _render_new(form)
+    if request.form.get("remove", "").isdigit():
+        rows = form.problems.data
+        index = int(request.form["remove"])
+        if 0 <= index < len(rows) and len(rows) > 1:
+            del rows[index]
+        return _render_new(_rebuilt(form, rows))
+    if not form.validate():
+        flash("Not saved: " + _form_errors(form) + ".", "error")
+        return _render_new(form, 400)
+    try:
+        upload = form.file.data
+        if upload and upload.filename:
+            title, raw = read_problems(upload.read(), "file", filename=upload.filename)
+            title = form.title.data or title
+        else:
+            title, raw = form.title.data, problems_from_form(form)
+        problems = parse_problems(raw)
+        if not title or not str(title).strip():
+            raise IntakeError("title", "is required")
+        assignment = submit_assignment(current_teacher(), title, problems)
+    except IntakeError as exc:
+        flash(f"Not saved: {exc.field} {exc.message}.", "error")
+        return _render_new(form, 400)
+    flash(f"Created “{assignment.title}” with {len(assignment.problems)} problems.", "ok")
+    return redirect(url_for("dashboard.assignment", assignment_id=assignment.id))
+
+
+def _form_errors(form) -> str:
+    """Flatten nested WTForms errors into "problems 2 points: Number must be between 0 and 1000"."""
+    found = []
+
+    def walk(prefix, errors):
+        if isinstance(errors, dict):
+            for name, value in errors.items():
+                walk(f"{prefix} {name}".strip(), value)
+        elif isinstance(errors, list):
+            for i, value in enumerate(errors):
+                if isinstance(value, str):
+                    found.append(f"{prefix}: {value}")
+                else:
+                    walk(f"{prefix} {i + 1}", value)
+
+    walk("", form.errors)
+    return "; ".join(found[:5]) or "the form is incomplete"
+
+
+@bp.route("/problems/<id:problem_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_problem(problem_id: int):
+    """Change a problem's key, points and policy later; its answers are graded again."""
+    problem = _owned_problem(problem_id)
+    if request.method == "GET":
+        data = {"answer": problem.answer_key or "", "points": problem.points,
+                "policy": fields_from_policy(problem.policy)}
+        form = EditProblemForm(formdata=None, data=data)
+        return render_template("dashboard/edit_problem.html", form=form, problem=problem)
+    form = EditProblemForm()
+    try:
+        if not form.validate():
+            raise IntakeError("problem", _form_errors(form))
+        item = {"statement": problem.statement, "points": form.points.data or problem.points}
+        if (form.answer.data or "").strip():
+            item["answer"] = form.answer.data
+        policy = policy_from_fields(form.policy.form.data, keep=problem.policy)
+        if policy:
+            item["policy"] = policy
+        checked = parse_problems([item])[0]
+    except IntakeError as exc:
+        flash(f"Not saved: {exc.field} {exc.message}.", "error")
+        return render_template("dashboard/edit_problem.html", form=form, problem=problem), 400
+    changed = (checked.answer or None) != (problem.answer_key or None) or (checked.policy or {}) != (problem.policy or {})
+    problem.answer_key, problem.points, problem.policy = checked.answer, checked.points, checked.policy or {}
+    db.session.commit()
+    message = f"Saved problem {problem.position}."
+    if changed:
+        message += " " + _regrade(problem)
+    flash(message, "ok")
+    return redirect(url_for("dashboard.assignment", assignment_id=problem.assignment_id) + f"#problem-{problem.position}")
+
+
+def _owned_problem(problem_id: int) -> Problem:
+    problem = db.session.get(Problem, problem_id)
+    if problem is None or problem.assignment.teacher_id != current_teacher().id:
+        abort(404)
+    return problem
+
+
+def _regrade(problem: Problem) -> str:
+    """Queue the problem's answers for grading again; the sentence to show the teacher."""
+    ids = regrade_problem(db.session, problem.id)
+    for sid in ids:
+        enqueue_grading(sid)
+    if not ids:
+        return "No answers to grade again."
+    return f"{len(ids)} submission(s) are being graded again."
 
 
 @bp.get("/assignments/<id:assignment_id>")
 @login_required
 def assignment(assignment_id: int):
     row = _owned(Assignment, assignment_id)
-    header, rows = grades_table(row)
     disagreements = {p.id: key_disagrees(p) for p in row.problems}
     return render_template(
-        "dashboard/assignment.html", assignment=row, header=header, rows=rows, disagreements=disagreements
+        "dashboard/assignment.html", assignment=row, rows=results(row), disagreements=disagreements,
+        progress=progress(row), picture=class_picture(row), model_banner=missing_model(row),
+        assignment_links=_assignment_links(row),
     )
 
 
-@bp.post("/assignments/<id:assignment_id>/submissions")
+def _assignment_links(row: Assignment) -> list[dict]:
+    """Links to the pages other parts add (review queue, reports, deletion) when they exist."""
+    from flask import current_app
+
+    links = []
+    for endpoint, text in (("dashboard.report", "Printable feedback"), ("dashboard.delete_assignment", "Delete")):
+        if endpoint in current_app.view_functions:
+            links.append({"url": url_for(endpoint, assignment_id=row.id), "text": text})
+    return links
+
+
+@bp.get("/assignments/<id:assignment_id>/progress", endpoint="progress")
 @login_required
-def upload_submissions(assignment_id: int):
-    row = _owned(Assignment, assignment_id)
-    upload = request.files.get("file")
-    if not upload or not upload.filename:
-        flash("Choose a CSV or JSON file of submissions to upload.", "error")
-        return redirect(url_for("dashboard.assignment", assignment_id=row.id))
-    try:
-        parsed = []
-        for i, sub in enumerate(read_submissions(upload.read(), "file")):
-            if not isinstance(sub, dict):
-                raise IntakeError(f"submission {i + 1}", "must be an object")
-            parsed.append((parse_student(sub.get("student")), parse_external_id(sub.get("external_id")),
-                           parse_answers(sub.get("answers"), len(row.problems))))
-    except IntakeError as exc:
-        # Nothing is stored unless the whole file reads cleanly.
-        flash(f"Nothing was uploaded: {exc.field} {exc.message}.", "error")
-        return redirect(url_for("dashboard.assignment", assignment_id=row.id))
-    created = sum(
-        submit_answers(row, student, answers, Source.dashboard, external_id=ext)[1]
-        for student, ext, answers in parsed
-    )
-    flash(f"Queued {created} submission(s) for grading.", "ok")
-    return redirect(url_for("dashboard.assignment", assignment_id=row.id))
+def progress_json(assignment_id: int):
+    """The live progress bar polls this (session login; the API has the same at /api/v1)."""
+    return progress(_owned(Assignment, assignment_id))
 
 
 @bp.post("/problems/<id:problem_id>/key")
 @login_required
 def set_key(problem_id: int):
     """Set or change a problem's key; its submissions are graded again against it."""
-    problem = db.session.get(Problem, problem_id)
-    if problem is None or problem.assignment.teacher_id != current_teacher().id:
-        abort(404)
+    problem = _owned_problem(problem_id)
     key = request.form.get("answer", "").strip()
     if not key or len(key) > 10_000:
         flash("Enter an answer key (at most 10,000 characters).", "error")
     else:
         problem.answer_key = key
         db.session.commit()
-        for sid in regrade_problem(db.session, problem.id):
-            enqueue_grading(sid)
-        flash(f"Saved the key for problem {problem.position}; its answers are being graded again.", "ok")
+        flash(f"Saved the key for problem {problem.position}. " + _regrade(problem), "ok")
     return redirect(url_for("dashboard.assignment", assignment_id=problem.assignment_id))
 
 
@@ -183,4 +248,22 @@ def grades_csv(assignment_id: int):
 def _nav():
     from flask import current_app
 
-    return {"lms_endpoints": {e for e in current_app.view_functions if e.startswith("lms.")}}
+    endpoints = current_app.view_functions
+    return {"lms_endpoints": {e for e in endpoints if e.startswith("lms.")},
+            "dashboard_endpoints": {e for e in endpoints if e.startswith("dashboard.")}}
+
+
+@bp.app_template_filter("policy_summary")
+def _policy_summary(policy) -> str:
+    return policy_summary(policy)
+
+
+@bp.app_template_filter("key_tex")
+def _key_tex(key: str, policy=None) -> str | None:
+    """The grader's LaTeX reading of a key, to typeset it; None where the grader cannot read it."""
+    try:
+        from grader import read_key
+    except ImportError:
+        return None
+    reading = read_key(key)
+    return reading.interpreted if reading.ok and reading.interpreted else None

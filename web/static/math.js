@@ -1,7 +1,23 @@
-// Typeset the grader's feedback ("We read your answer as $\frac{14}{3}$") with the bundled KaTeX.
+// Typeset maths with the bundled KaTeX. The server has already escaped every text: auto-render
+// reads text nodes and KaTeX builds the DOM itself, so student text never becomes markup.
+//  .feedback, .math: $...$, \(...\), $$...$$ and \[...\] inside the text.
+//  .tex[data-tex]: the whole attribute is one LaTeX expression (the grader's reading of a key).
 document.addEventListener("DOMContentLoaded", function () {
-  if (typeof renderMathInElement !== "function") return;
-  document.querySelectorAll(".feedback").forEach(function (el) {
-    renderMathInElement(el, {delimiters: [{left: "$", right: "$", display: false}], throwOnError: false});
-  });
+  "use strict";
+  var delimiters = [
+    {left: "$$", right: "$$", display: true},
+    {left: "\\[", right: "\\]", display: true},
+    {left: "$", right: "$", display: false},
+    {left: "\\(", right: "\\)", display: false}
+  ];
+  if (typeof renderMathInElement === "function") {
+    document.querySelectorAll(".feedback, .math").forEach(function (el) {
+      renderMathInElement(el, {delimiters: delimiters, throwOnError: false});
+    });
+  }
+  if (typeof katex === "object") {
+    document.querySelectorAll(".tex[data-tex]").forEach(function (el) {
+      katex.render(el.getAttribute("data-tex"), el, {throwOnError: false, displayMode: false});
+    });
+  }
 });

@@ -1,0 +1,71 @@
+"""Comparing answers with units: convert to the key's unit, refuse a wrong dimension, and
+ask for the unit when the policy requires it."""
+from __future__ import annotations
+
+import dataclasses
+
+import sympy
+
+from .answer import Answer
+from .compare import Verdict, _no
+from .model import Policy, Status
+from .parse import ParseError, normalize_parts
+from .units import Unit, read_unit
+
+__all__ = ["unit_of", "apply_units", "missing_unit"]
+
+
+def unit_of(text: str) -> Unit | None:
+    try:
+        return read_unit(normalize_parts(text)[1])
+    except (ParseError, ValueError):
+        return None
+
+
+def _scaled(ans: Answer, factor) -> Answer:
+    if factor == 1:
+        return ans
+    if ans.kind == "expr":
+        return dataclasses.replace(ans, value=ans.value * factor)
+    if ans.kind == "values":
+        return dataclasses.replace(ans, value=[v * factor for v in ans.value])
+    return ans
+
+
+def apply_units(ans: Answer, s_unit: Unit | None, r_unit: Unit | None,
+                pol: Policy) -> tuple[Verdict | None, Answer]:
+    """(a verdict when the unit alone decides, else None; the answer in the key's unit)."""
+    if pol.units == "ignore" or r_unit is None or r_unit.kind == "label":
+        return None, ans
+    if s_unit is None or s_unit.kind == "label":
+        return None, ans
+    if r_unit.kind == "temperature" or s_unit.kind == "temperature":
+        if s_unit.kind != r_unit.kind or s_unit.name != r_unit.name:
+            return _wrong_unit(s_unit, r_unit), ans
+        return None, ans
+    if s_unit.dims != r_unit.dims:
+        return _wrong_unit(s_unit, r_unit), ans
+    factor = sympy.nsimplify(s_unit.scale / r_unit.scale)
+    return None, _scaled(ans, factor)
+
+
+def _wrong_unit(s_unit: Unit, r_unit: Unit) -> Verdict:
+    if r_unit.kind == "physical" and s_unit.kind == "physical":
+        msg = "Check your units: %s is not a unit of %s." % (
+            s_unit.text, r_unit.describe().split(" ", 1)[-1])
+    else:
+        msg = "Check your units: %s is not the unit this question asks for." % s_unit.text
+    return _no("wrong-unit", msg.replace("deg ", "\u00b0"), 0.0, {"unit": s_unit.text})
+
+
+def missing_unit(v: Verdict, s_unit: Unit | None, r_unit: Unit | None, pol: Policy) -> Verdict:
+    """A right number without the key's unit: partial credit when units are required."""
+    if pol.units != "required" or r_unit is None or r_unit.kind == "label" or r_unit.is_angle:
+        return v
+    if s_unit is not None and s_unit.kind != "label":
+        return v
+    if v.status != Status.correct:
+        return v
+    score = 0.5 if pol.partial_credit else 0.0
+    return _no("missing-unit", "Your number is right: include the units.", score,
+               dict(v.details, unit="missing"))

@@ -1,0 +1,180 @@
+"""One engine interface for every way Stepwise runs the reasoning model. Torch-free at import.
+
+The runner (worker/runtime.py) asks an engine for completions of token-id prompts:
+
+    completions = engine.generate(requests, follow_up=fn, deadline=t)
+
+`follow_up(index, completion)` may return a second request for the same slot (budget forcing:
+prompt + what the model wrote + "**Final Answer** ... \\boxed{"); engines submit it as soon as the
+first part finishes, into the same running batch, and engines with a prefix cache (transformers
+continuous batching, vLLM) reuse the KV of the shared prefix instead of a fresh prefill.
+`deadline` (time.monotonic() seconds) is enforced inside the generation loop: past it, running
+requests are cancelled and GenerationTimeout is raised. That is what stops a stuck generation
+under Celery's solo pool, where Celery's own time limits never fire.
+
+Engines (STEPWISE_ENGINE):
+    transformers  continuous batching with a paged KV cache (transformers' ContinuousBatchingManager),
+                  CPU and GPU; the default on the CPU
+    static        one padded `model.generate` per chunk (the old path; kept as the bench baseline)
+    vllm          vLLM in-process (`pip install '.[vllm]'`); the default on a GPU when vllm is installed
+    openai        an OpenAI-compatible server (`vllm serve`) at STEPWISE_ENGINE_URL
+"""
+from __future__ import annotations
+
+import importlib.util
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+ENGINES = ("auto", "transformers", "static", "vllm", "openai")
+
+
+_FATAL_MARKERS = ("CUDA error", "CUBLAS_STATUS", "cuDNN error", "CUDNN_STATUS", "device-side assert", "NCCL error")
+
+
+class FatalDeviceError(RuntimeError):
+    """A CUDA error other than out-of-memory: the CUDA context is unusable, the process must restart."""
+
+
+def is_oom(exc: BaseException) -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    oom = getattr(torch, "OutOfMemoryError", None) or torch.cuda.OutOfMemoryError
+    return isinstance(exc, oom)
+
+
+def is_fatal_device_error(exc: BaseException) -> bool:
+    """A CUDA runtime error (not OOM) after which the CUDA context cannot be trusted."""
+    if is_oom(exc) or not isinstance(exc, RuntimeError):
+        return False
+    try:
+        import torch
+
+        accelerator_error = getattr(torch, "AcceleratorError", None)
+        if accelerator_error is not None and isinstance(exc, accelerator_error):
+            return True
+    except ImportError:
+        pass
+    return any(marker in str(exc) for marker in _FATAL_MARKERS)
+
+
+class GenerationTimeout(Exception):
+    """The deadline passed before every request finished; the running requests were cancelled."""
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Sampling of one request; temperature <= 0 means greedy."""
+
+    temperature: float = 0.0
+    top_p: float = 1.0
+    repetition_penalty: float = 1.0
+
+    @property
+    def greedy(self) -> bool:
+        return float(self.temperature) <= 0.0
+
+
+GREEDY = Sampling()
+
+
+@dataclass(frozen=True)
+class Request:
+    prompt_ids: tuple[int, ...]
+    max_new_tokens: int
+    sampling: Sampling = GREEDY
+
+    @classmethod
+    def of(cls, prompt_ids: Sequence[int], max_new_tokens: int, sampling: Sampling = GREEDY) -> "Request":
+        return cls(tuple(int(t) for t in prompt_ids), int(max_new_tokens), sampling)
+
+
+@dataclass
+class Completion:
+    """What the engine generated for one request: ids without the stop token, and whether it stopped."""
+
+    token_ids: list[int]
+    stopped: bool  # a stop (EOS) token ended it; False: it ran out of max_new_tokens
+    follow_up: "Completion | None" = None  # the continuation requested by follow_up(), if any
+    finished_at: float = field(default_factory=time.monotonic)  # when the engine handed it back
+
+    @property
+    def last(self) -> "Completion":
+        return self.follow_up or self
+
+    @property
+    def generated_tokens(self) -> int:
+        """Tokens generated for this slot, stop tokens included, both parts."""
+        own = len(self.token_ids) + int(self.stopped)
+        return own + (self.follow_up.generated_tokens if self.follow_up else 0)
+
+
+FollowUp = Callable[[int, Completion], "Request | None"]
+
+
+def cut_at_stop(ids: Sequence[int], stop_ids: set[int]) -> tuple[list[int], bool]:
+    """Ids up to (excluding) the first stop token, and whether a stop token was reached."""
+    out: list[int] = []
+    for token in ids:
+        if int(token) in stop_ids:
+            return out, True
+        out.append(int(token))
+    return out, False
+
+
+def check_deadline(deadline: float | None) -> None:
+    if deadline is not None and time.monotonic() >= deadline:
+        raise GenerationTimeout("the reasoning time limit passed during generation")
+
+
+def remaining(deadline: float | None) -> float | None:
+    return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+
+class Engine:
+    """Base class: `generate` completions for token-id requests; `close` frees the device."""
+
+    name = "engine"
+
+    def generate(self, requests: Sequence[Request], *, follow_up: FollowUp | None = None,
+                 deadline: float | None = None) -> list[Completion]:
+        raise NotImplementedError
+
+    def health(self) -> dict[str, Any]:
+        return {"engine": self.name}
+
+    def close(self) -> None:
+        """Release what the engine holds (threads, KV cache, connections)."""
+
+
+def choose_engine(requested: str | None, device: str) -> str:
+    """The engine to use: STEPWISE_ENGINE, or `auto` → vllm on a GPU when installed, else transformers."""
+    wanted = (requested or "auto").strip().lower()
+    if wanted not in ENGINES:
+        raise ValueError(f"STEPWISE_ENGINE={requested!r} is not one of {', '.join(ENGINES)}")
+    if wanted != "auto":
+        return wanted
+    if device.startswith("cuda") and importlib.util.find_spec("vllm") is not None:
+        return "vllm"
+    return "transformers"
+
+
+__all__ = [
+    "Completion",
+    "ENGINES",
+    "Engine",
+    "FatalDeviceError",
+    "FollowUp",
+    "GREEDY",
+    "GenerationTimeout",
+    "Request",
+    "Sampling",
+    "check_deadline",
+    "choose_engine",
+    "cut_at_stop",
+    "is_fatal_device_error",
+    "is_oom",
+    "remaining",
+]

@@ -1,0 +1,183 @@
+"""Write reference solutions: claim a batch, generate k samples each, vote, store, resume grading.
+
+`solve_reference(id, settings)` is what the thin Celery task `stepwise.reasoning.solve` calls.
+It claims the most urgent pending rows (store/reasoning.py: interactive before batch, with aging),
+runs them through the runner in one engine call with a deadline inside the generation loop
+(Celery's time limits do not fire under the solo pool), stores every outcome in one transaction
+while the claim's lease holds, and after the commit queues the grading of waiting submissions.
+Safe to run twice: a delivery that finds nothing claimable does nothing. No torch at import.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import defaultdict
+from typing import Any, Callable
+
+from celery.exceptions import SoftTimeLimitExceeded
+
+from store import grading
+from store import reasoning as rows
+from store.db import db
+from store.models import ReferenceStatus
+from worker.engine import FatalDeviceError, GenerationTimeout
+from worker.keys import generation_settings
+from worker.voting import vote
+
+log = logging.getLogger("stepwise.reasoning")
+
+DEADLINE_MARGIN = 0.9  # the generation deadline is this share of the lease: a live worker always ends first
+
+_logged_unavailable: set[str] = set()
+
+
+def solve_reference(
+    reference_id: int,
+    settings: Any,
+    *,
+    runner: Any = None,
+    enqueue_grading: Callable[[int], Any],
+    enqueue_reasoning: Callable[[int], Any],
+    exit_process: Callable[[int], Any] | None = None,
+) -> dict:
+    """Claim, generate, vote, store, resume waiting submissions. Returns {reference_id: status}.
+
+    `exit_process` is called with 1 after a fatal CUDA error (the Celery task passes os._exit);
+    without it the FatalDeviceError is raised to the caller.
+    """
+    lease_s = float(settings.reasoning_time_limit)
+    with db.transaction() as session:
+        claims = rows.claim_batch(session, reference_id, limit=int(settings.batch_size), lease_s=lease_s)
+    if not claims:
+        log.info("reasoning.skipped reference_id=%s", reference_id,
+                 extra={"event": "reasoning.skipped", "reference_id": reference_id})
+        return {}
+    ids = [c.id for c in claims]
+    log.info("reasoning.claimed reference_id=%s batch=%s", reference_id, ids,
+             extra={"event": "reasoning.claimed", "reference_id": reference_id, "batch": ids})
+    deadline = time.monotonic() + lease_s * DEADLINE_MARGIN
+
+    from worker.runtime import ModelUnavailable, get_runner
+
+    runner = runner or get_runner(settings)
+    try:
+        runner.ensure_ready()
+    except ModelUnavailable as exc:
+        if exc.message not in _logged_unavailable:  # say it once per process, clearly
+            _logged_unavailable.add(exc.message)
+            log.error("reasoning.model_unavailable %s", exc.message,
+                      extra={"event": "reasoning.model_unavailable", "reference_id": reference_id})
+        return _finish(claims, {i: _failure(ReferenceStatus.unavailable, exc.message) for i in ids}, enqueue_grading)
+
+    try:
+        outcomes = _generate(claims, settings, runner, deadline)
+    except FatalDeviceError as exc:
+        log.critical("reasoning.device_error batch=%s: %s", ids, exc,
+                     extra={"event": "reasoning.device_error", "reference_id": reference_id})
+        with db.transaction() as session:
+            retry, failed = rows.release_after_crash(session, claims, str(exc))
+        if failed:  # their waiting submissions go to teacher review now
+            _resume(failed, enqueue_grading)
+        if exit_process is None:
+            raise
+        for row_id in retry:
+            try:
+                enqueue_reasoning(row_id)
+            except Exception:  # the broker may be gone too; the stale-lease rule recovers
+                log.exception("reasoning.requeue_failed reference_id=%s", row_id)
+        exit_process(1)
+        return {}
+    except GenerationTimeout as exc:
+        log.error("reasoning.timeout batch=%s: %s", ids, exc, extra={"event": "reasoning.timeout"})
+        message = f"time limit: {exc} (STEPWISE_REASONING_TIME_LIMIT={settings.reasoning_time_limit}s)"
+        return _finish(claims, {i: _failure(ReferenceStatus.failed, message) for i in ids}, enqueue_grading)
+    except (SoftTimeLimitExceeded, Exception) as exc:
+        log.exception("reasoning.failed batch=%s", ids, extra={"event": "reasoning.failed", "reference_id": reference_id})
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        _finish(claims, {i: _failure(ReferenceStatus.failed, error) for i in ids}, enqueue_grading)
+        raise
+    return _finish(claims, outcomes, enqueue_grading)
+
+
+def _failure(status: ReferenceStatus, error: str) -> dict:
+    return {"status": status.value, "error": error}
+
+
+def _generate(claims: list, settings: Any, runner: Any, deadline: float) -> dict[int, dict]:
+    """One runner call per distinct generation setting (normally exactly one)."""
+    groups: dict[str, list] = defaultdict(list)
+    for claim in claims:
+        gen = claim.settings or generation_settings(settings)
+        groups[json.dumps(gen, sort_keys=True)].append((claim, gen))
+    outcomes: dict[int, dict] = {}
+    for members in groups.values():
+        gen = members[0][1]
+        started = time.perf_counter()
+        results = runner.generate(
+            [claim.statement for claim, _gen in members],
+            samples=int(gen.get("samples", settings.samples)),
+            max_new_tokens=int(gen.get("max_new_tokens", settings.max_new_tokens)),
+            temperature=float(gen.get("temperature", settings.temperature)),
+            top_p=float(gen.get("top_p", settings.top_p)),
+            repetition_penalty=float(gen.get("repetition_penalty", settings.repetition_penalty)),
+            deadline=deadline,
+        )
+        log.info("reasoning.generated batch=%s samples=%s seconds=%.2f", [c.id for c, _g in members],
+                 gen.get("samples"), time.perf_counter() - started, extra={"event": "reasoning.generated"})
+        for (claim, gen_used), samples in zip(members, results):
+            agreement = float(gen_used.get("agreement", settings.agreement))
+            outcomes[claim.id] = outcome(samples, gen_used, runner.model_id, agreement)
+    return outcomes
+
+
+def outcome(samples: list, gen: dict, model_id: str, agreement_needed: float) -> dict:
+    """The row fields for one problem's samples: the vote, the chosen sample's text, the usage."""
+    result = vote([s.answer for s in samples])
+    members = result.members
+    chosen = samples[members[0]] if members else (samples[0] if samples else None)
+    ready = result.answer is not None and result.agreement >= float(agreement_needed)
+    if result.answer is not None:
+        error = None
+    elif result.rejected:
+        error = f"no sample reached a final answer the grader can read ({len(result.rejected)} unreadable)"
+    else:
+        error = "no sample reached a final answer"
+    return {
+        "status": ReferenceStatus.ready.value if ready else ReferenceStatus.needs_review.value,
+        "final_answer": result.answer,
+        "agreement": result.agreement,
+        "samples": [s.to_dict() for s in samples],
+        "reasoning": chosen.text if chosen else None,
+        "prompt_tokens": samples[0].prompt_tokens if samples else 0,
+        "completion_tokens": sum(s.completion_tokens for s in samples),
+        "latency_s": max((s.latency_s for s in samples), default=0.0),
+        "settings": dict(gen),
+        "model_id": model_id,
+        "error": error,
+    }
+
+
+def _finish(claims: list, outcomes: dict[int, dict], enqueue_grading: Callable[[int], Any]) -> dict:
+    """Write every outcome in one transaction (lease permitting), then queue waiting submissions."""
+    to_grade: list[int] = []
+    with db.transaction() as session:
+        statuses = rows.store_outcomes(session, claims, outcomes)
+        session.flush()
+        for row_id in statuses:
+            to_grade.extend(grading.resume_waiting(session, row_id))
+    for submission_id in dict.fromkeys(to_grade):
+        enqueue_grading(submission_id)
+    return statuses
+
+
+def _resume(ids: list[int], enqueue_grading: Callable[[int], Any]) -> None:
+    to_grade: list[int] = []
+    with db.transaction() as session:
+        for row_id in ids:
+            to_grade.extend(grading.resume_waiting(session, row_id))
+    for submission_id in dict.fromkeys(to_grade):
+        enqueue_grading(submission_id)
+
+
+__all__ = ["outcome", "solve_reference"]
