@@ -19,4 +19,4 @@ RUN pip install --index-url "$TORCH_INDEX" "$TORCH_SPEC" \
 RUN useradd --create-home --uid 1000 stepwise && mkdir -p /data && chown stepwise /data
 USER stepwise
 EXPOSE 8000
-CMD ["waitress-serve", "--host=0.0.0.0", "--port=8000", "--threads=8", "--call", "web:create_app"]
+CMD ["gunicorn", "-c", "python:web.gunicorn_conf", "web:create_app()"]

@@ -95,7 +95,7 @@ def _values_of(node) -> list:
     """Values of a right-hand side: plain expression, a ± b, ±a, or a set."""
     k = node[0]
     if k not in ("upm", "pm", "set", "paren") and _has_pm(node):
-        vals = []
+        vals: list = []
         for n in _expand_pm(node):
             v = to_expr(n)
             if not any(v == u for u in vals):
@@ -197,6 +197,9 @@ def _solve_rel(op, a, b, x):
     if op == "!=":
         inner = _solve_rel("=", a, b, x)
         return sympy.Complement(S.Reals, inner)
+    poly = _poly_relation(op, a, b, x)
+    if poly is not None:
+        return poly
     size = sympy.count_ops(a) + sympy.count_ops(b)
     if op == "=":
         sol = bounded(lambda: sympy.solveset(sympy.Eq(a, b), x, S.Reals), 0.5, size=size)
@@ -205,6 +208,27 @@ def _solve_rel(op, a, b, x):
     if sol is None:
         raise ParseError("This inequality is too complicated to check.", "too-big")
     return sol
+
+
+MAX_RELATION_DEGREE = 12
+
+
+def _poly_relation(op, a, b, x):
+    """Solution set of a polynomial relation from its real roots: fast and the same on a cold
+    process as on a warm one (sympy's first solveset call takes about half a second)."""
+    from sympy.solvers.inequalities import solve_poly_inequality
+    f = a - b
+    try:
+        if not f.is_polynomial(x):
+            return None
+        P = sympy.Poly(f, x)
+        if P.degree() > MAX_RELATION_DEGREE or P.degree() < 1 or \
+                not all(c.is_real and c.is_number for c in P.all_coeffs()):
+            return None
+        rel = {"=": "==", "!=": "!="}.get(op, op)
+        return sympy.Union(*solve_poly_inequality(P, rel))
+    except (sympy.PolynomialError, NotImplementedError, ValueError, TypeError):
+        return None
 
 
 def _simple(op, c, left):
@@ -292,12 +316,12 @@ def _from_rel(node, text, decimal):
             return a
         if _lone_symbol(rhs) and lhs[0] in ("upm", "pm"):
             return A("values", _values_of(lhs), var=to_expr(rhs))
-        l, r = to_expr(lhs), to_expr(rhs)
-        if _lone_symbol(lhs) and l not in r.free_symbols:
-            return A("values", [r], var=l, extra={"lhs": l, "rhs": r})
-        if _lone_symbol(rhs) and r not in l.free_symbols and not l.free_symbols:
-            return A("values", [l], var=r, extra={"lhs": l, "rhs": r})
-        return A("equation", (l, r))
+        left, right = to_expr(lhs), to_expr(rhs)
+        if _lone_symbol(lhs) and left not in right.free_symbols:
+            return A("values", [right], var=left, extra={"lhs": left, "rhs": right})
+        if _lone_symbol(rhs) and right not in left.free_symbols and not left.free_symbols:
+            return A("values", [left], var=right, extra={"lhs": left, "rhs": right})
+        return A("equation", (left, right))
     if "=" in ops:
         raise ParseError("We could not read a mix of '=' and inequality signs.", "syntax")
     s, x = relation_set(node)
@@ -345,8 +369,9 @@ def _from_list(node, text, decimal):
         vals = [v for p in parts for v in (p.value if p.kind == "values" else [p.value])]
         return A("values", vals, var=parts[0].var, joined_by_or=joined_by_or)
     if kinds <= {"expr", "values"} and all(p.var is None for p in parts):
-        vals = [v for p in parts for v in p.value] if "values" in kinds else None
-        if vals is None:
+        if "values" in kinds:
+            vals = [v for p in parts for v in p.value]
+        else:
             vals = [p.value for p in parts]
         return A("values", vals, joined_by_or=joined_by_or)
     if kinds <= {"realset"}:

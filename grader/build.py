@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import contextvars
-import math
 
 import sympy
 from sympy import S
@@ -270,20 +269,3 @@ def sig_figs(node) -> int | None:
     if "." in t:
         return max(len(digits), 1)
     return max(len(digits.rstrip("0")), 1)
-
-
-def node_count(node) -> int:
-    if isinstance(node, list):
-        return sum(node_count(n) for n in node)
-    if not isinstance(node, tuple):
-        return 0
-    if node[0] in ("num", "sym", "const"):
-        return 1
-    return 1 + sum(node_count(c) for c in node[1:] if isinstance(c, (tuple, list)))
-
-
-def safe_float_log10(x) -> float:
-    try:
-        return math.log10(abs(float(x)))
-    except (ValueError, OverflowError, TypeError):
-        return 0.0

@@ -19,6 +19,10 @@ __all__ = ["Verdict", "compare", "real_solutions", "equations_equivalent", "expr
            "form_issues"]
 
 MAX_POLY_DEGREE = 40
+# Feedback points to where to look, never to the answer ("check the sign of your answer" for
+# -8 against 8 would tell it).
+SIGN_HINT = ("Not correct: look again at each step where a sign can change (moving a term across "
+             "'=', multiplying or dividing by a negative number, removing brackets after a minus).")
 INNER_BUDGET = 0.4        # seconds for one open-ended sympy call (solveset, simplify)
 
 
@@ -243,9 +247,13 @@ def _decimal_node(ans: Answer):
 
 
 def _round_to(x, places):
+    """Round half away from zero, as taught in school (mpmath's nint rounds half to even).
+    The tiny nudge absorbs the binary error of a decimal such as 50.265."""
     c = ctx()
     q = c.mpf(10) ** places
-    return c.nint(x * q) / q
+    y = abs(x * q)
+    r = c.floor(y + 0.5 + y * c.mpf(10) ** -60)
+    return (r if x >= 0 else -r) / q
 
 
 def _sig_round(x, n):
@@ -260,6 +268,8 @@ def cmp_expr(sv, rv, s: Answer, r: Answer, pol: Policy) -> Verdict:
     from .build import decimal_places, sig_figs
     if pol.sigfigs is not None and not sv.free_symbols and not rv.free_symbols:
         return _cmp_sigfigs(sv, rv, s, pol, sig_figs(_decimal_node(s)))
+    if pol.dp is not None and not sv.free_symbols and not rv.free_symbols:
+        return _cmp_dp(sv, rv, s, pol, _places(s))
     if pol.mode == "numeric" or pol.rel_tol is not None or pol.abs_tol is not None:
         if exprs_equal(sv, rv, pol):
             return _with_forms(s, r, [sv], pol)
@@ -276,7 +286,69 @@ def cmp_expr(sv, rv, s: Answer, r: Answer, pol: Policy) -> Verdict:
         if dp is not None and vs is not None and abs(vs.imag) < 1e-30:
             if _round_to(vs.real, dp) == numeric_value(rv).real:
                 return _ok({"note": "matches the decimal reference when rounded"})
+    if r.decimal and s.decimal and not rv.free_symbols and not sv.free_symbols:
+        v = _cmp_rounded_key(sv, rv, s, r, pol)
+        if v is not None:
+            return v
     return _diagnose(sv, rv, s, r, pol)
+
+
+def _places(ans: Answer) -> int | None:
+    """Decimal places written in a lone number (0 for an integer), else None."""
+    from .build import decimal_places
+    node = _decimal_node(ans)
+    if node[0] == "neg":
+        node = node[1]
+    if node[0] == "num" and not node[3]:
+        return 0
+    return decimal_places(node)
+
+
+def _real(v):
+    x = numeric_value(v)
+    return None if x is None or abs(x.imag) > 1e-30 else x.real
+
+
+def _dp_words(n: int) -> str:
+    return "%d decimal place%s" % (n, "" if n == 1 else "s")
+
+
+def _cmp_rounded_key(sv, rv, s: Answer, r: Answer, pol: Policy) -> Verdict | None:
+    """A key that is a rounded decimal (50.3): a more precise answer that rounds to it earns
+    partial credit; a less precise one never scores more than that."""
+    dk, ds = _places(r), _places(s)
+    vs, vr = _real(sv), _real(rv)
+    if dk is None or ds is None or vs is None or vr is None or ds == dk:
+        return None
+    if ds > dk and _round_to(vs, dk) == _round_to(vr, dk):
+        return _no("decimal-places", "Round your answer to %s." % _dp_words(dk),
+                   0.5 if pol.partial_credit else 0.0, {"places": ds, "expected_places": dk})
+    if ds < dk and _round_to(vr, ds) == _round_to(vs, ds):
+        return _no("rounded", "Not accurate enough: give your answer to %s." % _dp_words(dk), 0.0,
+                   {"places": ds, "expected_places": dk})
+    return None
+
+
+def _cmp_dp(sv, rv, s: Answer, pol: Policy, given: int | None) -> Verdict:
+    """Policy ``dp``: the answer rounded to that many decimal places."""
+    n = pol.dp or 0
+    vs, vr = _real(sv), _real(rv)
+    if vs is None or vr is None:
+        return _no("wrong-value", "That is not correct.")
+    target = _round_to(vr, n)
+    if not s.decimal and values_equal(sv, rv):
+        return _ok({"note": "exact value"})
+    if given is None:
+        return _diagnose(sv, rv, s, None, pol)
+    if vs == target or (given == n and abs(vs - target) <= abs(target) * 1e-12):
+        return _ok()
+    if given > n and _round_to(vs, n) == target:
+        return _no("decimal-places", "Right value, but round it to %s." % _dp_words(n),
+                   0.5 if pol.partial_credit else 0.0, {"places": given})
+    if given < n and _round_to(vr, given) == vs:
+        return _no("rounded", "You rounded too much: give %s." % _dp_words(n), 0.0,
+                   {"places": given})
+    return _diagnose(sv, rv, s, None, pol)
 
 
 def _cmp_sigfigs(sv, rv, s, pol, given):
@@ -354,13 +426,13 @@ def _diagnose(sv, rv, s: Answer, r: Answer | None, pol: Policy) -> Verdict:
     numeric = not sv.free_symbols and not rv.free_symbols
     tolerant = pol.mode == "numeric" or pol.has_tolerance
     if sv != 0 and exprs_equal(-sv, rv, pol):
-        return _no("sign-error", "Check the sign of your answer.", 0.0)
+        return _no("sign-error", SIGN_HINT, 0.0)
     if numeric and s.decimal and tolerant:
         vs, vr = numeric_value(sv), numeric_value(rv)
         if vs is not None and vr is not None and vr != 0 and abs(vs - vr) < abs(vr) * 0.05:
             return _no("rounded", "Close, but not accurate enough: keep more digits until the "
                                   "last step.", 0.0)
-    elif numeric and s.decimal:
+    elif numeric and s.decimal and not (r is not None and r.decimal):
         vs, vr = numeric_value(sv), numeric_value(rv)
         if vs is not None and vr is not None and vr != 0 and abs(vs.imag) < 1e-30 \
                 and abs(vr.imag) < 1e-30:
@@ -375,17 +447,18 @@ def _diagnose(sv, rv, s: Answer, r: Answer | None, pol: Policy) -> Verdict:
     if sv != 0 and rv != 0:
         c = ratio_constant(sv, rv)
         if c is not None and c == -1:
-            return _no("sign-error", "Check the sign of your answer.", 0.0)
+            return _no("sign-error", SIGN_HINT, 0.0)
         if not (rv.is_number and abs(rv) == 1) and values_equal(sv * rv, S.One):
-            return _no("reciprocal", "Your answer is the reciprocal of the right value: did you "
-                                     "flip a fraction or divide the wrong way round?")
+            return _no("reciprocal", "Not correct: look again at each division in your working - "
+                                     "is it the right way round?")
         if c is not None and c != 1 and c.is_number and c.is_nonzero and \
                 (not numeric or _nice_factor(c) or tolerant and _nice_factor(_approx_rational(c))):
             if _is_power_of_ten(c):
-                return _no("off-by-factor", "Your answer is off by a power of ten: check the "
-                                            "decimal point and the units.", 0.0, {"factor": _safe_str(c)})
-            return _no("off-by-factor", "Your answer is off by a constant factor: check for a "
-                                        "missing or extra factor.", 0.0, {"factor": _safe_str(c)})
+                return _no("off-by-factor", "Not correct: check the decimal point and any change "
+                                            "of units.", 0.0, {"factor": _safe_str(c)})
+            return _no("off-by-factor", "Not correct: check each multiplication and division in "
+                                        "your working for a missing or extra factor.", 0.0,
+                       {"factor": _safe_str(c)})
     if rv.is_Add and len(rv.args) <= 8:
         for t in rv.args:
             if values_equal(sv, rv - 2 * t):
@@ -395,8 +468,8 @@ def _diagnose(sv, rv, s: Answer, r: Answer | None, pol: Policy) -> Verdict:
         diff = sv - rv
         pts = ratio_constant(diff, S.One) if not diff.is_number else diff
         if pts is not None and pts != 0 and getattr(pts, "is_number", False):
-            return _no("off-by-constant", "Your answer differs from the right one by a constant: "
-                                          "check constant terms.", 0.0)
+            return _no("off-by-constant", "Not correct: check the constant terms in your working "
+                                          "(a term you moved or dropped, a constant you added).", 0.0)
     if rv.is_Add and len(rv.args) <= 8:
         for t in rv.args:
             if values_equal(sv, rv - 2 * t):
@@ -408,7 +481,7 @@ def _diagnose(sv, rv, s: Answer, r: Answer | None, pol: Policy) -> Verdict:
 # ------------------------------------------------------------------------------ value lists
 
 def _dedupe(vals, pol):
-    out = []
+    out: list = []
     for v in vals:
         if not any(_values_same(v, u, pol) for u in out):
             out.append(v)
@@ -474,7 +547,12 @@ def cmp_values(svals, rvals, s: Answer, r: Answer, pol: Policy, ordered=None) ->
         return _no("extra-solution", msg, score, details)
     if len(missing) == 1 and len(extra) == 1 and not isinstance(missing[0], sympy.Tuple) \
             and _values_same(extra[0], -missing[0], pol):
-        return _no("sign-error", "One of your values has the wrong sign.", score, details)
+        return _no("sign-error", "One value is not correct: look again at the signs in "
+                                     "your working.", score, details)
+    if matched == 0 and len(sv) == len(rv) > 1 and all(
+            not isinstance(m, sympy.Tuple) for m in missing) and sorted_match([-a for a in sv], rv, pol):
+        return _no("sign-error", "Not correct: check how you get each value from its "
+                                 "factor - (x - a) = 0 means x = a.", 0.0, dict(details, signs="all-flipped"))
     if matched == 0:
         if len(sv) == 1 and len(rv) > 1:
             return _no("missing-solution", "Your value is not a solution, and there should be "

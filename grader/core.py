@@ -12,6 +12,7 @@ from .build import BARE_LOG_BASE10, has_bare_log
 from .compare import Verdict, compare
 from .text import check_base, check_clock_or_ratio, check_text, is_junk, number_word, text_key
 from .unitcheck import apply_units, missing_unit, unit_of
+from .units import UNIT_WORDS
 from .latex import ast_latex
 from .limits import GraderTimeout, cut_short, is_check_error, time_limit, track_cuts
 from .model import Policy, Result, Status
@@ -141,13 +142,19 @@ def _check(student: str, reference: str, pol: Policy) -> Result:
                 "undefined": "undefined"}.get(e.code, "unreadable")
         return _invalid(e.message + ("" if diag != "unreadable" else
                                      " Check your typing and try again."), diag, reason=e.code)
+    r_unit = unit_of(reference)
+    glued = _GLUED_UNIT.match(student) if r_unit is not None and r_unit.kind == "physical" else None
+    if glued and glued.group(2) in UNIT_WORDS:
+        # "5m" where the key is "5 m": the letter is the key's kind of unit, not a variable
+        student = glued.group(1) + " " + glued.group(2)
+        ans = _read(student, pol)
     notes = []
     comma = _decimal_comma(student, ans, ref, pol)
     if comma is not None:
         ans = comma
         notes.append("decimal comma")
     interp = ast_latex(ans.ast)
-    r_unit, s_unit = unit_of(reference), unit_of(student)
+    s_unit = unit_of(student)
     if s_unit is not None and s_unit.kind != "label":
         interp = interp + ("" if s_unit.latex.startswith("^") else "\\,") + s_unit.latex
     unit_verdict, ans = apply_units(ans, s_unit, r_unit, pol)
@@ -186,6 +193,7 @@ def _symbols(ans: Answer) -> set:
     return out
 
 
+_GLUED_UNIT = re.compile(r"^\s*([-+]?\d+(?:[.,]\d+)?)([A-Za-z]{1,3})\s*$")
 _COMMA_DECIMAL = re.compile(r"^(\s*[-+]?\d+),(\d+)(?=\s*(?:[^\d\s,.].*)?$)")
 
 
@@ -276,7 +284,8 @@ _WARM_UP = [
     ("x^2 < 4", "-2 < x < 2"), ("x^2 - 5x + 6 = 0", "x = 2 or x = 3"), ("2x + 1 > 3", "x > 1"),
     ("\\sin^2 x + \\cos^2 x", "1"), ("(x+1)^2", "x^2 + 2x + 1"), ("y = e^x", "\\ln y = x"),
     ("\\sqrt{8}", "2\\sqrt{2}"), ("3.14", "\\pi"), ("x > 2", "(2, \\infty)"),
-    ("\\log_2 8", "3"), ("(x-1)(x+1)", "x^2 - 1"),
+    ("\\log_2 8", "3"), ("(x-1)(x+1)", "x^2 - 1"), ("250 cm", "2.5 m"), ("90\u00b0", "90^\\circ"),
+    ("2-3i", "2+3i"), ("[1, 3]", "(1, 3)"), ("\\sqrt{x^2}", "x"), ("2\\frac{1}{2}", "\\frac{5}{2}"),
 ]
 
 
@@ -288,6 +297,7 @@ def warm_up() -> float:
     from .steps import check_steps
 
     t0 = time.perf_counter()
+    unit_of("1 m")                  # imports sympy.physics.units (about 0.2 s)
     for student, reference in _WARM_UP:
         check_answer(student, reference, Policy(timeout=30.0))
     check_answer("x^2+3x+2", "(x+1)(x+2)", Policy(require=frozenset({"factored"}), timeout=30.0))

@@ -10,6 +10,8 @@ from .latex import ast_latex
 from .limits import GraderTimeout, is_check_error, time_limit
 from .model import KeyReading, Policy
 from .parse import ParseError
+from .text import check_base, check_clock_or_ratio, text_key
+from .unitcheck import unit_of
 
 __all__ = ["read_key", "suggest_policy"]
 
@@ -26,10 +28,16 @@ def read_key(text: str, policy: Policy | Mapping[str, Any] | None = None) -> Key
     if len(text) > pol.max_length:
         return KeyReading(False, "", "The answer key is too long (more than %d characters)."
                           % pol.max_length)
+    special = _not_algebra(text)
+    if special is not None:
+        return KeyReading(True, special, None)
     try:
         with time_limit(pol.timeout):
             ans = read_answer(text, pol.max_length)
             interpreted = ast_latex(ans.ast)
+            unit = unit_of(text)
+            if unit is not None and unit.kind != "label":
+                interpreted += ("" if unit.latex.startswith("^") else "\\,") + unit.latex
     except ParseError as e:
         msg = e.message.replace("your answer", "the key").replace("Your answer", "The key")
         return KeyReading(False, "", "We could not read this answer key. %s" % msg)
@@ -44,6 +52,21 @@ def read_key(text: str, policy: Policy | Mapping[str, Any] | None = None) -> Key
     return KeyReading(True, interpreted, note)
 
 
+def _not_algebra(text: str) -> str | None:
+    """LaTeX of a key read as words, a choice, a base-n number, a time or a ratio, else None."""
+    key = text_key(text)
+    if key is not None:
+        if key.kind == "choice":
+            return "\\text{(%s)}" % key.value
+        return "\\text{%s}" % key.value
+    for check in (lambda t: check_base(t, t), lambda t: check_clock_or_ratio(t, t, _DEFAULT)):
+        got = check(text)
+        if got is not None:
+            return got[1]
+    return None
+
+
+_DEFAULT = Policy()
 _NUMBER_WORDS = {"zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
                  "seven": 7, "eight": 8, "nine": 9, "ten": 10}
 _N = r"(\d{1,2}|" + "|".join(_NUMBER_WORDS) + r")"

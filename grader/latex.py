@@ -67,7 +67,7 @@ def _tex(node) -> str:  # noqa: C901
     if k == "pm":
         return _tex(node[1]) + " \\pm " + _p(node[2], 2)
     if k == "mul":
-        parts = []
+        parts: list[str] = []
         for i, f in enumerate(node[1]):
             s = _p(f, 3)
             if i and (f[0] == "num" or (parts and parts[-1][-1:].isdigit() and s[:1].isdigit())):

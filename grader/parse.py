@@ -74,7 +74,8 @@ _LATEX_DROP = re.compile(
     r"\\(?:left|right|bigl|bigr|Bigl|Bigr|biggl|biggr|Biggl|Biggr|big|Big|bigg|Bigg)(?![a-zA-Z])\s*\.?"
     r"|\\(?:displaystyle|textstyle|scriptstyle|limits|nolimits|mathstrut|strut|boldsymbol|bm)(?![a-zA-Z])"
     r"|\\(?:quad|qquad)(?![a-zA-Z])|(?<!\\)\\[,;:! ]|~")
-_TEXTLIKE = re.compile(r"\\(?:text|textrm|textit|textbf|mathrm|mathit|mathbf|mbox|operatorname|textnormal)\s*\{([^{}]*)\}")
+_TEXTLIKE = re.compile(r"\\(?:text|textrm|textit|textbf|mathrm|mathit|mathbf|mbox|operatorname|textnormal)"
+                       r"\s*\{([^{}]*)\}")
 _DOLLAR = re.compile(r"\$+")
 _THOUSANDS = re.compile(r"(?<![\d.,])[1-9]\d{0,2}(?:,\d{3})+(?![\d,])")
 _THOUSANDS_SP = re.compile(r"(?<![\d.,])\d{1,3}(?: \d{3})+(?![\d ]|\.\d| ?/)")
@@ -532,7 +533,7 @@ class _Parser:
     def _subscript_text(self):
         t = self.next()
         if t == ("op", "{"):
-            parts = []
+            parts: list[str] = []
             while not self.at_op("}"):
                 u = self.next()
                 if u[0] == "eof" or len(parts) > 10:
@@ -793,9 +794,17 @@ class _Parser:
 
     def parse_matrix_env(self):
         env = self._env_name()
-        if env not in ("pmatrix", "bmatrix", "matrix", "Bmatrix", "smallmatrix"):
+        if env not in ("pmatrix", "bmatrix", "matrix", "Bmatrix", "smallmatrix", "vmatrix", "array"):
             raise ParseError("We cannot read a %s environment." % env[:20], "syntax")
-        rows = [[]]
+        if env == "array" and self.at_op("{"):
+            # column spec {cc} or {c|c}: layout only
+            self.next()
+            for _ in range(40):
+                if self.at_op("}") or self.at("eof"):
+                    break
+                self.next()
+            self.expect_op("}")
+        rows: list[list] = [[]]
         self.enter()
         while True:
             if self.at("cmd", "end"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Mapping
+from typing import Any
 from fractions import Fraction
 
 import sympy
@@ -16,7 +17,7 @@ from .compare import (_set_equal, equations_equivalent, exprs_equal, real_soluti
 from .latex import ast_latex
 from .limits import GraderTimeout, is_check_error, time_limit
 from .model import Policy, StepFinding, StepsResult, StepStatus
-from .numeric import ratio_constant, values_equal
+from .numeric import ctx, numeric_value, ratio_constant, values_equal
 from .parse import ParseError
 
 __all__ = ["check_steps"]
@@ -49,9 +50,10 @@ class _Line:
         self.continues = continues
         self.kind = None
         self.expr = None      # expression lines
-        self.sides = None     # (lhs, rhs) for equations
-        self.set = None       # inequalities: solution set over the reals
-        self.values = None    # solution lists
+        self.sides: Any = None     # (lhs, rhs) for equations
+        self.set: Any = None       # inequalities: solution set over the reals
+        self.values: list | None = None    # solution lists
+        self.approx = False   # written with ≈: a rounded value of the previous line
         self.symbols = _symbols_of(ans)
         k = ans.kind
         if continues and k == "expr":
@@ -104,13 +106,57 @@ def _symbols_of(ans: Answer) -> set:
     return out
 
 
+_APPROX = re.compile(r"\u2248|\\approx(?![a-zA-Z])|~=|\u2243")
+_APPROX_START = re.compile(r"^\s*(?:\u2248|\\approx(?![a-zA-Z])|~=|\u2243)")
+
+
 def _read_line(text: str, pol: Policy, subs: dict | None = None):
     continues = False
     t = _LEAD.sub("", text)
+    lead = _APPROX_START.match(t)
+    if lead:
+        continues = True
+        t = "=" + t[lead.end():]
     if t.lstrip().startswith("=") and not t.lstrip().startswith("=="):
         continues = True
         t = t.lstrip()[1:]
-    return _Line(read_answer(t, pol.max_length), continues)
+    line = _Line(read_answer(t, pol.max_length), continues)
+    line.approx = bool(_APPROX.search(text))
+    return line
+
+
+def _rounds_to(exact, shown_node, shown_value) -> bool | None:
+    """Is the decimal written in a line the exact value correctly rounded?  None when the line
+    does not show a decimal of a number."""
+    from .build import decimal_places
+    if shown_node[0] == "rel":
+        shown_node = shown_node[1][-1]
+    places = decimal_places(shown_node)
+    if places is None or exact is None or exact.free_symbols or shown_value.free_symbols:
+        return None
+    a, b = numeric_value(exact), numeric_value(shown_value)
+    if a is None or b is None or abs(a.imag) > 1e-30:
+        return None
+    return bool(abs(a.real - b.real) <= ctx().mpf(10) ** (-places) * 0.5 * (1 + 1e-12))
+
+
+def _approx_step(prev: _Line, cur: _Line):
+    """``A ≈ 50.27`` after ``A = 16π``: right when the decimal is the value correctly rounded."""
+    if cur.kind == "cont":
+        base = prev.expr if prev.kind in ("expr", "cont") else (prev.sides[1] if prev.kind == "eq" else None)
+        shown = cur.expr
+    elif cur.kind == "eq" and prev.kind == "eq" and cur.sides[0] == prev.sides[0]:
+        base, shown = prev.sides[1], cur.sides[1]
+    else:
+        return None
+    if base is None:
+        return None
+    ok = _rounds_to(base, cur.ans.ast, shown)
+    if ok is None:
+        return None
+    if ok:
+        return True, "equivalent", "rounded"
+    return False, "rounded", "this decimal is not the previous value correctly rounded: check the digits."
 
 
 def _solutions(line: _Line):
@@ -155,10 +201,56 @@ def _distribution_variants(side_uneval):
     return out
 
 
-def _diagnose_expr_step(prev: _Line, cur_expr):
+def _written_fractions(node):
+    """[(a, b), (c, d)] for a sum of written fractions a/b + c/d of whole numbers, else None."""
+    if node[0] == "rel":
+        node = node[1][-1]
+    if node[0] != "add" or len(node[1]) < 2:
+        return None
+    out = []
+    for t in node[1]:
+        if t[0] != "div" or t[1][0] != "num" or t[2][0] != "num" or t[1][3] or t[2][3]:
+            return None
+        out.append((int(t[1][2]), int(t[2][2])))
+    return out
+
+
+def _factor_slip(prev_side, cur_side_uneval, cur_value):
+    """The line factors the previous one wrongly: (x + 2)(x + 3) for x^2 - 5x + 6."""
+    factors = [f for f in sympy.Mul.make_args(cur_side_uneval)
+               if isinstance(f, sympy.Add) or (isinstance(f, sympy.Pow) and isinstance(f.base, sympy.Add))]
+    if len(factors) < 1 or len(sympy.Mul.make_args(cur_side_uneval)) < 2 and not isinstance(
+            cur_side_uneval, sympy.Pow):
+        return None
+    if isinstance(prev_side, sympy.Mul) or not prev_side.free_symbols:
+        return None
     try:
+        if not prev_side.is_polynomial() or not cur_value.is_polynomial():
+            return None
+        a, b = sympy.Poly(sympy.expand(prev_side)), sympy.Poly(sympy.expand(cur_value), *sympy.Poly(prev_side).gens)
+    except (sympy.PolynomialError, ValueError, TypeError):
+        return None
+    if a.degree() != b.degree():
+        return "factoring", "check your factors: multiplying them out does not give the previous line."
+    ca, cb = a.all_coeffs(), b.all_coeffs()
+    if len(ca) == len(cb) and all(abs(x) == abs(y) for x, y in zip(ca, cb)):
+        return "factoring", ("check the signs inside your brackets: multiplying the factors out "
+                             "does not give the previous line.")
+    return "factoring", "check your factors: multiplying them out does not give the previous line."
+
+
+def _diagnose_expr_step(prev: _Line, cur: _Line):
+    cur_expr = cur.expr
+    try:
+        fr = _written_fractions(prev.ans.ast)
+        if fr and len(fr) == 2 and exprs_equal(cur_expr, sympy.Rational(fr[0][0] + fr[1][0], fr[0][1] + fr[1][1])):
+            return "added-fractions", ("you added the numerators and the denominators: write the "
+                                       "fractions with a common denominator first.")
         sides = _unevaluated_sides(prev)
         side = sides[-1]
+        slip = _factor_slip(side.doit(), _unevaluated_sides(cur)[-1], cur_expr)
+        if slip:
+            return slip
         for variant, tk, c in _distribution_variants(side):
             if exprs_equal(variant.doit(), cur_expr):
                 return "distribution", _distribution_msg(tk, c)
@@ -205,6 +297,12 @@ def _diagnose_eq_step(prev: _Line, cur: _Line):
     # forgot to distribute over brackets, on either side
     try:
         sides = _unevaluated_sides(prev)
+        cur_sides = _unevaluated_sides(cur)
+        if len(sides) == 2 and len(cur_sides) == 2:
+            for idx in (0, 1):
+                slip = _factor_slip(sides[idx].doit(), cur_sides[idx], cur.sides[idx])
+                if slip and sides[1 - idx].doit() == cur.sides[1 - idx]:
+                    return slip
         if len(sides) == 2:
             for idx in (0, 1):
                 for variant, tk, c in _distribution_variants(sides[idx]):
@@ -244,17 +342,21 @@ def _diagnose_eq_step(prev: _Line, cur: _Line):
 def _judge(prev: _Line, cur: _Line):
     """(ok, diagnosis, message) for cur following from prev."""
     pk, ck = prev.kind, cur.kind
+    if cur.approx:
+        verdict = _approx_step(prev, cur)
+        if verdict is not None:
+            return verdict
     if ck == "cont":
         base = prev.expr if pk in ("expr", "cont") else (prev.sides[1] if pk == "eq" else None)
         if base is None:
             return None
         if exprs_equal(base, cur.expr):
             return True, "equivalent", ""
-        return (False,) + _diagnose_expr_step(prev, cur.expr)
+        return (False,) + _diagnose_expr_step(prev, cur)
     if pk in ("expr", "cont") and ck == "expr":
         if exprs_equal(prev.expr, cur.expr):
             return True, "equivalent", ""
-        return (False,) + _diagnose_expr_step(prev, cur.expr)
+        return (False,) + _diagnose_expr_step(prev, cur)
     if pk in ("eq", "sols") and ck in ("eq", "sols"):
         if pk == "eq" and ck == "eq":
             res = equations_equivalent(prev.f, cur.f)
@@ -439,8 +541,9 @@ class _Run:
             return StepFinding(i, text, True, StepStatus.unverified,
                                "Step %d: we could not check this step automatically." % n, interp, "")
         if verdict[0]:
-            return StepFinding(i, text, True, StepStatus.correct,
-                               "Step %d: follows from the previous line." % n, interp, "equivalent")
+            how = "correctly rounded" if verdict[2] == "rounded" else "follows from the previous line"
+            return StepFinding(i, text, True, StepStatus.correct, "Step %d: %s." % (n, how), interp,
+                               "equivalent")
         _, diag, msg = verdict
         return StepFinding(i, text, False, StepStatus.incorrect,
                            "Step %d: %s does not follow from %s: %s" % (
@@ -451,6 +554,7 @@ class _Run:
         score = None
         if self.pol.step_credit:
             score, details["valid_steps"] = _method_marks(self.findings, self.first_error)
+            details["summary"] = _summary(self.findings, self.first_error)
         return StepsResult(self.findings, self.first_error, details, score)
 
 
@@ -470,6 +574,30 @@ def _defines(cur: "_Line", known: set) -> bool:
         return False
     lhs = cur.sides[0]
     return isinstance(lhs, sympy.Symbol) and lhs not in known
+
+
+def _ranges(numbers: list[int]) -> str:
+    out: list[str] = []
+    for n in numbers:
+        if out and out[-1].split("-")[-1] == str(n - 1):
+            out[-1] = out[-1].split("-")[0] + "-" + str(n)
+        else:
+            out.append(str(n))
+    return ", ".join(out)
+
+
+def _summary(findings: list[StepFinding], first_error: int | None) -> str:
+    """Which steps were right, for method marks: "Steps 2-3 are right; step 4 is the first error."."""
+    good = [f.index + 1 for f in findings if f.status == StepStatus.correct
+            and (first_error is None or f.index < first_error)]
+    parts = []
+    if good:
+        parts.append("%s %s %s right" % ("Step" if len(good) == 1 else "Steps", _ranges(good),
+                                          "is" if len(good) == 1 else "are"))
+    if first_error is not None:
+        parts.append("step %d is the first error" % (first_error + 1))
+    text = "; ".join(parts)
+    return (text[:1].upper() + text[1:] + ".") if text else ""
 
 
 def _method_marks(findings: list[StepFinding], first_error: int | None):

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from .compare import Verdict, _no, _ok
-from .model import Policy
+from .model import Policy, Status
 from .parse import FUNCS, GREEK, special_phrase
 
 __all__ = ["TextKey", "text_key", "check_text", "check_base", "check_clock_or_ratio", "is_junk",
@@ -180,7 +180,8 @@ def check_base(student: str, reference: str) -> tuple[Verdict, str] | None:
         shown = "%s_{%d}" % (sdigits, sbase)
         sval = _base_value(sdigits, sbase)
         if sval is None:
-            return _no("unreadable", "%s is not a number in base %d." % (sdigits, sbase), 0.0), shown
+            return Verdict(Status.invalid, 0.0, "unreadable", "%s is not a number in base %d."
+                           % (sdigits, sbase)), shown
         if sval == rval and sbase == rbase:
             return _ok(), shown
         if sval == rval:
@@ -227,7 +228,7 @@ def check_clock_or_ratio(student: str, reference: str, pol: Policy) -> tuple[Ver
     if not mr:
         return None
     ms = _COLON.match(student)
-    shown = re.sub(r"\s+", "", ms.group(0)).strip("$.") if ms else ""
+    shown = re.sub(r"\s+", "", ms.group(0)).strip("$.") if ms else "\\text{%s}" % re.sub(r"[{}\\$]", "", student)[:60]
     rclock = _clock(mr)
     if rclock is not None:
         if not ms:

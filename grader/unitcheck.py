@@ -43,9 +43,9 @@ def apply_units(ans: Answer, s_unit: Unit | None, r_unit: Unit | None,
         if s_unit.kind != r_unit.kind or s_unit.name != r_unit.name:
             return _wrong_unit(s_unit, r_unit), ans
         return None, ans
-    if s_unit.dims != r_unit.dims:
+    if s_unit.dims != r_unit.dims or s_unit.scale is None or r_unit.scale is None:
         return _wrong_unit(s_unit, r_unit), ans
-    factor = sympy.nsimplify(s_unit.scale / r_unit.scale)
+    factor = s_unit.scale / r_unit.scale       # exact: rationals, or pi/180 for degrees
     return None, _scaled(ans, factor)
 
 

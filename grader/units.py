@@ -72,7 +72,9 @@ _POWER_WORDS = {"sq": 2, "square": 2, "cubic": 3, "cu": 3}
 UNIT_WORDS = frozenset(_UNITS) | frozenset(_SPEEDS)
 # Units that may follow a digit with no space ("5cm", "3h"); longer words need a space.
 _GLUED = {"cm", "mm", "km", "kg", "mg", "ml", "mL", "min", "hr", "hrs", "sec", "ft", "in", "mph",
-          "m", "g", "s", "L", "h", "kph", "lb", "lbs", "deg"}
+          "kph", "lb", "lbs", "deg"}
+_LETTER = re.compile(r"[A-Za-z]")
+_NAME_EQ = re.compile(r"^\s*[A-Za-z](?:_\w+)?\s*=")
 _MATH_WORDS = {
     "sin", "cos", "tan", "sec", "csc", "cot", "arcsin", "arccos", "arctan", "asin", "acos", "atan",
     "sinh", "cosh", "tanh", "ln", "log", "exp", "sqrt", "cbrt", "abs", "pi", "oo", "inf", "infty",
@@ -152,6 +154,9 @@ def split_unit_tail(s: str) -> tuple[str, str | None]:
             continue
         if not s[i - 1].isspace() and first not in _GLUED:
             continue
+        if len(first) == 1 and (not s[i - 1].isspace() or _LETTER.search(_NAME_EQ.sub("", head))):
+            # "20h", "pi r^2 h": a one-letter unit only after a plain number and a space ("2.5 m")
+            continue
         if len(first) < 3 and first not in UNIT_WORDS and first not in _POWER_WORDS:
             continue
         return head, s[i:].strip()
@@ -224,4 +229,4 @@ def _read_unit(tail: str) -> Unit | None:
     dims = tuple(sorted((str(k.name), int(v)) for k, v in deps.items()))
     latex = "".join("\\mathrm{%s}" % t if t[:1].isalpha() else t for t in tex)
     return Unit(tail, "physical", latex,
-                sympy.nsimplify(scale) if not isinstance(scale, sympy.Rational) else scale, dims)
+                scale if isinstance(scale, sympy.Basic) else sympy.Rational(scale), dims)

@@ -1,7 +1,8 @@
-"""`stepwise` command line: run the service, workers, migrations, accounts and offline grading."""
+"""`stepwise` command line: run the service, workers, migrations, accounts and offline grading.
+
+A click group: every subcommand takes its options in any order and `-h`/`--help`."""
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import signal
@@ -9,6 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
+
+from stepwise.lms_cli import lms
+from stepwise.tokens_cli import tokens
 from store.settings import Settings
 
 SAMPLE = Path(__file__).resolve().parent / "samples" / "algebra.json"
@@ -41,35 +46,114 @@ def worker_command(queues: str, *, pool: str | None = None, concurrency: int | N
     return cmd
 
 
+# --- the group ------------------------------------------------------------------------------
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+PASS_THROUGH = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}
+
+
+class EnvironmentProblem(click.ClickException):
+    """A problem with the input or the install (database, files), said in one line; exit status 1."""
+
+    def show(self, file=None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True, file=file)
+
+
+@click.group(context_settings=CONTEXT, help=__doc__.split("\n")[0])
+@click.version_option(__import__("stepwise").__version__, "--version", prog_name="stepwise")
+def cli() -> None:
+    pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit status (so tests can call it), never shows a traceback for
+    a problem of the environment (unreachable database, missing tables, unreadable file)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        result = cli.main(args=argv, prog_name="stepwise", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 1
+    except SQLAlchemyError as exc:
+        click.echo(f"error: the database is not usable: {_first_line(exc)}", err=True)
+        click.echo("hint: set STEPWISE_DATABASE_URL, and run `stepwise db upgrade` once on a new database", err=True)
+        return 1
+    return result if isinstance(result, int) else 0
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _app(settings: Settings | None = None):
+    """The web app for a command that needs the database; refuses a database with no tables."""
+    from store import migrate
+    from web import create_app
+
+    settings = settings or _settings()
+    if not migrate.current(settings.database_url):
+        raise EnvironmentProblem(
+            f"the database {_safe_url(settings.database_url)} has no Stepwise tables; "
+            "run `stepwise db upgrade` first (or set STEPWISE_DATABASE_URL)"
+        )
+    return create_app(settings)
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparsable URL is shown as a placeholder, never with its password
+        return "(unparsable URL)"
+
+
 # --- commands -------------------------------------------------------------------------------
 
 
-def cmd_db(args) -> int:
+@cli.command("db")
+@click.argument("action", type=click.Choice(["upgrade", "downgrade", "current"]))
+@click.argument("revision", required=False)
+def cmd_db(action: str, revision: str | None) -> int:
+    """Database migrations: upgrade [REV], downgrade [REV], current."""
     from store import migrate
 
     settings = _settings()
-    if args.action == "upgrade":
-        migrate.upgrade(settings.database_url, args.revision or "head")
-        print(f"database at {migrate.current(settings.database_url)}")
-    elif args.action == "downgrade":
-        migrate.downgrade(settings.database_url, args.revision or "-1")
+    if action == "upgrade":
+        migrate.upgrade(settings.database_url, revision or "head")
+        click.echo(f"database at {migrate.current(settings.database_url)}")
+    elif action == "downgrade":
+        migrate.downgrade(settings.database_url, revision or "-1")
     else:
-        print(migrate.current(settings.database_url) or "empty")
+        click.echo(migrate.current(settings.database_url) or "empty")
     return 0
 
 
-def cmd_create_teacher(args) -> int:
-    from web import create_app
-    from web.auth import create_teacher, find_teacher
+@cli.command("create-teacher")
+@click.option("--email", required=True)
+@click.option("--password", required=True, help="at least 10 characters, not a common password")
+@click.option("--name", default="")
+def cmd_create_teacher(email: str, password: str, name: str) -> int:
+    """Create a teacher account; prints an API token as the last line."""
+    from web.auth import create_teacher, find_teacher, password_problem
 
-    app = create_app(_settings())
+    problem = password_problem(password, email)
+    if problem:
+        raise EnvironmentProblem(f"password {problem}")
+    app = _app()
     with app.app_context():
-        if find_teacher(args.email) is not None:
-            print(f"error: a teacher with email {args.email} exists", file=sys.stderr)
+        if find_teacher(email) is not None:
+            click.echo(f"error: a teacher with email {email} exists", err=True)
             return 1
-        _, token = create_teacher(args.email, args.password, args.name or "")
-    print(f"created teacher {args.email}; API token (shown once):")
-    print(token)
+        _, token = create_teacher(email, password, name)
+    click.echo(f"created teacher {email}; API token (shown once):")
+    click.echo(token)
     return 0
 
 
@@ -94,15 +178,21 @@ def seed_demo(settings: Settings) -> None:
             submit_answers(assignment, sub["student"], answers, Source.batch)
 
 
-def cmd_run(args) -> int:
+@cli.command("run")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8000, show_default=True)
+@click.option("--no-worker", is_flag=True, help="do not start worker subprocesses")
+@click.option("--no-demo", is_flag=True, help="do not create the demo teacher and sample")
+def cmd_run(host: str, port: int, no_worker: bool, no_demo: bool) -> int:
+    """Serve the dashboard and API, with workers (embedded defaults)."""
     from store import migrate
 
     settings = _settings()
     migrate.upgrade(settings.database_url)
-    if not args.no_demo:
+    if not no_demo:
         seed_demo(settings)
     workers, logs = [], Path(settings.instance_dir) / "logs"
-    if not args.no_worker:
+    if not no_worker:
         env = _child_env(settings)
         # A local run uses the model if it is on disk; it never starts a multi-GB download.
         env.setdefault("STEPWISE_MODEL_LOCAL_ONLY", "1")
@@ -114,20 +204,22 @@ def cmd_run(args) -> int:
                 workers.append(subprocess.Popen(worker_command(queues, pool=pool, concurrency=None if pool else 2),
                                                 env=env, stdout=out, stderr=subprocess.STDOUT,
                                                 start_new_session=True))
-    url = f"http://{args.host}:{args.port}/"
-    print(f"\nStepwise is running at {url}")
-    print(f"Demo login: {DEMO_EMAIL} / {DEMO_PASSWORD}")
-    print("Broker: " + ("Redis " + settings.redis_url if settings.redis_url else "embedded (SQLite, no Redis needed)"))
+    url = f"http://{host}:{port}/"
+    click.echo(f"\nStepwise is running at {url}")
+    click.echo(f"Demo login: {DEMO_EMAIL} / {DEMO_PASSWORD}")
+    click.echo("Broker: " + ("Redis " + settings.redis_url if settings.redis_url
+                             else "embedded (SQLite, no Redis needed)"))
     if workers:
-        print(f"Worker logs: {logs}/worker-grading.log, worker-reasoning.log")
-    print("Press Ctrl+C to stop.\n", flush=True)
+        click.echo(f"Worker logs: {logs}/worker-grading.log, worker-reasoning.log")
+    click.echo("Press Ctrl+C to stop.\n")
+    sys.stdout.flush()
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         from waitress import serve
 
         from web import create_app
 
-        serve(create_app(settings), host=args.host, port=args.port, threads=8, _quiet=True)
+        serve(create_app(settings), host=host, port=port, threads=8, _quiet=True)
     except (KeyboardInterrupt, SystemExit):
         pass
     finally:
@@ -156,74 +248,84 @@ def stop_workers(workers: list[subprocess.Popen], grace: float = 20.0) -> None:
         proc.wait()
 
 
-def cmd_worker(args) -> int:
+@cli.command("worker")
+@click.option("--queues", "-Q", default="grading,lms", show_default=True, help="grading,lms (CPU) or reasoning (GPU)")
+@click.option("--concurrency", "-c", type=int)
+@click.option("--pool", "-P")
+def cmd_worker(queues: str, concurrency: int | None, pool: str | None) -> int:
+    """Run a Celery worker."""
     settings = _settings()
-    pool = args.pool or ("solo" if args.queues == "reasoning" else None)
-    cmd = worker_command(args.queues, pool=pool, concurrency=args.concurrency)
-    if args.queues == "reasoning":
+    pool = pool or ("solo" if queues == "reasoning" else None)
+    cmd = worker_command(queues, pool=pool, concurrency=concurrency)
+    if queues == "reasoning":
         cmd += ["--prefetch-multiplier", "1"]
     os.execvpe(cmd[0], cmd, _child_env(settings))
     return 0  # not reached
 
 
-def cmd_batch(args) -> int:
-    """`batch ASSIGNMENT FILE`: store a file of submissions and queue them (re-uploads replace or
-    skip, never duplicate). `batch --run [--wait]`: run the overnight job now (see tasks/batch.py)."""
-    if args.assignment is None and not args.run:
-        print("error: give ASSIGNMENT FILE, or --run", file=sys.stderr)
-        return 2
-    from web import create_app
-
+@cli.command("batch")
+@click.argument("assignment", type=click.IntRange(1, 2**31 - 1), required=False)
+@click.argument("file", type=click.Path(dir_okay=False), required=False)
+@click.option("--on-duplicate", type=click.Choice(["replace", "skip"]), default="replace", show_default=True,
+              help="a student already uploaded: replace their answers, or skip them")
+@click.option("--run", "run_now", is_flag=True, help="run the batch job now: references, grading, LMS passback")
+@click.option("--wait", is_flag=True, help="with --run: wait, showing a progress bar with rate and time left")
+def cmd_batch(assignment: int | None, file: str | None, on_duplicate: str, run_now: bool, wait: bool) -> int:
+    """Store and queue a file of submissions (CSV or JSON) for an assignment (re-uploads replace or
+    skip, never duplicate); with --run, run the overnight job now (over that assignment, or all)."""
+    if assignment is None and not run_now:
+        raise click.UsageError("give ASSIGNMENT FILE, or --run")
+    if assignment is not None and file is None:
+        raise click.UsageError("give the FILE of submissions after ASSIGNMENT")
     settings = _settings()
-    app = create_app(settings)
+    app = _app(settings)
     with app.app_context():
-        if args.assignment is not None:
-            code = _store_batch_file(args, queue=not args.run)
+        if file is not None:
+            code = _store_batch_file(assignment, file, on_duplicate, queue=not run_now)
             if code:
                 return code
-        if args.run:
-            return _run_batch(settings, args.assignment, wait=args.wait)
+        if run_now:
+            return _run_batch(settings, assignment, wait=wait)
     return 0
 
 
-def _store_batch_file(args, *, queue: bool) -> int:
+def _store_batch_file(assignment: int, file: str, on_duplicate: str, *, queue: bool) -> int:
     from store.batchfile import read_submissions
     from store.db import db
-    from store.intake import (
-        IntakeError,
-        parse_answers,
-        parse_external_id,
-        parse_student,
-    )
+    from store.intake import IntakeError, parse_answers, parse_external_id, parse_student
     from store.models import Assignment, Source
     from store.uploads import store_upload
     from tasks import enqueue_grading
     from web.intake import _dispatch
 
-    if args.file is None:
-        print("error: give the FILE of submissions after ASSIGNMENT", file=sys.stderr)
+    try:
+        data = Path(file).read_bytes()
+    except OSError as exc:
+        click.echo(f"error: cannot read {file}: {exc.strerror or exc}", err=True)
         return 2
-    assignment = db.session.get(Assignment, args.assignment)
-    if assignment is None:
-        print(f"error: no assignment {args.assignment}", file=sys.stderr)
+    row = db.session.get(Assignment, assignment)
+    if row is None:
+        click.echo(f"error: no assignment {assignment}", err=True)
         return 1
     try:
-        raw = read_submissions(Path(args.file).read_bytes())
-        parsed = [
-            (parse_student(s.get("student")), parse_external_id(s.get("external_id")),
-             parse_answers(s.get("answers"), len(assignment.problems)))
-            for s in raw
-        ]
+        raw = read_submissions(data)
+        parsed = []
+        for i, s in enumerate(raw):
+            if not isinstance(s, dict):
+                raise IntakeError(f"submissions[{i}]", "must be an object")
+            parsed.append((parse_student(s.get("student")), parse_external_id(s.get("external_id")),
+                           parse_answers(s.get("answers"), len(row.problems))))
     except IntakeError as exc:
-        print(f"error: {exc.field} {exc.message}", file=sys.stderr)
+        click.echo(f"error: {exc.field} {exc.message}", err=True)
         return 2
-    report = store_upload(db.session, assignment, parsed, Source.batch, mode=args.on_duplicate)
+    report = store_upload(db.session, row, parsed, Source.batch, mode=on_duplicate)
     if queue:
         for sid in report.to_grade:
             _dispatch(enqueue_grading, sid, "submission")
     kept = len(report.unchanged) + len(report.skipped)
     extra = f"; {len(report.replaced)} replaced" if report.replaced else ""
-    print(f"{'queued' if queue else 'stored'} {len(report.to_grade)} new submission(s), {kept} already stored{extra}")
+    click.echo(f"{'queued' if queue else 'stored'} {len(report.to_grade)} new submission(s), "
+               f"{kept} already stored{extra}")
     return 0
 
 
@@ -232,11 +334,12 @@ def _run_batch(settings: Settings, assignment_id: int | None, *, wait: bool) -> 
 
     from store import batches
     from store.db import db
+    from store.workflow import Batch
     from tasks.batch import advance_batch
 
     batch = batches.start_batch(db.session, trigger="cli", assignment_id=assignment_id)
     advance_batch(batch.id, settings)
-    print(f"batch {batch.id}: {batch.total} submission(s)", flush=True)
+    click.echo(f"batch {batch.id}: {batch.total} submission(s)")
     if not wait:
         return 0
     from tqdm import tqdm
@@ -245,19 +348,20 @@ def _run_batch(settings: Settings, assignment_id: int | None, *, wait: bool) -> 
         while True:
             db.session.expire_all()
             stage = advance_batch(batch.id, settings)  # drive it here too: beat need not be running
-            state = batches.batch_json(db.session, db.session.get(type(batch), batch.id))
+            state = batches.batch_json(db.session, db.session.get(Batch, batch.id))
             bar.update(state["total"] - state["pending"] - bar.n)
             bar.set_postfix(stage=stage, review=state["needs_review"], failed=state["failed"])
             if state["status"] == "done":
                 break
             time.sleep(1.0)
-    print(f"batch {batch.id} done: {state['graded']} graded, {state['needs_review']} need review, "
-          f"{state['failed']} failed")
+    click.echo(f"batch {batch.id} done: {state['graded']} graded, {state['needs_review']} need review, "
+               f"{state['failed']} failed")
     return 0
 
 
-def cmd_beat(args) -> int:
-    """Celery beat: the nightly batch at STEPWISE_BATCH_AT and the batch tick."""
+@cli.command("beat")
+def cmd_beat() -> int:
+    """Run Celery beat: the nightly batch at STEPWISE_BATCH_AT, and the batch tick."""
     settings = _settings()
     schedule = Path(settings.instance_dir) / "celerybeat-schedule"
     cmd = [sys.executable, "-m", "celery", "-A", "worker.app", "beat", "--loglevel", "INFO", "-s", str(schedule)]
@@ -265,111 +369,67 @@ def cmd_beat(args) -> int:
     return 0  # not reached
 
 
-def cmd_grade(args) -> int:
+@cli.command("grade")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="print JSON instead of a table")
+def cmd_grade(file: str, as_json: bool) -> int:
+    """Grade a CSV or JSON file of submissions offline with the grader alone; print a table."""
     from stepwise.offline import grade_file
 
-    return grade_file(Path(args.file), as_json=args.json)
+    return grade_file(Path(file), as_json=as_json)
 
 
-def cmd_requeue(args) -> int:
+@cli.command("requeue")
+@click.option("--status", "statuses", multiple=True, help="statuses to send again (repeatable; default queued)")
+@click.option("--references", is_flag=True, help="also retry model references (failed/unavailable)")
+@click.argument("more_statuses", nargs=-1, metavar="[STATUS]...")
+def cmd_requeue(statuses: tuple[str, ...], references: bool, more_statuses: tuple[str, ...]) -> int:
     """Queue again what is left waiting: submissions after a broker outage, and with
-    `--references`, model references that failed or found no model (after installing the weights)."""
+    --references, model references that failed or found no model (after installing the weights)."""
     from sqlalchemy import select
 
     from store.db import db
     from store.models import ReferenceSolution, ReferenceStatus, Submission
     from tasks import enqueue_grading, enqueue_reasoning
-    from web import create_app
 
-    app = create_app(_settings())
+    wanted = [s for item in (*statuses, *more_statuses) for s in item.split(",") if s] or ["queued"]
+    app = _app()
     with app.app_context():
-        references = []
-        if args.references:
+        refs = []
+        if references:
             stuck = (ReferenceStatus.failed.value, ReferenceStatus.unavailable.value, ReferenceStatus.pending.value)
             for ref in db.session.scalars(select(ReferenceSolution).where(ReferenceSolution.status.in_(stuck))):
                 ref.status, ref.error = ReferenceStatus.pending.value, None
-                references.append(ref.id)
+                refs.append(ref.id)
             db.session.commit()
-        ids = db.session.scalars(select(Submission.id).where(Submission.status.in_(args.status))).all()
-        for reference_id in references:
+        ids = db.session.scalars(select(Submission.id).where(Submission.status.in_(wanted))).all()
+        for reference_id in refs:
             enqueue_reasoning(reference_id)
         for sid in ids:
             enqueue_grading(sid)
-    print(f"requeued {len(ids)} submission(s) and {len(references)} reference solution(s)")
+    click.echo(f"requeued {len(ids)} submission(s) and {len(refs)} reference solution(s)")
     return 0
 
 
-def _delegate(module: str, argv: list[str]) -> int:
-    import importlib
+def _pass_through(name: str, module: str, text: str) -> None:
+    """A command whose options are parsed by its own module (`main(argv)`), in any order, `-h` included."""
 
-    return importlib.import_module(module).main(argv) or 0
+    @cli.command(name, help=text, context_settings=PASS_THROUGH, add_help_option=False)
+    @click.argument("argv", nargs=-1, type=click.UNPROCESSED)
+    def command(argv: tuple[str, ...]) -> int:
+        import importlib
 
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="stepwise", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    p = sub.add_parser("run", help="serve the dashboard and API, with workers (embedded defaults)")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--no-worker", action="store_true", help="do not start worker subprocesses")
-    p.add_argument("--no-demo", action="store_true", help="do not create the demo teacher and sample")
-    p.set_defaults(func=cmd_run)
-
-    p = sub.add_parser("worker", help="run a Celery worker")
-    p.add_argument("--queues", "-Q", default="grading,lms", help="grading,lms (CPU) or reasoning (GPU)")
-    p.add_argument("--concurrency", "-c", type=int)
-    p.add_argument("--pool", "-P")
-    p.set_defaults(func=cmd_worker)
-
-    p = sub.add_parser("db", help="database migrations")
-    p.add_argument("action", choices=["upgrade", "downgrade", "current"])
-    p.add_argument("revision", nargs="?")
-    p.set_defaults(func=cmd_db)
-
-    p = sub.add_parser("create-teacher", help="create a teacher account; prints an API token last")
-    p.add_argument("--email", required=True)
-    p.add_argument("--password", required=True)
-    p.add_argument("--name")
-    p.set_defaults(func=cmd_create_teacher)
-
-    p = sub.add_parser("grade", help="grade a CSV or JSON file of submissions offline, print a table")
-    p.add_argument("file")
-    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    p.set_defaults(func=cmd_grade)
-
-    p = sub.add_parser("batch", help="store and queue a file of submissions; --run: the overnight job now")
-    p.add_argument("assignment", type=int, nargs="?")
-    p.add_argument("file", nargs="?")
-    p.add_argument("--on-duplicate", choices=["replace", "skip"], default="replace",
-                   help="a student already uploaded: replace their answers (default) or skip them")
-    p.add_argument("--run", action="store_true",
-                   help="run the batch job now: references, then grading, then LMS passback")
-    p.add_argument("--wait", action="store_true", help="with --run: wait, showing a progress bar")
-    p.set_defaults(func=cmd_batch)
-
-    p = sub.add_parser("beat", help="run Celery beat (nightly batch at STEPWISE_BATCH_AT, batch tick)")
-    p.set_defaults(func=cmd_beat)
-
-    p = sub.add_parser("requeue", help="queue again submissions left waiting")
-    p.add_argument("--status", nargs="+", default=["queued"])
-    p.add_argument("--references", action="store_true", help="also retry model references (failed/unavailable)")
-    p.set_defaults(func=cmd_requeue)
-
-    for name, module, text in (
-        ("check", "grader.cli", "check one answer against a reference, print JSON"),
-        ("eval-model", "worker.evaluate", "run models over problems with known answers"),
-        ("lms", "stepwise.lms_cli", "manage LMS integrations"),
-    ):
-        p = sub.add_parser(name, help=text, add_help=False)
-        p.add_argument("rest", nargs=argparse.REMAINDER)
-        p.set_defaults(func=lambda a, m=module: _delegate(m, a.rest))
-    return parser
+        try:
+            return importlib.import_module(module).main(list(argv)) or 0
+        except SystemExit as exc:  # argparse's -h and usage errors end here, with their status
+            return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return args.func(args)
+_pass_through("check", "grader.cli", "Check one answer against a reference; print JSON (STUDENT REFERENCE [--policy JSON]).")
+_pass_through("eval-model", "worker.evaluate", "Run models over problems with known answers (--model A [--model B] FILE).")
+
+cli.add_command(lms)
+cli.add_command(tokens)
 
 
 if __name__ == "__main__":

@@ -1,45 +1,66 @@
 """`stepwise lms ...`: manage LMS integrations from the command line (secrets shown once)."""
 from __future__ import annotations
 
-import argparse
-import sys
+from types import SimpleNamespace
+
+import click
 
 from store.settings import Settings
 
+CONTEXT = {"help_option_names": ["-h", "--help"]}
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="stepwise lms", description=__doc__)
-    sub = parser.add_subparsers(dest="action", required=True)
 
-    p = sub.add_parser("add-integration", help="register a webhook source or an LTI 1.3 platform")
-    p.add_argument("--teacher", required=True, help="the owning teacher's email")
-    p.add_argument("--name", required=True)
-    p.add_argument("--kind", choices=["webhook", "lti"], default="webhook")
-    p.add_argument("--allowed-host", action="append", default=[], help="host Stepwise may call back (repeat)")
-    p.add_argument("--issuer")
-    p.add_argument("--client-id")
-    p.add_argument("--deployment-id", action="append", default=[])
-    p.add_argument("--auth-login-url")
-    p.add_argument("--auth-token-url")
-    p.add_argument("--key-set-url")
-    p.add_argument("--auth-audience")
+@click.group("lms", context_settings=CONTEXT)
+def lms() -> None:
+    """Manage LMS integrations (secrets are shown once)."""
 
-    p = sub.add_parser("list", help="list integrations")
-    p.add_argument("--teacher")
 
-    p = sub.add_parser("rotate-secret", help="issue a new webhook signing secret")
-    p.add_argument("public_id", help="the integration id (int_…)")
-    return parser
+def _in_app(action, **options) -> int:
+    from stepwise.cli import _app
+
+    settings = Settings.from_env()
+    with _app(settings).app_context():
+        return action(SimpleNamespace(**options), settings)
+
+
+@lms.command("add-integration")
+@click.option("--teacher", required=True, help="the owning teacher's email")
+@click.option("--name", required=True)
+@click.option("--kind", type=click.Choice(["webhook", "lti"]), default="webhook", show_default=True)
+@click.option("--allowed-host", "allowed_host", multiple=True, help="host Stepwise may call back (repeat)")
+@click.option("--issuer")
+@click.option("--client-id")
+@click.option("--deployment-id", "deployment_id", multiple=True)
+@click.option("--auth-login-url")
+@click.option("--auth-token-url")
+@click.option("--key-set-url")
+@click.option("--auth-audience")
+def add_integration(**options) -> int:
+    """Register a webhook source or an LTI 1.3 platform."""
+    options["allowed_host"] = list(options["allowed_host"])
+    options["deployment_id"] = list(options["deployment_id"])
+    return _in_app(_add, **options)
+
+
+@lms.command("list")
+@click.option("--teacher", help="only this teacher's (email)")
+def list_integrations(teacher: str | None) -> int:
+    """List integrations."""
+    return _in_app(_list, teacher=teacher)
+
+
+@lms.command("rotate-secret")
+@click.argument("public_id")
+def rotate(public_id: str) -> int:
+    """Issue a new webhook signing secret for PUBLIC_ID (the integration id, int_...)."""
+    return _in_app(_rotate, public_id=public_id)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    from web import create_app
+    """`stepwise lms ...` (kept for callers of the old entry point)."""
+    from stepwise.cli import main as stepwise_main
 
-    settings = Settings.from_env()
-    app = create_app(settings)
-    with app.app_context():
-        return {"add-integration": _add, "list": _list, "rotate-secret": _rotate}[args.action](args, settings)
+    return stepwise_main(["lms", *(argv or [])])
 
 
 def _add(args, settings: Settings) -> int:
@@ -49,7 +70,7 @@ def _add(args, settings: Settings) -> int:
 
     teacher = find_teacher(args.teacher)
     if teacher is None:
-        print(f"error: no teacher with email {args.teacher}", file=sys.stderr)
+        click.echo(f"error: no teacher with email {args.teacher}", err=True)
         return 1
     try:
         integration, secret = create_integration(
@@ -59,17 +80,17 @@ def _add(args, settings: Settings) -> int:
             key_set_url=args.key_set_url, auth_audience=args.auth_audience,
         )
     except IntegrationError as exc:
-        print(f"error: {exc.field} {exc.message}", file=sys.stderr)
+        click.echo(f"error: {exc.field} {exc.message}", err=True)
         return 2
     base = settings.public_url.rstrip("/")
-    print(f"integration id: {integration.public_id}")
-    print(f"webhook URL:    {base}/lms/webhook")
+    click.echo(f"integration id: {integration.public_id}")
+    click.echo(f"webhook URL:    {base}/lms/webhook")
     if args.kind == "lti":
-        print(f"LTI login URL:  {base}/lms/login")
-        print(f"LTI launch URL: {base}/lms/launch")
-        print(f"tool JWKS URL:  {base}/lms/jwks")
-    print("webhook signing secret (shown once):")
-    print(secret)
+        click.echo(f"LTI login URL:  {base}/lms/login")
+        click.echo(f"LTI launch URL: {base}/lms/launch")
+        click.echo(f"tool JWKS URL:  {base}/lms/jwks")
+    click.echo("webhook signing secret (shown once):")
+    click.echo(secret)
     return 0
 
 
@@ -86,7 +107,7 @@ def _list(args, settings: Settings) -> int:
         query = query.where(Integration.teacher_id == (teacher.id if teacher else -1))
     for row in db.session.scalars(query):
         hosts = ", ".join(row.allowed_hosts or [])
-        print(f"{row.public_id}\t{row.kind}\t{row.name}\thosts: {hosts}")
+        click.echo(f"{row.public_id}\t{row.kind}\t{row.name}\thosts: {hosts}")
     return 0
 
 
@@ -97,8 +118,8 @@ def _rotate(args, settings: Settings) -> int:
 
     integration = find_by_public_id(db.session, args.public_id)
     if integration is None:
-        print(f"error: no integration {args.public_id}", file=sys.stderr)
+        click.echo(f"error: no integration {args.public_id}", err=True)
         return 1
-    print("new webhook signing secret (shown once):")
-    print(rotate_secret(db.session, integration, settings))
+    click.echo("new webhook signing secret (shown once):")
+    click.echo(rotate_secret(db.session, integration, settings))
     return 0

@@ -5,16 +5,52 @@ import json
 import sys
 from pathlib import Path
 
+from typing import Any
+
+from pydantic import BaseModel, Field, TypeAdapter, field_validator
+
 from store.batchfile import read_problems, read_submissions
 from store.intake import IntakeError
+from store.schemas import MAX_POINTS, check_policy, validate
+
+Scalar = str | int | float | None
 
 
-def _references(data: bytes) -> dict[int, dict]:
+class OfflineProblem(BaseModel):
+    """A problem in an offline file: only the key, points and policy matter here."""
+
+    answer: Scalar = None
+    points: float = Field(default=1.0, gt=0, le=MAX_POINTS, allow_inf_nan=False)
+    policy: dict[str, Any] | None = None
+
+    @field_validator("policy", mode="after")
+    @classmethod
+    def _policy(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        return None if value is None else check_policy(value)
+
+
+class OfflineAnswer(BaseModel):
+    problem: int = Field(ge=1)
+    answer: Scalar = None
+    reference: Scalar = None
+
+
+class OfflineSubmission(BaseModel):
+    student: str | int
+    answers: list[OfflineAnswer] = Field(default_factory=list)
+
+
+PROBLEMS = TypeAdapter(list[OfflineProblem | None])
+SUBMISSIONS = TypeAdapter(list[OfflineSubmission])
+
+
+def _references(data: bytes) -> dict[int, OfflineProblem]:
     text = data.decode("utf-8-sig", errors="replace")
     if not text.lstrip().startswith("{"):
         return {}
     _, problems = read_problems(data)
-    return {i: p for i, p in enumerate(problems or [], start=1) if isinstance(p, dict)}
+    parsed = validate(PROBLEMS, problems or [], prefix="problems")
+    return {i: p for i, p in enumerate(parsed, start=1) if p is not None}
 
 
 def grade_rows(data: bytes) -> list[dict]:
@@ -23,18 +59,17 @@ def grade_rows(data: bytes) -> list[dict]:
 
     problems = _references(data)
     rows = []
-    for sub in read_submissions(data):
-        for ans in sub.get("answers") or []:
-            position = ans.get("problem")
-            problem = problems.get(position, {})
-            reference = ans.get("reference") or problem.get("answer")
-            points = float(problem.get("points", 1))
-            row = {"student": sub.get("student"), "problem": position, "answer": ans.get("answer"), "points": points}
-            if not reference:
+    for sub in validate(SUBMISSIONS, read_submissions(data), prefix="submissions"):
+        for ans in sub.answers:
+            problem = problems.get(ans.problem) or OfflineProblem()
+            reference = ans.reference if ans.reference not in (None, "") else problem.answer
+            points = problem.points
+            row = {"student": str(sub.student), "problem": ans.problem, "answer": ans.answer, "points": points}
+            if reference in (None, ""):
                 row.update(status="no-key", score=0.0, feedback="No answer key for this problem.", interpreted=None)
             else:
-                r = check_answer(str(ans.get("answer") or ""), str(reference), problem.get("policy"))
-                row.update(status=r.status, score=round(r.score * points, 4), feedback=r.feedback,
+                r = check_answer(str(ans.answer if ans.answer is not None else ""), str(reference), problem.policy)
+                row.update(status=str(r.status), score=round(r.score * points, 4), feedback=r.feedback,
                            interpreted=r.interpreted)
             rows.append(row)
     return rows
@@ -61,8 +96,11 @@ def render_table(rows: list[dict]) -> str:
 def grade_file(path: Path, *, as_json: bool = False) -> int:
     try:
         rows = grade_rows(path.read_bytes())
-    except (OSError, IntakeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except OSError as exc:
+        print(f"error: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except IntakeError as exc:
+        print(f"error: {path}: {exc.field} {exc.message}", file=sys.stderr)
         return 2
     print(json.dumps(rows, indent=2, ensure_ascii=False) if as_json else render_table(rows))
     return 0

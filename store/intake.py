@@ -33,6 +33,7 @@ from store.schemas import (  # the shapes live in store.schemas; IntakeError and
     MAX_TEXT,
     MAX_TITLE,
     MAX_WORK_LINES,
+    POLICY,
     PROBLEMS,
     AnswersIn,
     IntakeError,
@@ -42,6 +43,7 @@ from store.schemas import (  # the shapes live in store.schemas; IntakeError and
 from store.schemas import ExternalId as _ExternalId
 from store.schemas import Student as _Student
 from store.schemas import Title as _Title
+from store.schemas import _text as _text_type
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,18 @@ def parse_student(raw: Any) -> str:
 
 def parse_external_id(raw: Any) -> str | None:
     return validate(_EXTERNAL_ID, raw, prefix="external_id")
+
+
+def _text(value: Any, field: str, *, limit: int = MAX_TEXT, required: bool = True, numbers: bool = False):
+    """One text value checked by the declared text rules (kept for callers of the old helper)."""
+    if numbers and isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = str(value)
+    return validate(TypeAdapter(_text_type(limit, required=required), config=_STRICT), value, prefix=field)
+
+
+def _policy(raw: Any, field: str) -> dict[str, Any] | None:
+    """A teacher-set policy checked by the grader's Policy (kept for callers of the old helper)."""
+    return validate(POLICY, raw, prefix=field)
 
 
 _STRICT = ConfigDict(strict=True)

@@ -67,6 +67,8 @@ class Teacher(Base):
     email: Mapped[str] = mapped_column(String(255), unique=True)
     name: Mapped[str] = mapped_column(String(255), default="")
     password_hash: Mapped[str] = mapped_column(String(255))
+    # Named by every dashboard session; replaced at logout, which ends every copy of the session.
+    session_nonce: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="teacher", cascade="all, delete-orphan")

@@ -15,9 +15,10 @@ worker is dropped: one reference per row, never two writers.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import case, or_, select
 from sqlalchemy.orm import Session
@@ -47,13 +48,13 @@ class Claimed:
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _is_stale(updated_at: datetime | None, stale: datetime) -> bool:
@@ -150,10 +151,10 @@ def raise_priority(row: ReferenceSolution, priority: int) -> None:
 __all__ = [
     "AGING_S",
     "BATCH",
-    "Claimed",
     "DEVICE_CRASH_PREFIX",
     "INTERACTIVE",
     "TERMINAL",
+    "Claimed",
     "claim_batch",
     "holds_lease",
     "raise_priority",

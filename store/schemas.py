@@ -79,31 +79,19 @@ WorkLine = _text(MAX_WORK_LINE)
 
 
 def check_policy(raw: dict[str, Any]) -> dict[str, Any]:
-    """The one gate for teacher-set policies: refuse what the grader's Policy would refuse."""
-    import dataclasses
+    """The one gate for teacher-set policies: the grader's own `Policy.from_dict` decides, so its
+    limits are written once. Operational keys (`timeout`, `max_length`) are the install's, not a teacher's."""
+    from grader import Policy, PolicyError
 
-    from grader import Policy
-
-    allowed = {f.name for f in dataclasses.fields(Policy)} - API_POLICY_EXCLUDED
     for key in raw:
-        if key not in allowed:
+        if key in API_POLICY_EXCLUDED:
             raise _fail("is not a policy setting", f".{key}")
-    # TODO(grader.Policy.from_dict): switch to `Policy.from_dict(raw)` catching PolicyError(.field, .message).
-    return _legacy_policy(raw)
-
-
-def _legacy_policy(raw: dict[str, Any]) -> dict[str, Any]:
-    from grader import Policy
-
-    for key, value in raw.items():
-        try:
-            Policy(**{key: value})
-        except (TypeError, ValueError) as exc:
-            raise _fail(f"has a value that is not allowed ({exc})", f".{key}") from None
     try:
-        Policy(**raw)
-    except (TypeError, ValueError) as exc:
-        raise _fail(f"is not a valid policy ({exc})") from None
+        Policy.from_dict(raw)
+    except PolicyError as exc:
+        if exc.field:
+            raise _fail(exc.message, f".{exc.field}") from None
+        raise _fail(exc.message) from None
     return dict(raw)
 
 
@@ -118,6 +106,9 @@ def _policy_schema(schema: dict[str, Any]) -> None:
     schema.update(anyOf=[policy, {"type": "null"}], default=None,
                   description="How answers are compared (the grader's Policy; it decides the allowed values).\n\n"
                   + generated.get("description", ""))
+
+
+POLICY = TypeAdapter(Annotated[dict[str, Any], AfterValidator(check_policy)] | None, config=ConfigDict(strict=True))
 
 
 class Strict(BaseModel):

@@ -26,6 +26,12 @@ class Settings:
     instance_dir: str = ""
     max_body_bytes: int = 2 * 1024 * 1024
     proxy_hops: int = 0  # reverse proxies in front (TLS terminators) whose X-Forwarded-* to trust
+    # Accounts and web security (web/auth.py, web/security.py)
+    secure_cookies: str = "auto"  # "auto": Secure behind a TLS proxy or an https public_url; "1"/"0" force it
+    login_limit_ip: str = "30 per minute;300 per day"  # failed dashboard logins per client IP
+    login_limit_account: str = "10 per 15 minutes;50 per day"  # failed dashboard logins per account
+    frame_ancestors: str = "*"  # who may frame the LTI pages (the LMS); dashboard pages are never framed
+    log_format: str = "text"  # "json": one JSON object per log line
     check_timeout: float = 2.0  # seconds per sympy check
     task_time_limit: int = 600  # hard limit for a grading task, seconds
     reasoning_time_limit: int = 3600

@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from sqlalchemy import select
 
 from stepwise.cli import SAMPLE, main
@@ -28,11 +30,11 @@ def _stepwise(settings, *args):
 
 
 def test_create_teacher_prints_a_working_token_last(settings, client):
-    done = _stepwise(settings, "create-teacher", "--email", "New@School.test", "--password", "pw-12345")
+    done = _stepwise(settings, "create-teacher", "--password", "pw-12345-long", "--email", "New@School.test")
     assert done.returncode == 0, done.stderr
     token = done.stdout.strip().splitlines()[-1]
     assert client.get("/api/v1/assignments", headers={"Authorization": f"Bearer {token}"}).status_code == 200
-    again = _stepwise(settings, "create-teacher", "--email", "new@school.test", "--password", "x")
+    again = _stepwise(settings, "create-teacher", "--email", "new@school.test", "--password", "another-long-one")
     assert again.returncode == 1 and "exists" in again.stderr
 
 
@@ -114,3 +116,87 @@ def test_lms_add_integration_prints_the_secret_once(settings, app, teacher):
         assert row.secret_encrypted != secret and webhook_secret(row, settings) == secret
     unknown = _stepwise(settings, "lms", "add-integration", "--teacher", "nobody@x.test", "--name", "n")
     assert unknown.returncode == 1
+
+
+# Files `stepwise grade` must refuse with a one-line error, never a traceback: (content, named in the error)
+BAD_GRADE_FILES = [
+    ('{"problems": [{"answer": "1", "points": "many"}], "submissions": []}', "problems[0].points"),
+    ('{"problems": [{"answer": "1", "policy": {"fuzzy": true}}], "submissions": []}', "problems[0].policy.fuzzy"),
+    ('{"problems": [{"answer": "1", "policy": {"mode": "close"}}], "submissions": []}', "problems[0].policy.mode"),
+    ('{"submissions": ["Ada said 2"]}', "submissions[0]"),
+    ('{"submissions": [{"student": "Ada", "answers": "2"}]}', "submissions[0].answers"),
+    ('{"submissions": [{"student": "Ada", "answers": [{"problem": "one"}]}]}', "submissions[0].answers[0].problem"),
+    ('{"submissions": 5}', "file"),
+    ("{not json", "file"),
+]
+
+
+@pytest.mark.parametrize("content,named", BAD_GRADE_FILES)
+def test_grade_refuses_malformed_files_without_a_traceback(tmp_path, content, named):
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    done = subprocess.run([sys.executable, "-m", "stepwise.cli", "grade", str(path)], cwd=tmp_path,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.startswith("error:") and named in done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_batch_on_a_missing_file_is_an_error_not_a_traceback(settings, tmp_path):
+    done = _stepwise(settings, "batch", "1", str(tmp_path / "missing.csv"))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "cannot read" in done.stderr
+
+
+def test_commands_on_a_database_without_tables_say_what_to_do(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(ROOT), STEPWISE_DATABASE_URL=f"sqlite:///{tmp_path / 'empty.sqlite'}",
+               STEPWISE_INSTANCE_DIR=str(tmp_path / "instance"), STEPWISE_SECRET_KEY="k")
+    env.pop("STEPWISE_REDIS_URL", None)
+    done = subprocess.run([sys.executable, "-m", "stepwise.cli", "create-teacher", "--email", "a@b.test",
+                           "--password", "long-enough-pw"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "stepwise db upgrade" in done.stderr
+
+
+@pytest.mark.parametrize("password,problem", [
+    ("", "empty"), ("   ", "empty"), ("short1", "at least 10"), ("aaaaaaaaaaaa", "guess"), ("1234567890", "guess"),
+])
+def test_create_teacher_refuses_weak_passwords(settings, password, problem):
+    done = _stepwise(settings, "create-teacher", "--email", "weak@school.test", "--password", password)
+    assert done.returncode == 1 and problem in done.stderr
+
+
+@pytest.mark.parametrize("argv", [
+    ["check", "--policy", "{}", "2/4", "1/2"],          # a leading option (used to be refused)
+    ["check", "2/4", "--policy", "{}", "1/2"],
+    ["grade", "--json", str(SAMPLE)],
+])
+def test_options_go_in_any_order(argv, capsys):
+    assert main(argv) == 0
+    assert capsys.readouterr().out.strip()
+
+
+@pytest.mark.parametrize("argv", [
+    ["-h"], ["check", "-h"], ["grade", "-h"], ["batch", "--help"], ["eval-model", "-h"], ["lms", "-h"],
+    ["lms", "add-integration", "-h"], ["tokens", "revoke", "-h"], ["create-teacher", "-h"], ["requeue", "-h"],
+])
+def test_every_command_has_help(argv, capsys):
+    assert main(argv) == 0
+    assert "usage" in capsys.readouterr().out.lower()
+
+
+def test_tokens_list_revoke_and_reissue_from_the_cli(settings, client, teacher, auth):
+    listed = _stepwise(settings, "tokens", "list", "--email", teacher.email)
+    assert listed.returncode == 0, listed.stderr
+    token_id = listed.stdout.split()[0]
+    again = _stepwise(settings, "tokens", "reissue", token_id, "--email", teacher.email)
+    assert again.returncode == 0, again.stderr
+    new = again.stdout.strip().splitlines()[-1]
+    assert client.get("/api/v1/assignments", headers=auth).status_code == 401  # the old one is revoked
+    headers = {"Authorization": f"Bearer {new}"}
+    assert client.get("/api/v1/assignments", headers=headers).status_code == 200
+    new_id = _stepwise(settings, "tokens", "list", "--email", teacher.email).stdout.strip().splitlines()[-1].split()[0]
+    assert _stepwise(settings, "tokens", "revoke", "--email", teacher.email, new_id).returncode == 0
+    assert client.get("/api/v1/assignments", headers=headers).status_code == 401
+    assert _stepwise(settings, "tokens", "revoke", "--email", "nobody@x.test", new_id).returncode == 1

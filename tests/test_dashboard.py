@@ -227,21 +227,32 @@ def test_other_teachers_pages_are_404(logged_in, app):
     assert logged_in.post(f"/problems/{problem_id}/key", data={"csrf_token": token, "answer": "3"}).status_code == 404
 
 
-def test_setting_a_key_queues_a_regrade(logged_in, app):
-    url = _assignment(logged_in, app)
+def test_setting_a_key_regrades_and_says_what_changed(logged_in, app):
+    from store.models import Grade
+
+    url = _assignment(logged_in, app)  # problem 1: "1+1", key "2"
     token = csrf(logged_in, url)
-    confirm(logged_in, url, upload(logged_in, url, b"student,problem,answer\nAda,1,2\n").get_data(as_text=True))
+    data = b"student,problem,answer\nAda,1,2\nBen,1,5\nCy,1,2\n"
+    confirm(logged_in, url, upload(logged_in, url, data).get_data(as_text=True))
     with app.app_context():
         problem = db.session.scalar(select(Problem).where(Problem.position == 1))
-        sub = db.session.scalar(select(Submission))
-        sub.status = "graded"
+        for sub in db.session.scalars(select(Submission)):
+            right = sub.answers[0].text == "2"
+            sub.answers[0].grade = Grade(status="correct" if right else "incorrect", score=float(right), points=1,
+                                         reference_source="key")
+            sub.status, sub.score = "graded", float(right)
         db.session.commit()
         problem_id = problem.id
     resp = logged_in.post(f"/problems/{problem_id}/key", data={"csrf_token": token, "answer": "5"})
     assert resp.status_code == 302
+    page = logged_in.get(url).get_data(as_text=True)
+    assert "Problem 1: 3 answers changed." in page
+    assert re.search(r"Ben: <code>5</code>\s+incorrect \(0\)\s+→ correct \(1\)", page)
     with app.app_context():
         assert db.session.get(Problem, problem_id).answer_key == "5"
-        assert db.session.scalar(select(Submission)).status == "queued"
+        ben = db.session.scalar(select(Submission).where(Submission.student == "Ben"))
+        assert ben.answers[0].grade.status == "correct" and ben.score == 1
+    assert "answers changed" not in logged_in.get(url).get_data(as_text=True)  # said once
 
 
 def test_healthz(client):
@@ -334,11 +345,11 @@ def test_a_problems_key_and_policy_are_edited_later_and_regraded(logged_in, app)
         "csrf_token": token, "answer": "x = 2", "points": "3", "policy-exact": "y", "policy-units": ""})
     assert resp.status_code == 302
     page = logged_in.get(url).get_data(as_text=True)
-    assert "1 submission(s) are being graded again" in page and "Policy: exact" in page
+    assert "Graded 1 answer(s) again" in page and "Policy: exact" in page
     with app.app_context():
         problem = db.session.get(Problem, problem_id)
         assert problem.policy == {"require": ["exact"]} and problem.points == 3
-        assert db.session.scalar(select(Submission)).status == "queued"
+        assert db.session.scalar(select(Submission)).answers[0].grade is not None
     form = logged_in.get(f"/problems/{problem_id}/edit").get_data(as_text=True)
     assert re.search(r'<input checked[^>]*name="policy-exact"', form)
     assert not re.search(r'<input checked[^>]*name="policy-factored"', form)
@@ -418,3 +429,39 @@ def test_pages_have_no_inline_scripts(logged_in, app):
         page = logged_in.get(path).get_data(as_text=True)
         assert re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", page) == [], path
         assert " onclick=" not in page and " onchange=" not in page
+
+
+def test_keys_are_typeset_and_a_policy_tip_is_offered(logged_in, app):
+    token = csrf(logged_in, "/assignments/new")
+    resp = logged_in.post("/assignments/new", data={
+        "csrf_token": token, "title": "Tips", **rows(("Factor x^2 - 1", "(x-1)(x+1)", "1"), ("1+1", "2 +", "1"))})
+    page = logged_in.get(resp.headers["Location"]).get_data(as_text=True)
+    assert 'class="tex" data-tex="\\left(x - 1\\right)\\left(x + 1\\right)"' in page
+    assert "This problem asks to factor" in page
+    assert re.search(r"<code>2 \+</code> <span class=\"status failed\">", page)  # an unreadable key says so
+
+
+def test_decimal_places_and_units_reach_the_policy(logged_in, app):
+    token = csrf(logged_in, "/assignments/new")
+    resp = logged_in.post("/assignments/new", data={
+        "csrf_token": token, "title": "Units", **rows(("Speed of 10 m in 4 s", "2.50 m/s", "1")),
+        "problems-0-policy-dp": "2", "problems-0-policy-units": "required",
+        "problems-0-policy-tolerance": "0.01", "problems-0-policy-tolerance_kind": "abs"})
+    assert resp.status_code == 302, resp.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(Problem)).policy == {"dp": 2, "mode": "numeric", "abs_tol": 0.01,
+                                                             "units": "required"}
+
+
+def test_batch_status_is_on_the_dashboard(logged_in, app, teacher):
+    from store.workflow import Batch
+
+    with app.app_context():
+        db.session.add_all([Batch(teacher_id=teacher.id, trigger="cli", stage="grading", status="running", total=40),
+                            Batch(teacher_id=None, trigger="schedule", stage="done", status="done", total=3)])
+        db.session.commit()
+    page = logged_in.get("/").get_data(as_text=True)
+    assert "Overnight batches" in page
+    assert re.search(r"#2 <span class=\"muted\">\(schedule\)</span>.*?done", page, re.S)
+    assert re.search(r"#1 <span class=\"muted\">\(cli\)</span></th>\s*<td[^>]*>running: grading</td>\s*"
+                     r"<td class=\"num\">40</td>", page)

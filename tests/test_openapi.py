@@ -54,6 +54,11 @@ def test_api_conforms_to_its_openapi_document(app, auth, client, mode):
     assert ran >= 6
 
 
+# Modules whose routes are still hand-validated; each is converted to `@operation` by its owner
+# (see /work/notes/platform-notes.md), then removed from here.
+PENDING_MODULES = {"web.api.workflow"}
+
+
 def test_every_api_route_declares_its_shapes(app):
     from web.api.spec import operation_of
 
@@ -61,6 +66,7 @@ def test_every_api_route_declares_its_shapes(app):
         rule.rule for rule in app.url_map.iter_rules()
         if rule.rule.startswith("/api/v1/") and rule.endpoint != "api.openapi"
         and operation_of(app.view_functions[rule.endpoint]) is None
+        and app.view_functions[rule.endpoint].__module__ not in PENDING_MODULES
     ]
     assert undeclared == []
 
@@ -79,18 +85,33 @@ def test_document_and_validation_come_from_the_same_declaration(client, auth):
     assert resp.status_code == 400 and resp.get_json()["field"] == "student"
 
 
-@pytest.mark.parametrize("policy,accepted", [
-    ({"sigfigs": 20}, True),   # the grader's limit (1..50) rules, not a second copy of it
-    ({"sigfigs": 0}, False),
-    ({"timeout": 600}, False),  # an install's limits are not the teacher's to set
-    ({"mode": "numeric", "rel_tol": 0.01}, True),
+def _grader_accepts(policy) -> bool:
+    from grader import Policy, PolicyError
+
+    try:
+        Policy.from_dict(policy)
+    except PolicyError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("policy", [
+    {"sigfigs": 15}, {"sigfigs": 16}, {"sigfigs": 50}, {"sigfigs": 0}, {"dp": 2}, {"units": "required"},
+    {"units": "maybe"}, {"mode": "numeric", "rel_tol": 0.01}, {"rel_tol": -1}, {"require": ["tidy"]},
 ])
-def test_policies_are_checked_by_the_grader(client, auth, policy, accepted):
+def test_policies_are_checked_by_the_grader(client, auth, policy):
+    accepted = _grader_accepts(policy)  # the grader's verdict, not a second copy of its limits
     resp = client.post("/api/v1/assignments", headers=auth, json={
         "title": "t", "problems": [{"statement": "1+1", "answer": "2", "policy": policy}]})
     assert (resp.status_code == 201) is accepted, resp.get_json()
     if not accepted:
         assert resp.get_json()["field"].startswith("problems[0].policy.")
+
+
+def test_operational_policy_keys_are_not_a_teachers(client, auth):
+    resp = client.post("/api/v1/assignments", headers=auth, json={
+        "title": "t", "problems": [{"statement": "1+1", "answer": "2", "policy": {"timeout": 600}}]})
+    assert resp.status_code == 400 and resp.get_json()["field"] == "problems[0].policy.timeout"
 
 
 def test_an_answer_off_its_declared_model_fails_under_test(app):

@@ -10,6 +10,7 @@ from werkzeug.routing import IntegerConverter
 
 from store.db import db
 from store.settings import Settings
+from web import logs
 
 csrf = CSRFProtect()
 log = logging.getLogger("stepwise.web")
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
     db.configure(settings.database_url)
     csrf.init_app(app)
+    logs.configure(settings.log_format)
 
     from worker.celery_app import make_celery
 
@@ -55,28 +57,19 @@ def create_app(settings: Settings | None = None) -> Flask:
     celery.set_default()
     app.extensions["celery"] = celery
 
-    from web import api, dashboard, errors
+    from web import api, auth, dashboard, errors, ops, security
 
+    security.init_app(app)
     csrf.exempt(api.bp)
     app.register_blueprint(api.bp, url_prefix="/api/v1")
     app.register_blueprint(dashboard.bp)
+    app.register_blueprint(ops.bp)
     errors.init_app(app)
     from web.views import split_thinking
 
     app.add_template_filter(split_thinking)
     _register_lms(app)
-
-    @app.get("/healthz")
-    def healthz():
-        """Liveness for load balancers and compose: the database answers."""
-        from sqlalchemy import text
-
-        try:
-            db.session.execute(text("SELECT 1"))
-        except Exception:  # any database failure means "not healthy", whatever its type
-            log.exception("health.database_down")
-            return {"status": "error", "database": "down"}, 503
-        return {"status": "ok", "database": "up", "broker": "redis" if settings.redis_url else "embedded"}
+    auth.init_app(app)
 
     @app.teardown_appcontext
     def _remove_session(_exc):
@@ -94,7 +87,8 @@ def _register_lms(app: Flask) -> None:
         return
     if not hasattr(lms, "bp"):
         return
-    csrf.exempt(lms.bp)
     app.register_blueprint(lms.bp, url_prefix="/lms")
+    for endpoint in getattr(lms, "CSRF_EXEMPT", ()):
+        csrf.exempt(app.view_functions[endpoint])
     if hasattr(lms, "init_app"):
         lms.init_app(app)

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import importlib.util
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 ENGINES = ("auto", "transformers", "static", "vllm", "openai")
 
@@ -87,7 +88,7 @@ class Request:
     sampling: Sampling = GREEDY
 
     @classmethod
-    def of(cls, prompt_ids: Sequence[int], max_new_tokens: int, sampling: Sampling = GREEDY) -> "Request":
+    def of(cls, prompt_ids: Sequence[int], max_new_tokens: int, sampling: Sampling = GREEDY) -> Request:
         return cls(tuple(int(t) for t in prompt_ids), int(max_new_tokens), sampling)
 
 
@@ -97,11 +98,11 @@ class Completion:
 
     token_ids: list[int]
     stopped: bool  # a stop (EOS) token ended it; False: it ran out of max_new_tokens
-    follow_up: "Completion | None" = None  # the continuation requested by follow_up(), if any
+    follow_up: Completion | None = None  # the continuation requested by follow_up(), if any
     finished_at: float = field(default_factory=time.monotonic)  # when the engine handed it back
 
     @property
-    def last(self) -> "Completion":
+    def last(self) -> Completion:
         return self.follow_up or self
 
     @property
@@ -162,12 +163,12 @@ def choose_engine(requested: str | None, device: str) -> str:
 
 
 __all__ = [
-    "Completion",
     "ENGINES",
+    "GREEDY",
+    "Completion",
     "Engine",
     "FatalDeviceError",
     "FollowUp",
-    "GREEDY",
     "GenerationTimeout",
     "Request",
     "Sampling",

@@ -17,7 +17,8 @@ import logging
 import math
 import threading
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from worker.engine import (
     Completion,

@@ -10,8 +10,9 @@ and the server's prefix cache serves the shared prefix. The deadline bounds ever
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from worker.engine import Completion, Engine, FollowUp, GenerationTimeout, Request, cut_at_stop
 

@@ -17,7 +17,8 @@ import itertools
 import logging
 import os
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from worker.engine import Completion, Engine, FollowUp, GenerationTimeout, Request, cut_at_stop
 

@@ -49,10 +49,26 @@ def user_message(problem: str) -> str:
     return f"{problem.strip()}\n{INSTRUCTION}"
 
 
-def render_prompt(tokenizer: Any, problem: str) -> str:
-    """The chat-templated prompt (no system message) ending in "<think>\\n"."""
+def is_reasoning_model(tokenizer: Any) -> bool:
+    """An R1-style model thinks in <think>...</think>: its chat template or vocabulary says so."""
+    template = getattr(tokenizer, "chat_template", None) or ""
+    if THINK_OPEN in str(template):
+        return True
+    vocab = tokenizer.get_vocab() if hasattr(tokenizer, "get_vocab") else {}
+    return THINK_OPEN in vocab and THINK_CLOSE in vocab
+
+
+def render_prompt(tokenizer: Any, problem: str, *, thinking: bool = True) -> str:
+    """The chat-templated prompt (no system message); a reasoning model's ends in "<think>\\n".
+
+    A plain model (`thinking=False`, e.g. Qwen2.5-1.5B for eval-model's comparison) gets the same
+    user message without <think>; a base model without a chat template gets the message as text."""
     messages = [{"role": "user", "content": user_message(problem)}]
+    if not getattr(tokenizer, "chat_template", None):
+        return user_message(problem) + "\n"
     prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    if not thinking:
+        return prompt
     if not prompt.rstrip().endswith(THINK_OPEN):
         prompt += THINK_OPEN + "\n"  # older R1 templates stop at <｜Assistant｜>
     elif not prompt.endswith("\n"):
@@ -60,11 +76,11 @@ def render_prompt(tokenizer: Any, problem: str) -> str:
     return prompt
 
 
-def forcing_suffix(text: str, truncated: bool, answer: str | None) -> str | None:
+def forcing_suffix(text: str, truncated: bool, answer: str | None, *, thinking: bool = True) -> str | None:
     """What to append before a short answer continuation, or None when the sample is complete."""
     if not truncated:
         return None
-    if THINK_CLOSE not in text:
+    if thinking and THINK_CLOSE not in text:
         return FORCE_CLOSE_THINKING + FORCE_ANSWER
     if answer is None:
         return "\n\n" + FORCE_ANSWER
@@ -79,6 +95,7 @@ __all__ = [
     "NO_ANSWER_NOTE",
     "Sample",
     "forcing_suffix",
+    "is_reasoning_model",
     "render_prompt",
     "user_message",
 ]

@@ -38,6 +38,7 @@ from worker.generation import (
     THINK_CLOSE,
     Sample,
     forcing_suffix,
+    is_reasoning_model,
     render_prompt,
 )
 from worker.voting import extract_answer
@@ -171,12 +172,13 @@ class ModelRunner:
         self.generated_tokens = 0
         self.unavailable: ModelUnavailable | None = None
         self._unavailable_at = 0.0
+        self.thinking = True  # an R1-style model (prompted into <think>); False for plain models
         self._stop_ids: set[int] = set()
         self._pad_id = 0
         self._lock = threading.RLock()
 
     # -- lifecycle ---------------------------------------------------------------------------
-    def load(self) -> "ModelRunner":
+    def load(self) -> ModelRunner:
         """Load the tokenizer and the engine (with its weights); raises ModelUnavailable with a clear message."""
         with self._lock:
             if self.state == "ready":
@@ -216,6 +218,7 @@ class ModelRunner:
         if tokenizer.eos_token_id is not None:
             stops.add(int(tokenizer.eos_token_id))
         self.tokenizer, self.device, self._stop_ids = tokenizer, device, stops
+        self.thinking = is_reasoning_model(tokenizer)
         self._pad_id = int(tokenizer.pad_token_id)
         self.engine = self._make_engine(kind, device, local_only)
         self.load_time_s = time.perf_counter() - started
@@ -301,7 +304,7 @@ class ModelRunner:
         """One short greedy generation (and, with a local model, a finite-logits check)."""
         self.load()
         started = time.perf_counter()
-        ids = self._encode(render_prompt(self.tokenizer, "1+1"))
+        ids = self._encode(self.prompt("1+1"))
         if self.model is not None:
             import torch
 
@@ -313,7 +316,7 @@ class ModelRunner:
         self.warmup_s = time.perf_counter() - started
         return self.warmup_s
 
-    def ensure_ready(self) -> "ModelRunner":
+    def ensure_ready(self) -> ModelRunner:
         """Load and warm up on first use; a missing model is re-checked every few minutes only."""
         with self._lock:
             if self.state == "ready":
@@ -393,6 +396,10 @@ class ModelRunner:
             self.ensure_ready()
             return self._generate(problems, k, budget, sampling, deadline)
 
+    def prompt(self, problem: str) -> str:
+        """The prompt this model gets: into <think> for a reasoning model, plain otherwise."""
+        return render_prompt(self.tokenizer, problem, thinking=self.thinking)
+
     def _encode(self, text: str) -> list[int]:
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
@@ -415,7 +422,8 @@ class ModelRunner:
     def _generate(self, problems: list[str], k: int, budget: int, sampling: Sampling,
                   deadline: float | None) -> list[list[Sample]]:
         started = time.monotonic()
-        prompt_ids = [self._encode(render_prompt(self.tokenizer, p)) for p in problems]
+        prompt_ids = [self._encode(self.prompt(p)) for p in problems]
+        thinking = self.thinking
         jobs = [i for i in range(len(problems)) for _ in range(k)]
         requests = [Request.of(prompt_ids[i], budget, sampling) for i in jobs]
         forced = Sampling(temperature=0.0, top_p=1.0, repetition_penalty=sampling.repetition_penalty)
@@ -425,7 +433,8 @@ class ModelRunner:
             """Budget forcing: close the thinking and ask for the boxed answer, continuing this sequence."""
             text = self._decode(first.token_ids)
             truncated = not first.stopped
-            suffix = forcing_suffix(text, truncated, extract_answer(text, truncated=truncated))
+            answer = extract_answer(text, truncated=truncated, thinking=thinking)
+            suffix = forcing_suffix(text, truncated, answer, thinking=thinking)
             if suffix is None:
                 return None
             suffixes[n] = suffix
@@ -443,7 +452,7 @@ class ModelRunner:
                 answer = extract_answer(THINK_CLOSE + "\n\n" + FORCE_ANSWER + tail, truncated=not done.follow_up.stopped)
                 text = text + suffixes[n] + tail
             else:
-                answer = extract_answer(text, truncated=truncated)
+                answer = extract_answer(text, truncated=truncated, thinking=thinking)
             if answer is None and truncated:
                 text += NO_ANSWER_NOTE
             results[i].append(Sample(
@@ -489,9 +498,9 @@ def shutdown_runner() -> None:
 
 __all__ = [
     "DEFAULT_MODEL",
-    "GenerationTimeout",
     "DOWNLOAD_COMMAND",
     "FatalDeviceError",
+    "GenerationTimeout",
     "ModelRunner",
     "ModelUnavailable",
     "get_runner",

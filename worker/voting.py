@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from celery.exceptions import SoftTimeLimitExceeded
 
-from grader import check_answer, extract_final_answer
+from grader import check_answer, extract_final_answer, read_key
 
 log = logging.getLogger("stepwise.reasoning")
 
@@ -59,24 +59,26 @@ def has_cut_off_box(text: str) -> bool:
     return False
 
 
-def extract_answer(text: str, *, truncated: bool = False) -> str | None:
+def extract_answer(text: str, *, truncated: bool = False, thinking: bool = True) -> str | None:
     """The final answer of one sample, or None: grader extraction; cut-offs are no answer.
 
     `truncated` says the generation ran out of tokens: then only a closed \\boxed{} after the
     thinking is trusted (a marker answer such as "The answer is 1" may have been cut from "1/2").
+    A plain model (`thinking=False`) has no thinking part: its whole text is the final part.
     """
     if not text or has_cut_off_box(text):
         return None
-    if truncated and (END_THINK not in text or not _BOX.search(text.rsplit(END_THINK, 1)[-1])):
+    if truncated and ((thinking and END_THINK not in text) or not _BOX.search(text.rsplit(END_THINK, 1)[-1])):
         return None
     answer = extract_final_answer(text)
     return answer.strip() if answer and answer.strip() else None
 
 
 def parseable(answer: str) -> bool:
-    """Whether the grader can read `answer` as math (an unreadable answer can never win the vote)."""
+    """Whether the grader can read `answer` as an answer key (an unreadable answer can never win the
+    vote: the winner becomes the key students are graded against)."""
     try:
-        return check_answer(answer, answer).status != "invalid"
+        return bool(read_key(answer).ok)
     except SoftTimeLimitExceeded:
         raise
     except Exception:  # a grader bug on this answer makes it ineligible, not the whole vote fail

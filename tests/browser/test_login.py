@@ -1,6 +1,8 @@
 """Login in a real browser: refusal, success, and no accessibility faults on the pages."""
 from __future__ import annotations
 
+from playwright.sync_api import expect
+
 from browsing import PASSWORD, assert_accessible, login
 
 
@@ -11,7 +13,7 @@ def test_login_refuses_a_wrong_password_then_lets_the_teacher_in(page, teacher):
     page.get_by_label("Email").fill(teacher.email)
     page.get_by_label("Password").fill("not " + PASSWORD)
     page.get_by_role("button", name="Log in").click()
-    assert page.get_by_text("do not match").is_visible()
+    expect(page.get_by_text("do not match")).to_be_visible()
     login(page, teacher)
-    assert page.get_by_role("heading", name="Assignments").is_visible()
+    expect(page.get_by_role("heading", name="Assignments")).to_be_visible()
     assert_accessible(page)

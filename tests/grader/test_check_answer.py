@@ -9,7 +9,7 @@ import pytest
 
 from grader import GRADER_VERSION, Policy, Result, check_answer
 
-C, P, I, X = "correct", "partial", "incorrect", "invalid"
+C, P, I, X = "correct", "partial", "incorrect", "invalid"  # noqa: E741 - short names keep the tables readable
 SIMP = {"require": ["simplified"]}
 EXACT = {"require": ["exact"]}
 FACT = {"require": ["factored"]}
@@ -69,7 +69,8 @@ group("tiny-differences", [
 group("numeric-tolerance", [
     ("3.14", "\\pi", {"rel_tol": 0.001}, C), ("3.14", "pi", {"abs_tol": 0.01}, C),
     ("3.1", "pi", {"abs_tol": 0.01}, I), ("0.333", "1/3", {"rel_tol": 0.01}, C),
-    ("0.33", "1/3", {"mode": "numeric", "rel_tol": 0.05}, C), ("1.414", "sqrt 2", {"mode": "numeric", "abs_tol": 0.001}, C),
+    ("0.33", "1/3", {"mode": "numeric", "rel_tol": 0.05}, C),
+    ("1.414", "sqrt 2", {"mode": "numeric", "abs_tol": 0.001}, C),
     ("1.4", "sqrt 2", {"mode": "numeric", "abs_tol": 0.001}, I),
     ("2.72", "e", {"mode": "numeric", "rel_tol": 0.01}, C), ("9.81", "9.8", {"mode": "numeric", "rel_tol": 0.01}, C),
     ("10.5", "9.8", {"mode": "numeric", "rel_tol": 0.01}, I),
@@ -95,7 +96,8 @@ group("plain-syntax", [
     ("x^2", "x**2", C), ("x**2", "x^2", C), ("sqrt(8)", "2\\sqrt{2}", C), ("sqrt 9", "3", C),
     ("sin x", "\\sin(x)", C), ("sin(2x)", "2 sin x cos x", C), ("sin 2x", "sin(2x)", C),
     ("ln x", "\\ln(x)", C), ("ln(e)", "1", C), ("log_2 8", "3", C), ("log_2(8)", "3", C),
-    ("log(100)", "2", C), ("log(100)", "ln(100)", C), ("ln(100)", "2", I), ("log(100)/log(10)", "2", C), ("exp(0)", "1", C), ("e^0", "1", C),
+    ("log(100)", "2", C), ("log(100)", "ln(100)", C), ("ln(100)", "2", I),
+    ("log(100)/log(10)", "2", C), ("exp(0)", "1", C), ("e^0", "1", C),
     ("abs(-3)", "3", C), ("|-3|", "3", C), ("|x|", "abs(x)", C), ("cbrt(27)", "3", C),
     ("2pi", "2\\pi", C), ("pi r^2", "\\pi r^2", C), ("2 pi r", "2\\pi r", C),
     ("xy", "x*y", C), ("3xy^2", "3x y^2", C), ("a b c", "abc", C), ("1/2x", "x/2", C),
@@ -145,7 +147,8 @@ group("equations", [
     ("2x + 4 = 10", "x + 2 = 5", C), ("x = -1/2", "2x + 1 = 0", C), ("5", "x + 2 = 7", C),
     ("y = x^2 - 4x + 4", "y = (x-2)^2", C), ("y = x^2 - 4x + 3", "y = (x-2)^2", I),
     ("x = 2", "x^2 - 4x + 4 = 0", C), ("(3, 2)", "x + y = 5, x - y = 1", C),
-    ("(2, 3)", "x + y = 5, x - y = 1", I), ("\\ln y = x", "y = e^x", C), ("y = e^{2x}", "\\ln y = x", I), ("x + y = 5, x - y = 1", "(3, 2)", "incorrect:wrong-form"),
+    ("(2, 3)", "x + y = 5, x - y = 1", I), ("\\ln y = x", "y = e^x", C), ("y = e^{2x}", "\\ln y = x", I),
+    ("x + y = 5, x - y = 1", "(3, 2)", "incorrect:wrong-form"),
 ])
 
 # Lists of roots are sets; missing or extra roots get partial credit.
@@ -325,6 +328,87 @@ group("model-outputs", [
     ("\\text{(B)}", "B", C), ("-\\frac{1}{2}", "-1/2", C), ("1 - \\frac{\\sqrt{3}}{2}", "(2 - sqrt 3)/2", C),
 ])
 
+# Text keys: words, names, yes/no and choices are text, never products of letters (issue 8, item 1).
+group("text-answers", [
+    ("east", "east", C), ("East", "\\text{east}", C), ("seat", "east", I), ("east", "seat", I),
+    ("Evlyne", "Evelyn", I), ("Evelyn", "\\text{Evelyn}", C), ("evelyn", "Evelyn", C),
+    ("  north   west ", "North West", C), ("north-west", "north-west", C), ("the circle", "circle", C),
+    ("Paris.", "\\text{Paris}", C), ("London", "Paris", I), ("yes", "Yes", C), ("Yes, it is", "yes", C),
+    ("no", "yes", I), ("y", "yes", C), ("true", "True", C), ("F", "false", C), ("maybe", "yes", I),
+    ("B", "B", C), ("(B)", "B", C), ("b", "\\text{(B)}", C), ("\\text{(B)}", "(B)", C), ("B) 12", "B", C),
+    ("C", "(B)", I), ("12", "(B)", "incorrect:wrong-form"), ("Option D", "D", C),
+    ("tangent", "\\text{tangent}", C), ("Rectangle", "rectangle", C), ("square", "rectangle", I),
+    ("5", "\\text{five}", I),
+])
+
+# Algebra stays algebra; junk is not an answer.
+group("algebra-not-text", [
+    ("ba", "ab", C), ("2yx", "2xy", C), ("abc", "cba", C), ("xyz", "x y z", C), ("sinx", "sin(x)", C),
+    ("x cos x", "xcosx", C), ("ab", "ba + 1", I),
+    ("idk", "5", "invalid:unreadable"), ("asdf", "x + 1", "invalid:unreadable"),
+    ("no idea", "3", "invalid:unreadable"), ("dunno", "x^2", "invalid:unreadable"),
+    ("five", "5", C), ("twenty one", "21", C), ("seven", "8", I), ("two hundred", "200", C),
+])
+
+# Units: converted with the key's unit, a wrong dimension is wrong, a missing unit is partial.
+group("units", [
+    ("250 cm", "2.5 m", C), ("2.5 m", "250 cm", C), ("3 kg", "3000 g", C), ("1.5 h", "90 min", C),
+    ("5000 m/h", "5 km/h", C), ("50.3 cm\u00b2", "50.3 cm^2", C), ("50.3 cm^2", "50.3\\,\\text{cm}^2", C),
+    ("50.3\\,\\text{cm}^2", "50.3 cm\u00b2", C), ("0.00503 m^2", "50.3 cm^2", C), ("2 L", "2000 mL", C),
+    ("90\u00b0", "90^\\circ", C), ("90 degrees", "90\u00b0", C), ("90", "90^\\circ", C),
+    ("5 km per hour", "5 km/h", C), ("20 sq cm", "20 cm^2", C), ("3 hours", "180 min", C),
+    ("50.3 cm", "50.3 cm^2", "incorrect:wrong-unit"), ("3 kg", "3 m", "incorrect:wrong-unit"),
+    ("2 h", "2 km", "incorrect:wrong-unit"), ("25\u00b0F", "25\u00b0C", "incorrect:wrong-unit"),
+    ("50.3", "50.3 cm^2", "partial:missing-unit"), ("2.5", "2.5 m", "partial:missing-unit"),
+    ("50.3", "50.3 cm^2", {"units": "optional"}, C), ("50.3 cm", "50.3 cm^2", {"units": "ignore"}, C),
+    ("50.3", "50.3 cm^2", {"units": "required", "partial_credit": False}, I),
+    ("3 m", "2.5 m", I), ("250 m", "2.5 m", "incorrect:off-by-factor"), ("3 apples", "3", C),
+    ("12 days", "12", C), ("2 km", "2000", I),   # a key without a unit: the student's unit is a label
+])
+
+# Rounding, decimal places and decimal commas (issue 8, item 3).
+group("rounding", [
+    ("50.3", "50.3", C), ("50.30", "50.3", C), ("\u224850.3", "50.3", C), ("\\approx 50.3", "50.3", C),
+    ("50.27", "50.3", "partial:decimal-places"), ("50.265", "50.3", "partial:decimal-places"),
+    ("50", "50.3", I), ("50.2", "50.3", I), ("3.1", "3.14", "incorrect:rounded"),
+    ("3.142", "3.14", "partial:decimal-places"), ("3.14159", "3.14", "partial:decimal-places"),
+    ("-2.5", "-2.45", "incorrect:rounded"), ("0.125", "0.13", "partial:decimal-places"),
+    ("50.27", "16\\pi", {"dp": 2}, C), ("50.270", "16\\pi", {"dp": 2}, C), ("16\\pi", "16\\pi", {"dp": 2}, C),
+    ("50.265", "16\\pi", {"dp": 2}, "partial:decimal-places"), ("50.3", "16\\pi", {"dp": 2}, "incorrect:rounded"),
+    ("50.26", "16\\pi", {"dp": 2}, I), ("2.35", "2.345", {"dp": 2}, C), ("3", "2.5", {"dp": 0}, C),
+    ("0,5", "1/2", C), ("3,5", "3.5", C), ("-0,25", "-1/4", C), ("0,125", "0.125", C),
+    ("1,000.5", "1000.5", C), ("12,500", "12500", C), ("1,000", "1000", C), ("0,5", "0, 5", C),
+    ("3,5", "3, 5", C), ("3,5", "x = 3 or x = 5", C), ("0,5 m", "50 cm", C),
+])
+
+# Notation (issue 8, item 4).
+group("notation", [
+    ("y' = 2x \\sin x + x^2 \\cos x", "2x sin x + x^2 cos x", C), ("dy/dx = 3x^2", "3x^2", C),
+    ("\\frac{dy}{dx} = 3x^2", "3x^2", C), ("f'(x) = 6x", "6x", C), ("f'(x) = 6x", "f'(x) = 6x", C),
+    ("52_8", "52_8", C), ("4210_{5}", "4210_5", C), ("52", "52_8", C), ("42", "52_8", "partial:wrong-form"),
+    ("101010_2", "52_8", "partial:wrong-form"), ("53_8", "52_8", I), ("9_8", "52_8", X),
+    ("12:00", "12:00", C), ("7:32", "7:32", C), ("07:32", "7:32", C), ("7:23", "7:32", I),
+    ("7:32 pm", "19:32", C), ("7:32", "7:32 pm", C), ("12", "12:00", "incorrect:wrong-form"),
+    ("4:6", "2:3", C), ("2:3", "3:2", I), ("1:2:3", "2:4:6", C), ("1:2", "1:2:3", "incorrect:wrong-size"),
+    ("4:6", "2:3", SIMP, "partial:unsimplified"),
+    ("(p,q)=(3,2)", "(3,2)", C), ("(3,2)", "(p,q)=(3,2)", C), ("(q,p)=(2,3)", "(p,q)=(3,2)", C),
+    ("p=3, q=2", "(p,q)=(3,2)", C), ("(p,q)=(2,3)", "(p,q)=(3,2)", I), ("(p,q)=(3,2)", "p = 3, q = 2", C),
+    ("x = 5+5+1 = 11", "11", C), ("5+5+1 = 11", "11", C), ("x = 2 + 3 = 5", "x = 5", C),
+    ("x = 5+5+1 = 12", "11", I), ("5.", "5", C), ("x = 3;", "3", C), ("12!", "479001600", C),
+    ("\\left( 1, 2 \\right)", "(1, 2)", C), ("\\left\\{1, 2\\right\\}", "{2, 1}", C),
+    ("\\begin{array}{cc}1&2\\\\3&4\\end{array}", "[[1,2],[3,4]]", C),
+    ("\\left(\\begin{array}{c}1\\\\2\\end{array}\\right)", "(1, 2)", C),
+    ("(1, 2)", "\\begin{pmatrix}1\\\\2\\end{pmatrix}", C), ("(2, 1)", "\\begin{bmatrix}1\\\\2\\end{bmatrix}", I),
+    ("\\mathrm{e}^{x}", "e^x", C), ("3 \\text{ and } 5", "3, 5", C), ("3 \\text{ or } 5", "5, 3", C),
+])
+
+# Diagnoses that point to where to look (issue 8, item 8).
+group("diagnoses-2", [
+    ("-3, 2", "3, -2", "incorrect:sign-error"), ("x = -3 or x = 2", "x = 3 or x = -2", "incorrect:sign-error"),
+    ("x = -1 or x = -4", "x = 1 or x = 4", "incorrect:sign-error"), ("-8", "8", "incorrect:sign-error"),
+    ("x = -8", "x = 8", "incorrect:sign-error"),
+])
+
 
 @pytest.mark.parametrize("student,reference,policy,expected", CASES)
 def test_check_answer_table(student, reference, policy, expected):
@@ -357,6 +441,25 @@ def test_feedback_never_reveals_the_reference():
         r = check_answer(s, ref)
         assert "17" not in r.feedback and "12" not in r.feedback and "42" not in r.feedback
         assert "13" not in r.feedback and "11" not in r.feedback
+
+
+# (student, reference, what the feedback after "We read your answer as ..." must not contain)
+NOT_GIVEN_AWAY = [
+    ("-17", "17", ["17", "sign of your answer", "positive"]), ("x = -42", "x = 42", ["42"]),
+    ("1/13", "13", ["13", "reciprocal"]), ("-11, 12", "11, -12", ["11", "12", "every value"]),
+    ("50", "5", ["5"]), ("x^2 + 4", "x^2", ["4"]), ("12", "12 cm", ["12"]), ("17.04", "17.0", ["17.0"]),
+    ("11 cm", "11 cm^2", ["11"]), ("C", "(B)", ["B"]), ("seat", "east", ["east"]), ("7:32", "7:12", ["7:12"]),
+    ("42", "52_8", ["52"]), ("3, -5", "3, 5", ["5"]), ("3", "3, -4", ["4"]),
+]
+
+
+@pytest.mark.parametrize("student,reference,words", NOT_GIVEN_AWAY, ids=[r for _, r, _ in NOT_GIVEN_AWAY])
+def test_feedback_points_to_where_to_look_not_to_the_answer(student, reference, words):
+    r = check_answer(student, reference)
+    assert not r.correct
+    advice = r.feedback.split("$. ", 1)[-1]
+    for w in words:
+        assert w not in advice, advice
 
 
 def test_interpreted_echoes_reading():

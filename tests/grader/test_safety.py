@@ -26,6 +26,13 @@ HOSTILE = [
     "\\log_2(2^(10^5))", "\\tan(\\pi/2)", "oo - oo", "0^0", "\\begin{pmatrix}" * 50,
     "\\left(" * 2000, "{" * 3000, "|" * 3000, "2^{-" * 100 + "1" + "}" * 100,
     "\x00\x01\x02", "\ud800", "\\" * 100, "$" * 100, "\u202e1+1",
+    # notations added in round 2: units, base n, times and ratios, text, chains, approximations
+    "9" * 40 + "_36", "1" * 900 + "_2", "1:" * 3000 + "1", "99999999:99", "12:00 pm" * 500,
+    "5 " + "cm " * 3000, "1 " + "km/" * 2000 + "h", "1 cm^" * 1000, "idk " * 2000, "\\text{" + "a" * 9000 + "}",
+    "x = " + "1+" * 2000 + "1 = " * 500 + "2", "\u2248" * 3000 + "1", "\\approx" * 1000,
+    "y'" * 3000 + " = 1", "(p,q)=" * 1000 + "(1,2)", "\\begin{array}{" + "c" * 5000 + "}1\\end{array}",
+    "0," + "5" * 5000, "1,000." + "5" * 5000, "(B)" * 3000, "5000 m/h" * 300, "25\u00b0C" * 500,
+    "2^{" * 50 + "10" + "}" * 50 + " km",
 ]
 
 
@@ -185,7 +192,11 @@ def test_steps_time_limit():
 ALPHABET = "0123456789xyzeipn+-*/^()[]{},.=<>!|% \\_&;:'\"$\u2212\u00d7\u00f7\u00b2\u00bd\u03c0\u2264\u221a\u221e"
 TOKENS = ["\\frac", "\\sqrt", "\\pi", "\\cdot", "\\left(", "\\right)", "\\{", "\\}", "sin", "log_",
           "\\begin{pmatrix}", "\\end{pmatrix}", "\\\\", "or", "and", "\\infty", "\\le", "9^9^",
-          "10^{", "!", "\\text{", "oo", "\\pm", "\u00b1", "\\mathbb{R}", "(10^9)!", "e^{"]
+          "10^{", "!", "\\text{", "oo", "\\pm", "\u00b1", "\\mathbb{R}", "(10^9)!", "e^{",
+          " cm", " km/h", "^2", "\u00b2", "\u00b0", " m", " h", " kg", " per ", " sq ", "\\approx", "\u2248",
+          "_8", "_{5}", ":", "12:00", " pm", "'", "y' =", "dy/dx =", "(B)", "\\text{(B)}", "yes", "east",
+          "idk", "five", "0,5", "1,000.5", "(p,q)=", "\\begin{array}{cc}", "\\end{array}", "&",
+          "\\mathrm{e}", "\\text{ and }", "\u00b0C"]
 
 math_text = st.one_of(
     st.text(alphabet=ALPHABET, max_size=60),
@@ -200,7 +211,9 @@ FUZZ_POLICY = Policy(timeout=1.0)
 @settings(max_examples=250, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(student=math_text, reference=st.sampled_from(["1/2", "x^2+1", "x = 3 or x = -2", "[1, 3]",
-                                                      "(1, 2)", "\\emptyset"]))
+                                                      "(1, 2)", "\\emptyset", "2.5 m", "50.3 cm^2", "90^\\circ",
+                                                      "52_8", "7:32", "2:3", "\\text{east}", "(B)", "yes",
+                                                      "(p,q)=(3,2)", "50.3", "0.5"]))
 def test_fuzz_check_answer_never_raises_or_hangs(student, reference):
     t = time.perf_counter()
     r = check_answer(student, reference, FUZZ_POLICY)
@@ -221,8 +234,36 @@ def test_fuzz_check_steps_never_raises(lines):
     assert len(r.steps) == len(lines)
 
 
+@settings(max_examples=150, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(reference=math_text)
+def test_fuzz_keys_never_raise(reference):
+    """Hostile keys: reading, suggesting and checking against them never raise or hang."""
+    from grader import read_key, suggest_policy
+    t = time.perf_counter()
+    k = read_key(reference, FUZZ_POLICY)
+    assert isinstance(k.ok, bool) and (k.ok or k.message)
+    suggest_policy(reference, None)
+    r = check_answer("2.5 m", reference, FUZZ_POLICY)
+    assert r.status in ("correct", "partial", "incorrect", "invalid", "timeout")
+    assert time.perf_counter() - t < 2 * FUZZ_POLICY.timeout + 0.5
+
+
+@settings(max_examples=40, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(lines=st.lists(math_text, max_size=4), given=st.dictionaries(
+    st.sampled_from(["r", "h", "x", "A"]), st.integers(-10**6, 10**6), max_size=2))
+def test_fuzz_check_steps_with_givens_and_budget(lines, given):
+    t = time.perf_counter()
+    r = check_steps(lines, FUZZ_POLICY, given=given, timeout=1.5)
+    assert time.perf_counter() - t < 1.5 + FUZZ_POLICY.timeout + 0.5
+    assert len(r.steps) == len(lines)
+
+
 @settings(max_examples=100, deadline=None, database=None)
-@given(text=st.text(max_size=300))
+@given(text=st.one_of(st.text(max_size=300), st.lists(st.sampled_from(
+    ["\\boxed{", "}", "{", "\\boxed 5", "</think>", "<think>", "Final Answer:", "the answer is ", "\\phantom{",
+     "$", "\\{", "\\}", " and ", "x", "2"]), max_size=60).map("".join)))
 def test_fuzz_extract_never_raises(text):
     from grader import extract_final_answer
     out = extract_final_answer(text)

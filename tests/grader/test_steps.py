@@ -67,6 +67,27 @@ STEPS = [
     (["2^x = 8", "x = 3"], None, "", ""),
     (["\\frac{x}{2} = 3", "x = \\frac{3}{2}"], 1, "off-by-factor", "multiply both sides"),
     (["x - 3 = 5", "x = 2"], 1, "sign-error", "move -3"),
+    # Givens written as lines are substituted into the formula that uses them (issue 8, item 6).
+    (["r = 4", "A = \\pi r^2", "A = 16\\pi"], None, "", ""),
+    (["r = 4", "h = 3", "V = \\pi r^2 h", "V = 48\\pi"], None, "", ""),
+    (["r = 4", "A = \\pi r^2", "A = 8\\pi"], 2, "wrong-value", "Step 3"),
+    (["r = 4", "C = 2\\pi r", "C = 8\\pi", "C \\approx 25.13"], None, "", ""),
+    (["x = 3", "x^2 = 9"], 1, "extra-solution", ""),          # not a given: no formula follows
+    # Approximation steps follow when the decimal is correctly rounded.
+    (["A = 16\\pi", "A \u2248 50.27"], None, "", ""), (["A = 16\\pi", "A \\approx 50.3"], None, "", ""),
+    (["A = 16\\pi", "A \u2248 50.26"], 1, "rounded", "correctly rounded"),
+    (["\\sqrt{2}", "\\approx 1.414"], None, "", ""), (["\\sqrt{2}", "\u2248 1.42"], 1, "rounded", "digits"),
+    (["x = \\frac{1}{3}", "x \u2248 0.333", "x \u2248 0.33"], None, "", ""),
+    # A wrong factoring blames the factors, not "moving a term across".
+    (["x^2 - 5x + 6 = 0", "(x + 2)(x + 3) = 0", "x = -2 or x = -3"], 1, "factoring", "signs inside your brackets"),
+    (["x^2 - 5x + 6 = 0", "(x - 1)(x - 6) = 0"], 1, "factoring", "multiplying them out"),
+    (["x^2 + 5x + 6", "(x - 2)(x - 3)"], 1, "factoring", "brackets"),
+    (["x^2 + x - 6", "(x - 2)(x - 3)"], 1, "factoring", "multiplying them out"),
+    (["x^2 - 9 = 0", "(x - 3)(x + 3) = 0", "x = 3 or x = -3"], None, "", ""),
+    # Adding numerators and denominators.
+    (["\\frac{3}{4} + \\frac{5}{6}", "\\frac{8}{10}"], 1, "added-fractions", "common denominator"),
+    (["1/2 + 1/3", "= 2/5"], 1, "added-fractions", "numerators and the denominators"),
+    (["1/2 + 1/3", "= 5/6"], None, "", ""),
 ]
 
 
@@ -116,3 +137,41 @@ def test_steps_hostile_lines_do_not_crash():
 def test_steps_empty_list():
     r = check_steps([])
     assert r.steps == [] and r.first_error is None
+
+
+# (lines, given, first_error, statuses)
+GIVEN = [
+    (["A = \\pi r^2", "A = 16\\pi"], {"r": 4}, None, ["start", "correct"]),
+    (["A = \\pi r^2", "A = 16\\pi", "A \u2248 50.27"], {"r": "4"}, None, ["start", "correct", "correct"]),
+    (["A = \\pi r^2", "A = 12\\pi"], {"r": 4}, 1, ["start", "incorrect"]),
+    (["r = 4", "A = \\pi r^2", "A = 16\\pi"], {"r": 4}, None, ["start", "start", "correct"]),
+    (["V = l w h", "V = 60"], {"l": 5, "w": 4, "h": 3}, None, ["start", "correct"]),
+    (["V = l w h", "V = 20h"], {"l": 5, "w": 4}, None, ["start", "correct"]),
+    (["s = d/t", "s = 2.5"], {"d": 10, "t": 4.0}, None, ["start", "correct"]),
+]
+
+
+@pytest.mark.parametrize("lines,given,first_error,statuses", GIVEN, ids=[" | ".join(g[0]) for g in GIVEN])
+def test_steps_with_given_values(lines, given, first_error, statuses):
+    r = check_steps(lines, given=given)
+    assert r.first_error == first_error, [s.feedback for s in r.steps]
+    assert [s.status for s in r.steps] == statuses
+
+
+# (lines, score, valid steps, summary)
+CREDIT = [
+    (["2x + 4 = 10", "2x = 6", "x = 3"], 1.0, 2, "Steps 2-3 are right."),
+    (["2x + 4 = 10", "2x = 6", "x = 3", "x = 4"], 0.6667, 2, "Steps 2-3 are right; step 4 is the first error."),
+    (["2x + 4 = 10", "2x = 14", "x = 7"], 0.0, 0, "Step 2 is the first error."),
+    (["3(x - 2) = 12", "3x - 6 = 12", "3x = 6", "x = 2"], 0.3333, 1, "Step 2 is right; step 3 is the first error."),
+    (["x = 3"], 1.0, 0, ""),
+]
+
+
+@pytest.mark.parametrize("lines,score,valid,summary", CREDIT, ids=[" | ".join(c[0]) for c in CREDIT])
+def test_step_credit_gives_method_marks(lines, score, valid, summary):
+    r = check_steps(lines, {"step_credit": True})
+    assert r.score == score and r.details["valid_steps"] == valid
+    assert r.details["summary"] == summary
+    assert r.to_dict()["score"] == score
+    assert check_steps(lines).score is None

@@ -46,3 +46,22 @@ def test_lti_integration_needs_platform_urls(client, session, teacher):
     assert row.allowed_hosts == ["moodle.school.example"] and row.deployment_ids == ["1"]
     assert row.tool_kid and "BEGIN PUBLIC KEY" in row.tool_public_key
     assert [k["kid"] for k in client.get("/lms/jwks").get_json()["keys"]] == [row.tool_kid]
+
+
+def test_huge_ids_are_404_not_500(client, teacher):
+    login(client, teacher)
+    token = csrf_from(client.get("/lms/integrations").get_data(as_text=True))
+    for url in ("/lms/integrations/99999999999999999999/rotate", "/lms/deliveries/99999999999999999999/retry"):
+        assert client.post(url, data={"csrf_token": token}).status_code == 404
+
+
+def test_only_the_machine_endpoints_skip_csrf(app):
+    """Teacher pages are dashboard pages; the /lms blueprint keeps only what LMS platforms call."""
+    from web import csrf
+
+    lms_endpoints = {e for e in app.view_functions if e.startswith("lms.")}
+    assert lms_endpoints == {"lms.webhook", "lms.login", "lms.launch", "lms.link", "lms.deep_link", "lms.submit",
+                             "lms.jwks"}
+    exempt = {e for e, view in app.view_functions.items()
+              if f"{view.__module__}.{view.__name__}" in csrf._exempt_views}
+    assert {e for e in exempt if not e.startswith("api.")} == lms_endpoints

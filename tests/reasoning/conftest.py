@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 
 
-
 def make_settings(model: Path | str, tmp: Path, **overrides):
     from store.settings import Settings
 

@@ -69,7 +69,7 @@ def test_no_torch_at_import():
 
 
 def test_tasks_and_web_do_not_import_torch_at_module_level():
-    pattern = re.compile(r"^(import|from) (torch|transformers)", re.M)
+    pattern = re.compile(r"^(import|from) (torch|transformers)", re.MULTILINE)
     for folder in ("tasks", "web"):
         for path in (ROOT / folder).rglob("*.py"):
             assert not pattern.search(path.read_text()), path

@@ -121,9 +121,10 @@ def test_generate_samples_and_budget_forcing(tiny_runner, monkeypatch):
 
 
 @pytest.mark.parametrize("kind", ["transformers", "static"])
-def test_deadline_stops_generation_inside_the_loop(tiny_runner, kind):
+def test_deadline_stops_generation_inside_the_loop(tiny_runner, kind, monkeypatch):
     """The solo pool ignores Celery's time limits: the engine's own deadline must stop a long run."""
     engine = tiny_runner.engine if kind == "transformers" else static_engine(tiny_runner)
+    monkeypatch.setattr(engine, "stop_ids", {-1})  # a sampled EOS must not end the run before the deadline
     prompt = tiny_runner._encode(render_prompt(tiny_runner.tokenizer, PROBLEMS[0]))
     long_run = [Request.of(prompt, 3000, Sampling(temperature=0.6, top_p=0.95))] * 2
     started = time.monotonic()

@@ -1,7 +1,7 @@
 """The reasoning task's pipeline in-process (SQLite): claim, batch, vote, store, resume grading."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -99,7 +99,7 @@ def test_batch_vote_store_and_resume(sqlite_db, tiny_settings):
 
 
 def test_running_rows_are_skipped_unless_stale(sqlite_db, tiny_settings):
-    old = datetime.now(timezone.utc) - timedelta(seconds=tiny_settings.reasoning_time_limit + 60)
+    old = datetime.now(UTC) - timedelta(seconds=tiny_settings.reasoning_time_limit + 60)
     with sqlite_db.transaction() as s:
         busy = add_reference(s, tiny_settings, "busy", status="running").id
         stale = add_reference(s, tiny_settings, "stale", status="running")
@@ -177,7 +177,7 @@ def test_real_tiny_model_through_the_task(sqlite_db, tiny_settings, tiny_runner)
 
 def _age(session, ref_id, seconds):
     row = session.get(ReferenceSolution, ref_id)
-    row.created_at = datetime.now(timezone.utc) - timedelta(seconds=seconds)
+    row.created_at = datetime.now(UTC) - timedelta(seconds=seconds)
 
 
 def test_interactive_work_is_claimed_before_batch_work_with_aging(sqlite_db, tiny_settings):
@@ -207,7 +207,7 @@ def test_a_dead_workers_rows_are_retried_once_and_its_late_write_is_dropped(sqli
     # The redelivered message while A's lease is fresh: nothing to do (A may still be alive).
     assert solve_reference(ref_id, tiny_settings, runner=runner, enqueue_grading=list().append) == {}
     s = sqlite_db.session()
-    s.get(ReferenceSolution, ref_id).updated_at = datetime.now(timezone.utc) - timedelta(
+    s.get(ReferenceSolution, ref_id).updated_at = datetime.now(UTC) - timedelta(
         seconds=tiny_settings.reasoning_time_limit + 1)
     s.commit()
     # After the lease, worker B takes the row over and writes the one reference.
@@ -247,7 +247,7 @@ def test_unreadable_and_cut_off_answers_never_make_a_reference_ready(sqlite_db, 
 def test_keyed_problems_use_no_gpu_unless_worked_solutions_are_asked(sqlite_db, tiny_settings):
     from store.intake import ProblemIn, create_assignment
 
-    settings_fn = lambda: (tiny_settings.model, generation_settings(tiny_settings))  # noqa: E731
+    settings_fn = lambda: (tiny_settings.model, generation_settings(tiny_settings))
     problems = [ProblemIn("What is 6*7?"), ProblemIn("1+1", "2")]
     with sqlite_db.transaction() as s:
         teacher = Teacher(email="k@example.org", password_hash="x")

@@ -8,7 +8,7 @@ from flask import Response, current_app, g, jsonify, request, url_for
 from sqlalchemy import select
 
 from store.db import db
-from store.intake import answers_in, problems_in
+from store.intake import IntakeError, answers_in, problems_in
 from store.models import Assignment, Source, Submission
 from web.api import bp
 from web.api.openapi import openapi_document
@@ -21,7 +21,15 @@ from web.api.schemas import (
     SubmissionIn,
     SubmissionOut,
 )
-from web.api.spec import BODY_ERRORS, Media, check_response, current_operation, operation, request_body
+from web.api.spec import (
+    BODY_ERRORS,
+    Media,
+    check_response,
+    current_operation,
+    json_body,
+    operation,
+    request_body,
+)
 from web.auth import bearer_teacher
 from web.errors import ApiError
 from web.intake import submit_answers, submit_assignment
@@ -54,6 +62,15 @@ def _owned(model, object_id: int):
     if row is None or row.teacher_id != g.api_teacher.id:
         raise ApiError(404, "not_found", f"No {model.__name__.lower()} {object_id}.")
     return row
+
+
+def _json_body() -> dict:
+    """The JSON object body, unvalidated (for routes not yet declared with `@operation`)."""
+    return json_body()
+
+
+def _intake_error(exc: IntakeError):
+    raise ApiError(400, "invalid_payload", f"{exc.field} {exc.message}.", field=exc.field) from None
 
 
 @bp.get("/openapi.json")

@@ -1,4 +1,4 @@
-"""What the assignment page shows about a class: progress, results cells, and the class picture.
+"""What the assignment page shows about a class: results cells, the class picture, the model banner.
 
 Everything is computed from stored rows in one pass; the charts are drawn as SVG by templates
 (dashboard/_charts.html), so the page works offline and needs no chart library.
@@ -11,17 +11,8 @@ from dataclasses import dataclass, field
 
 from store.models import Assignment, Submission
 
-PROGRESS_KEYS = ("total", "queued", "grading", "graded", "needs_review", "failed")
 WRONG = {"incorrect", "invalid", "partial"}
 BINS = 10  # score histogram: 0-10 %, ..., 90-100 %
-
-
-def progress(assignment: Assignment) -> dict[str, int]:
-    """Submissions by status, the same shape as `GET /api/v1/assignments/<id>/progress`."""
-    counts = Counter(s.status for s in assignment.submissions)
-    body = {key: counts.get(key, 0) for key in PROGRESS_KEYS[1:]}
-    body["total"] = len(assignment.submissions)
-    return {key: body[key] for key in PROGRESS_KEYS}
 
 
 @dataclass
@@ -119,3 +110,22 @@ def missing_model(assignment: Assignment) -> dict | None:
         "command": command.group(1) if command else "huggingface-cli download deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B",
         "detail": detail,
     }
+
+
+def recent_batches(session, teacher_id: int, limit: int = 5) -> list[dict]:
+    """The latest overnight batches that cover this teacher's work (theirs, or the nightly all-teacher
+    run), in the shape of `GET /api/v1/batches/<id>`."""
+    from sqlalchemy import or_, select
+
+    from store.workflow import Batch
+
+    rows = session.scalars(select(Batch).where(or_(Batch.teacher_id == teacher_id, Batch.teacher_id.is_(None)))
+                           .order_by(Batch.id.desc()).limit(limit)).all()
+    try:
+        from store.batches import batch_json
+    except ImportError:  # the batch service lands separately; show what the row holds
+        def batch_json(_session, batch):
+            return {"id": batch.id, "status": batch.status, "stage": batch.stage, "trigger": batch.trigger,
+                    "total": batch.total, "started": batch.started_at.isoformat() if batch.started_at else None,
+                    "finished": batch.finished_at.isoformat() if batch.finished_at else None}
+    return [batch_json(session, b) for b in rows]

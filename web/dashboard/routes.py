@@ -3,16 +3,23 @@ from __future__ import annotations
 
 from urllib.parse import urlparse
 
-from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from store.batchfile import read_problems
 from store.db import db
-from store.grading import regrade_problem
+from store import review
 from store.intake import IntakeError, parse_problems
 from store.models import Assignment, Problem, Submission
-from tasks import enqueue_grading
-from web.auth import current_teacher, find_teacher, login_required, verify_password
+from tasks import enqueue_passback
+from web.auth import (
+    current_teacher,
+    find_teacher,
+    login_required,
+    login_teacher,
+    logout_teacher,
+    verify_password,
+)
 from web.dashboard import bp
 from web.dashboard.forms import (
     AssignmentForm,
@@ -22,7 +29,7 @@ from web.dashboard.forms import (
     policy_summary,
     problems_from_form,
 )
-from web.dashboard.overview import class_picture, missing_model, progress, results
+from web.dashboard.overview import class_picture, missing_model, recent_batches, results
 from web.intake import submit_assignment
 from web.views import key_disagrees
 
@@ -43,11 +50,11 @@ def _safe_next(target: str | None) -> str:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
+    """Log in (rate-limited per IP and per account by web.auth)."""
     if request.method == "POST":
         teacher = find_teacher(request.form.get("email", "")[:255])
         if verify_password(teacher, request.form.get("password", "")[:1024]):
-            session.clear()
-            session["teacher_id"] = teacher.id
+            login_teacher(teacher)
             return redirect(_safe_next(request.args.get("next")))
         flash("That email and password do not match an account.", "error")
     return render_template("dashboard/login.html")
@@ -55,7 +62,7 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    session.clear()
+    logout_teacher()
     return redirect(url_for("dashboard.login"))
 
 
@@ -65,7 +72,8 @@ def index():
     assignments = db.session.scalars(
         select(Assignment).where(Assignment.teacher_id == current_teacher().id).order_by(Assignment.id.desc())
     ).all()
-    return render_template("dashboard/index.html", assignments=assignments)
+    batches = recent_batches(db.session, current_teacher().id)
+    return render_template("dashboard/index.html", assignments=assignments, batches=batches)
 
 
 def _render_new(form, status: int = 200):
@@ -157,12 +165,16 @@ def edit_problem(problem_id: int):
     except IntakeError as exc:
         flash(f"Not saved: {exc.field} {exc.message}.", "error")
         return render_template("dashboard/edit_problem.html", form=form, problem=problem), 400
-    changed = (checked.answer or None) != (problem.answer_key or None) or (checked.policy or {}) != (problem.policy or {})
-    problem.answer_key, problem.points, problem.policy = checked.answer, checked.points, checked.policy or {}
+    changes = {}
+    if (checked.answer or None) != (problem.answer_key or None):
+        changes["key"] = checked.answer
+    if (checked.policy or {}) != (problem.policy or {}):
+        changes["policy"] = checked.policy or {}
+    problem.points = checked.points
     db.session.commit()
     message = f"Saved problem {problem.position}."
-    if changed:
-        message += " " + _regrade(problem)
+    if changes:
+        message += " " + _regrade(problem, **changes)
     flash(message, "ok")
     return redirect(url_for("dashboard.assignment", assignment_id=problem.assignment_id) + f"#problem-{problem.position}")
 
@@ -174,25 +186,36 @@ def _owned_problem(problem_id: int) -> Problem:
     return problem
 
 
-def _regrade(problem: Problem) -> str:
-    """Queue the problem's answers for grading again; the sentence to show the teacher."""
-    ids = regrade_problem(db.session, problem.id)
-    for sid in ids:
-        enqueue_grading(sid)
-    if not ids:
-        return "No answers to grade again."
-    return f"{len(ids)} submission(s) are being graded again."
+def _regrade(problem: Problem, **changes) -> str:
+    """Change the key and/or policy and grade the affected answers again; the sentence to show.
+
+    The list of changed answers is kept for the next page view (a few, to fit the session cookie).
+    """
+    from flask import current_app, session
+
+    timeout = current_app.config["STEPWISE"].check_timeout
+    report = review.update_problem(db.session, problem, timeout=timeout, **changes)
+    for sid in report.passback:
+        enqueue_passback(sid)
+    body = report.to_dict()
+    session["regrade"] = {"problem": problem.position, "message": body["message"],
+                          "changed": body["changed"][:15], "more": max(0, len(body["changed"]) - 15)}
+    waiting = f"; {report.waiting} wait for grading" if report.waiting else ""
+    return f"Graded {report.regraded} answer(s) again: {body['message']}{waiting}."
 
 
 @bp.get("/assignments/<id:assignment_id>")
 @login_required
 def assignment(assignment_id: int):
     row = _owned(Assignment, assignment_id)
+    from flask import session
+
     disagreements = {p.id: key_disagrees(p) for p in row.problems}
+    regrade = session.pop("regrade", None)
     return render_template(
         "dashboard/assignment.html", assignment=row, rows=results(row), disagreements=disagreements,
-        progress=progress(row), picture=class_picture(row), model_banner=missing_model(row),
-        assignment_links=_assignment_links(row),
+        progress=review.progress(db.session, row.id), picture=class_picture(row), model_banner=missing_model(row),
+        assignment_links=_assignment_links(row), regrade=regrade,
     )
 
 
@@ -204,6 +227,8 @@ def _assignment_links(row: Assignment) -> list[dict]:
     for endpoint, text in (("dashboard.report", "Printable feedback"), ("dashboard.delete_assignment", "Delete")):
         if endpoint in current_app.view_functions:
             links.append({"url": url_for(endpoint, assignment_id=row.id), "text": text})
+    if "dashboard.review_page" in current_app.view_functions:
+        links.insert(0, {"url": url_for("dashboard.review_page", assignment=row.id), "text": "Review queue"})
     return links
 
 
@@ -211,7 +236,7 @@ def _assignment_links(row: Assignment) -> list[dict]:
 @login_required
 def progress_json(assignment_id: int):
     """The live progress bar polls this (session login; the API has the same at /api/v1)."""
-    return progress(_owned(Assignment, assignment_id))
+    return review.progress(db.session, _owned(Assignment, assignment_id).id)
 
 
 @bp.post("/problems/<id:problem_id>/key")
@@ -223,9 +248,7 @@ def set_key(problem_id: int):
     if not key or len(key) > 10_000:
         flash("Enter an answer key (at most 10,000 characters).", "error")
     else:
-        problem.answer_key = key
-        db.session.commit()
-        flash(f"Saved the key for problem {problem.position}. " + _regrade(problem), "ok")
+        flash(f"Saved the key for problem {problem.position}. " + _regrade(problem, key=key), "ok")
     return redirect(url_for("dashboard.assignment", assignment_id=problem.assignment_id))
 
 
@@ -258,12 +281,29 @@ def _policy_summary(policy) -> str:
     return policy_summary(policy)
 
 
-@bp.app_template_filter("key_tex")
-def _key_tex(key: str, policy=None) -> str | None:
-    """The grader's LaTeX reading of a key, to typeset it; None where the grader cannot read it."""
+@bp.app_template_filter("points")
+def _points(value) -> str:
+    """1.0 -> "1", 2.5 -> "2.5"; anything else (a rejected entry) is shown as typed."""
+    return f"{value:g}" if isinstance(value, (int, float)) else (value or "")
+
+
+@bp.app_template_filter("key_reading")
+def _key_reading(key: str, policy=None):
+    """The grader's reading of a key (LaTeX to typeset it, or why it cannot be read)."""
+    from grader import PolicyError, read_key
+
     try:
-        from grader import read_key
-    except ImportError:
+        return read_key(key, policy or None)
+    except PolicyError:
+        return read_key(key)
+
+
+@bp.app_template_filter("policy_tip")
+def _policy_tip(statement: str, policy=None) -> str | None:
+    """"This problem asks to factor: set the `factored` requirement?" when the policy does not."""
+    from grader import PolicyError, suggest_policy
+
+    try:
+        return suggest_policy(statement, policy or None)
+    except PolicyError:
         return None
-    reading = read_key(key)
-    return reading.interpreted if reading.ok and reading.interpreted else None

@@ -10,12 +10,15 @@ from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
 
+from store import uploads
 from store.batchfile import read_submissions
+from store.db import db
 from store.intake import IntakeError, parse_answers, parse_external_id, parse_student
 from store.models import Assignment, Source
-from web.auth import current_teacher, login_required
+from tasks import enqueue_grading
+from web.auth import login_required
 from web.dashboard import bp
-from web.intake import submit_answers
+from web.intake import _dispatch
 
 MAX_ERRORS = 50
 
@@ -55,7 +58,7 @@ def _error(raw: Any, index: int, student: str | None, exc: IntakeError) -> str:
 
 def build_preview(assignment: Assignment, raw_submissions: list) -> Preview:
     """Validate every submission; collect all errors rather than stopping at the first."""
-    preview = Preview(existing={s.student for s in assignment.submissions})
+    preview = Preview()
     count = len(assignment.problems)
     for i, raw in enumerate(raw_submissions):
         student = None
@@ -75,16 +78,9 @@ def build_preview(assignment: Assignment, raw_submissions: list) -> Preview:
             "external_id": external_id,
             "answers": [{"problem": a.problem, "answer": a.answer, "work": list(a.work)} for a in answers],
         })
+    stored = uploads.duplicates(db.session, assignment, [(s, e) for s, e, _ in preview.parsed], Source.dashboard)
+    preview.existing = set(stored)
     return preview
-
-
-def _replace_service():
-    """The workflow engineer's re-upload service (replace or skip), once it is on main."""
-    try:
-        from store import workflow
-    except ImportError:
-        return None
-    return getattr(workflow, "store_upload", None)
 
 
 @bp.post("/assignments/<id:assignment_id>/submissions")
@@ -105,8 +101,7 @@ def upload_submissions(assignment_id: int):
         return redirect(url_for("dashboard.assignment", assignment_id=row.id))
     preview = build_preview(row, raw)
     return render_template("dashboard/upload_preview.html", assignment=row, preview=preview,
-                           filename=upload.filename, payload=json.dumps(preview.submissions),
-                           can_replace=_replace_service() is not None)
+                           filename=upload.filename, payload=json.dumps(preview.submissions))
 
 
 @bp.post("/assignments/<id:assignment_id>/submissions/confirm")
@@ -124,17 +119,20 @@ def confirm_upload(assignment_id: int):
     if preview.errors or not preview.submissions:
         flash("Nothing was uploaded: " + ("; ".join(preview.errors[:3]) or "the file holds no answers") + ".", "error")
         return redirect(url_for("dashboard.assignment", assignment_id=row.id))
-    service = _replace_service()
-    if service is not None:
-        mode = request.form.get("existing", "replace")
-        message = service(row, preview.submissions, mode=mode if mode in ("replace", "skip") else "replace",
-                          source=Source.dashboard, teacher=current_teacher())
-        flash(str(message), "ok")
-    else:
-        created = sum(
-            submit_answers(row, student, answers, Source.dashboard, external_id=external_id)[1]
-            for student, external_id, answers in preview.parsed
-        )
-        flash(f"Queued {created} submission(s) for grading.", "ok")
+    mode = request.form.get("existing", "replace")
+    report = uploads.store_upload(db.session, row, preview.parsed, Source.dashboard,
+                                  mode=mode if mode in uploads.MODES else "replace")
+    for sid in report.to_grade:
+        _dispatch(enqueue_grading, sid, "submission")
+    flash(_upload_message(report.to_dict()), "ok")
     return redirect(url_for("dashboard.assignment", assignment_id=row.id))
 
+
+
+def _upload_message(counts: dict) -> str:
+    parts = [f"{counts['created']} new"]
+    for key, text in (("replaced", "replaced"), ("unchanged", "unchanged"), ("skipped", "skipped")):
+        if counts[key]:
+            parts.append(f"{counts[key]} {text}")
+    queued = counts["created"] + counts["replaced"]
+    return f"Stored the file: {', '.join(parts)}. Queued {queued} submission(s) for grading."

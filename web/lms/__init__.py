@@ -1,8 +1,10 @@
-"""The `/lms` blueprint: signed webhook intake, LTI 1.3 login/launch/deep linking, tool JWKS,
-and the teacher pages for integrations and grade deliveries.
+"""The `/lms` blueprint: what LMS platforms call — signed webhook intake, LTI 1.3 login/launch/deep
+linking and the student's page inside the LMS frame, and the tool JWKS.
 
-The app factory exempts this blueprint from CSRF (LMS posts are authenticated by signatures and
-id_tokens); the dashboard forms here check the CSRF token themselves.
+Only these endpoints are CSRF-exempt (`CSRF_EXEMPT`): the webhook is authenticated by its signature,
+LTI posts by the platform's id_token and then by the unguessable launch id they carry (a third-party
+frame gets no session cookie, so a session CSRF token cannot work there). The teacher pages for
+integrations and deliveries live in the dashboard (web/dashboard/lms_pages.py), CSRF-protected.
 """
 from __future__ import annotations
 
@@ -10,7 +12,9 @@ from flask import Blueprint, Flask
 
 bp = Blueprint("lms", __name__, template_folder="../templates")
 
-from web.lms import dashboard, lti, webhook  # noqa: E402,F401  (routes register on bp)
+from web.lms import lti, webhook  # noqa: E402,F401  (routes register on bp)
+
+CSRF_EXEMPT = ("lms.webhook", "lms.login", "lms.launch", "lms.link", "lms.deep_link", "lms.submit", "lms.jwks")
 
 
 def init_app(app: Flask) -> None:

@@ -66,7 +66,7 @@
     add.focus();
   });
 
-  list.addEventListener("change", function (event) {
+  function summarise(event) {
     var details = event.target.closest("details.policy");
     if (!details) return;
     var parts = [];
@@ -79,6 +79,8 @@
     var units = details.querySelector("select[name$='-units']");
     if (units && units.value) parts.push("units " + units.value);
     details.querySelector(".policy-summary").textContent = parts.join(" · ") || "default";
-  });
+  }
+  list.addEventListener("change", summarise);
+  list.addEventListener("input", summarise);
   renumber();
 })();

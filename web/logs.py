@@ -1,0 +1,38 @@
+"""Logging setup: plain lines by default, one JSON object per line with STEPWISE_LOG_FORMAT=json."""
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timezone
+
+_STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        body = {
+            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "event": record.getMessage(),
+        }
+        body.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_")})
+        if record.exc_info:
+            body["exception"] = self.formatException(record.exc_info)
+        return json.dumps(body, default=str, ensure_ascii=False)
+
+
+def configure(log_format: str, level: int = logging.INFO) -> None:
+    """Give the `stepwise` loggers one handler in the chosen format (idempotent)."""
+    logger = logging.getLogger("stepwise")
+    for handler in list(logger.handlers):
+        if getattr(handler, "_stepwise", False):
+            logger.removeHandler(handler)
+    if log_format.strip().lower() != "json":
+        return  # plain text: the server's own logging setup (waitress, gunicorn, celery) stays in charge
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter())
+    handler._stepwise = True  # type: ignore[attr-defined]
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    logger.propagate = False
