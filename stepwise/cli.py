@@ -292,7 +292,12 @@ def cmd_batch(assignment: int | None, file: str | None, on_duplicate: str, run_n
 def _store_batch_file(assignment: int, file: str, on_duplicate: str, *, queue: bool) -> int:
     from store.batchfile import read_submissions
     from store.db import db
-    from store.intake import IntakeError, parse_answers, parse_external_id, parse_student
+    from store.intake import (
+        IntakeError,
+        parse_answers,
+        parse_external_id,
+        parse_student,
+    )
     from store.models import Assignment, Source
     from store.uploads import store_upload
     from tasks import enqueue_grading
