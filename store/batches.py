@@ -73,6 +73,11 @@ def start_batch(session: Session, *, trigger: str, teacher_id: int | None = None
     return batch
 
 
+def teachers_with_pending(session: Session) -> list[int]:
+    return list(session.scalars(select(Submission.teacher_id).where(Submission.status.in_(PENDING))
+                                .distinct().order_by(Submission.teacher_id)))
+
+
 def counts(session: Session, batch_id: int) -> dict:
     rows = session.execute(
         select(Submission.status, func.count()).join(BatchItem, BatchItem.submission_id == Submission.id)

@@ -92,11 +92,16 @@ def tick(self) -> int:
 
 
 @shared_task(name=NIGHTLY_TASK, bind=True, acks_late=True, soft_time_limit=120, time_limit=180, ignore_result=True)
-def nightly(self) -> int:
-    """Beat, at STEPWISE_BATCH_AT: start the nightly batch over everything pending."""
-    batch = batches.start_batch(db.session(), trigger="schedule")
-    advance_batch(batch.id, _settings(self.app))
-    return batch.id
+def nightly(self) -> list[int]:
+    """Beat, at STEPWISE_BATCH_AT: one batch per teacher with pending work (each sees their own)."""
+    settings = _settings(self.app)
+    ids = []
+    for teacher_id in batches.teachers_with_pending(db.session()):
+        batch = batches.start_batch(db.session(), trigger="schedule", teacher_id=teacher_id)
+        advance_batch(batch.id, settings)
+        ids.append(batch.id)
+    log.info("batch.nightly batches=%s", ids)
+    return ids
 
 
 @shared_task(name=GRADE_ITEM_TASK, bind=True, acks_late=True, soft_time_limit=300, time_limit=360,

@@ -209,3 +209,16 @@ def test_killing_workers_and_beat_halfway_still_grades_everything_exactly_once(a
         assert statuses <= {"graded", "needs_review"}
         assert db.session.scalar(select(func.count()).select_from(Grade)) == 240 * len(KEYS)
         assert db.session.get(Assignment, aid).submissions[0].score is not None
+
+
+def test_nightly_job_starts_one_batch_per_teacher_with_pending_work(app, settings, teacher):
+    from tasks.batch import nightly
+
+    aid = _class(app, settings, teacher.id, 2)
+    with app.app_context():
+        ids = nightly.run()  # the task body, here; its sends go to the test's Redis
+        assert len(ids) == 1
+        batch = db.session.get(Batch, ids[0])
+        assert (batch.teacher_id, batch.trigger, batch.total, batch.assignment_id) == (teacher.id, "schedule", 2, None)
+        assert batch.stage == "grading"
+        assert aid
