@@ -208,8 +208,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chunk", type=int, default=25, help="submissions per grouped task")
     args = parser.parse_args(argv)
 
-    from store.settings import Settings
     from support import private_redis_db
+
+    from store.settings import Settings
     from web import create_app
     from web.auth import create_teacher
 
