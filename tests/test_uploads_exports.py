@@ -163,3 +163,24 @@ def test_gradebook_one_row_per_student_latest_or_best_in_lms_forms(client, auth,
     assert report["score"] == 2 and report["answers"][0]["statement"] == "P0"
     sub = report["submission"]
     assert client.get(f"/api/v1/submissions/{sub}/report", headers=auth).get_json()["student"] == "Cy"
+
+
+def test_api_upload_previews_then_replaces_or_skips(client, auth, app, settings, teacher):
+    aid = _assignment(app, settings, teacher.id)
+    url = f"/api/v1/assignments/{aid}/uploads"
+    body = {"submissions": [{"student": "Ada", "answers": [{"problem": 1, "answer": "2"}]},
+                            {"student": "Ben", "answers": [{"problem": 1, "answer": "3"}]}]}
+    first = client.post(url, json=body, headers=auth)
+    assert first.status_code == 202 and first.get_json()["created"] == 2
+    body["submissions"][1]["answers"][0]["answer"] = "2"
+    preview = client.post(url, json={**body, "preview": True}, headers=auth).get_json()
+    assert preview["preview"] is True and preview["replaced"] == 2 and set(preview["duplicates"]) == {"Ada", "Ben"}
+    again = client.post(url, json=body, headers=auth).get_json()
+    assert (again["created"], again["replaced"], again["unchanged"]) == (0, 1, 1)
+    skip = client.post(url, json={**body, "on_duplicate": "skip"}, headers=auth).get_json()
+    assert skip["skipped"] == 2
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Submission)) == 2
+    bad = client.post(url, json={"submissions": [{"student": "Cy", "answers": [{"problem": 9, "answer": "1"}]}]},
+                      headers=auth)
+    assert bad.status_code == 400 and bad.get_json()["field"] == "submissions[0].answers[0].problem"

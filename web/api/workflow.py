@@ -37,6 +37,8 @@ from web.api.workflow_schemas import (
     ReviewQuery,
     SettingsIn,
     SettingsOut,
+    UploadIn,
+    UploadOut,
 )
 from web.errors import ApiError
 
@@ -194,6 +196,33 @@ def update_problem(assignment_id: int, position: int):
     report = review.update_problem(db.session, problem, timeout=_timeout(), **changes)
     _passback(report.passback)
     return jsonify(report.to_dict())
+
+
+# --- uploads ----------------------------------------------------------------------------------
+
+
+@bp.post("/assignments/<id:assignment_id>/uploads")
+@operation("uploadSubmissions", body=UploadIn, responses={200: UploadOut, 202: UploadOut}, errors=BODY_ERRORS)
+def upload_submissions(assignment_id: int):
+    """Store many students' answers; re-uploaded students are replaced (or skipped), never duplicated."""
+    from store.intake import answers_in
+    from store.models import Source
+    from tasks import enqueue_grading
+    from web.intake import _dispatch
+
+    assignment = _owned(Assignment, assignment_id)
+    body: UploadIn = request_body(problems=len(assignment.problems))
+    rows = [(s.student, s.external_id, answers_in(s.answers)) for s in body.submissions]
+    found = uploads.duplicates(db.session, assignment, [(r[0], r[1]) for r in rows], Source.api)
+    if body.preview:
+        dup = len(found)
+        counts = {"created": len(rows) - dup, "replaced": dup if body.on_duplicate == "replace" else 0,
+                  "unchanged": 0, "skipped": dup if body.on_duplicate == "skip" else 0}
+        return jsonify({**counts, "submissions": [], "duplicates": found, "preview": True})
+    report = uploads.store_upload(db.session, assignment, rows, Source.api, mode=body.on_duplicate)
+    for sid in report.to_grade:
+        _dispatch(enqueue_grading, sid, "submission")
+    return jsonify({**report.to_dict(), "duplicates": found, "preview": False}), 202
 
 
 # --- deleting ----------------------------------------------------------------------------------

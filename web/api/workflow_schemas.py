@@ -13,7 +13,14 @@ from pydantic import (
 )
 
 from store.overrides import MAX_FEEDBACK
-from store.schemas import KeyText, Strict, _fail, _policy_schema, check_policy
+from store.schemas import (
+    KeyText,
+    Strict,
+    SubmissionIn,
+    _fail,
+    _policy_schema,
+    check_policy,
+)
 from web.api.schemas import Out
 
 MAX_ID = 2**31 - 1
@@ -54,6 +61,14 @@ class ProblemPatch(Strict):
         if not self.model_fields_set:
             raise _fail("send answer and/or policy")
         return self
+
+
+class UploadIn(Strict):
+    """Many students at once; a student already stored is replaced or skipped, never duplicated."""
+
+    submissions: list[SubmissionIn] = Field(min_length=1, max_length=5000)
+    on_duplicate: Literal["replace", "skip"] = Field(default="replace")
+    preview: bool = Field(default=False, description="true: store nothing, say what would happen")
 
 
 class SettingsIn(Strict):
@@ -235,6 +250,18 @@ class ReportOut(Out):
     max_score: float
     graded_at: str | None
     answers: list[ReportAnswer]
+
+
+class UploadOut(Out):
+    """What the upload did (or, previewed, would do)."""
+
+    created: int
+    replaced: int
+    unchanged: int
+    skipped: int
+    submissions: list[int] = Field(description="stored submission ids (empty for a preview)")
+    duplicates: dict[str, int] = Field(default_factory=dict, description="student -> stored submission id")
+    preview: bool = False
 
 
 class SettingsOut(Out):
