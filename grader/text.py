@@ -139,6 +139,9 @@ def check_text(key: TextKey, student: str) -> tuple[Verdict, str]:
     if key.kind == "yesno":
         first = re.split(r"[\s,.;:!]+", s.strip().lower(), maxsplit=1)[0] if s.strip() else ""
         got = _YES_NO.get(first)
+        if got is None:      # "It is true", "I think yes": the one yes/no word in the answer
+            found = {_YES_NO[w] for w in re.findall(r"[a-z]+", s.lower()) if w in _YES_NO and len(w) > 1}
+            got = found.pop() if len(found) == 1 else None
         if got == key.value:
             return _ok(), shown
         if got is None:

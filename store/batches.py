@@ -199,41 +199,17 @@ def _passback_due(session: Session, batch: Batch):
     ).all()
 
 
-# --- one item ---------------------------------------------------------------------------------
+# --- grading items, each distinct answer once ----------------------------------------------------
 
 
-def grade_item(session: Session, batch_id: int, submission_id: int, *, timeout: float = 2.0) -> str:
-    """Grade one submission of a batch exactly once: done | already | busy | waiting | missing.
-
-    The item row is locked (another worker holding it answers "busy"), and `done_at` / `runs` are
-    written in the same transaction as the grades, so a worker killed halfway leaves the item to do.
-    """
-    from store import grading
-
-    item = session.scalar(
-        select(BatchItem).where(BatchItem.batch_id == batch_id, BatchItem.submission_id == submission_id)
-        .with_for_update(skip_locked=True)
-    )
-    if item is None:
-        session.rollback()
-        exists = session.scalar(select(BatchItem.id).where(BatchItem.batch_id == batch_id,
-                                                           BatchItem.submission_id == submission_id))
-        return "busy" if exists else "missing"
-    if item.done_at is not None:
-        session.rollback()
-        return "already"
-    submission = session.get(Submission, submission_id)
-    batch = session.get(Batch, batch_id)
-    if submission.status in FINAL and submission.graded_at and _aware(submission.graded_at) >= _aware(batch.started_at):
-        item.done_at = _now()  # graded by another path since the batch began: not again
-        session.commit()
-        return "already"
-    if any(grading.reference_for(a.problem)[1] == "waiting" for a in submission.answers):
-        session.rollback()
-        return "waiting"
-    item.done_at, item.runs = _now(), item.runs + 1
-    outcome = grading.grade_submission(session, submission_id, timeout=timeout)  # commits, item included
-    return "done" if outcome.status not in ("missing", "waiting") else outcome.status
+def grade_item(session: Session, batch_id: int, submission_id: int, *, timeout: float = 2.0,
+               stale_after: float = 660.0) -> str:
+    """Grade one submission of a batch exactly once: done | already | busy | waiting."""
+    result = grade_chunk(session, batch_id, [submission_id], timeout=timeout, group=False, stale_after=stale_after)
+    for outcome in ("done", "already", "waiting"):
+        if result[outcome]:
+            return outcome
+    return "busy"
 
 
 def record_failure(session: Session, batch_id: int, submission_id: int, error: str) -> None:
@@ -253,47 +229,53 @@ def remaining(session: Session, batch_id: int) -> int:
         BatchItem.batch_id == batch_id, BatchItem.done_at.is_(None))) or 0
 
 
-# --- a chunk of items, each distinct answer graded once -----------------------------------------
-
-
 def grade_chunk(session: Session, batch_id: int, submission_ids: list[int], *, timeout: float = 2.0,
-                group: bool = True) -> dict:
+                group: bool = True, stale_after: float = 660.0) -> dict:
     """Grade several submissions of a batch in one transaction, exactly once each.
 
-    With `group`, each distinct (problem, normalised answer, work) is checked once and its verdict
-    copied to every student who wrote it: a class gives the same few answers. Items another
-    worker holds are left to it; items whose reference is still being written are left undone.
+    Each item row is locked (items another worker holds are left to it) and each submission's
+    grading job is claimed (store.jobs: the regular grading task then skips it); grades, the job's
+    end and the item's `done_at` are committed together, so a worker killed halfway leaves them to
+    do. With `group`, each distinct (problem, normalised answer, work) is checked once and its
+    verdict copied to every student who wrote it.
     """
     from sqlalchemy.orm import selectinload
 
-    from store import grading
-    from store.models import Job
+    from store import jobs
     from store.overrides import apply_overrides, retotal
 
+    out = {"graded": 0, "answers": 0, "checks": 0, "done": 0, "already": 0, "waiting": 0}
     items = {i.submission_id: i for i in session.scalars(
         select(BatchItem).where(BatchItem.batch_id == batch_id, BatchItem.submission_id.in_(submission_ids),
                                 BatchItem.done_at.is_(None))
-        .with_for_update(skip_locked=True))}
+        .order_by(BatchItem.submission_id).with_for_update(skip_locked=True))}
     if not items:
         session.rollback()
-        return {"graded": 0, "answers": 0, "checks": 0}
-    batch = session.get(Batch, batch_id)
+        out["already"] = session.scalar(select(func.count()).select_from(BatchItem).where(
+            BatchItem.batch_id == batch_id, BatchItem.submission_id.in_(submission_ids),
+            BatchItem.done_at.is_not(None))) or 0
+        return out
     subs = session.scalars(
-        select(Submission).where(Submission.id.in_(list(items)))
+        select(Submission).where(Submission.id.in_(list(items))).order_by(Submission.id)
         .options(selectinload(Submission.answers).selectinload(Answer.grade),
                  selectinload(Submission.answers).selectinload(Answer.problem).selectinload(Problem.reference))
     ).all()
     now, memo, sources, graded, answers = _now(), {}, {}, [], []
+    task_id = f"batch-{batch_id}"
     for sub in subs:
         item = items[sub.id]
-        if sub.status in FINAL and sub.graded_at and _aware(sub.graded_at) >= _aware(batch.started_at):
-            item.done_at = now  # graded by another path since the batch began
-            continue
         for a in sub.answers:
             if a.problem_id not in sources:
-                sources[a.problem_id] = grading.reference_for(a.problem)
+                sources[a.problem_id] = _reference(a.problem)
         if any(sources[a.problem_id][1] == "waiting" for a in sub.answers):
+            out["waiting"] += 1
             continue
+        job = _claim(session, sub, task_id, stale_after)
+        if job is None:
+            if sub.status in FINAL:  # graded by another path (its job is closed): not again
+                item.done_at = now
+                out["already"] += 1
+            continue  # another worker has it right now: a later send finds it finished
         for answer in sub.answers:
             reference, source = sources[answer.problem_id]
             key = (answer.problem_id, _normalised(answer.text) if group else answer.id, tuple(answer.work or ()))
@@ -302,17 +284,44 @@ def grade_chunk(session: Session, batch_id: int, submission_ids: list[int], *, t
             _write(answer, memo[key], source)
             answers.append(answer)
         item.done_at, item.runs = now, item.runs + 1
-        graded.append(sub)
+        graded.append((sub, job))
     apply_overrides(session, answers)
-    for sub in graded:
+    for sub, job in graded:
         retotal(sub)
         sub.error = None
-    if graded:
-        session.execute(Job.__table__.update().where(
-            Job.kind == "grade", Job.subject_id.in_([s.id for s in graded]), Job.status != "done"
-        ).values(status="done", finished_at=now))
+        jobs.finish(job, versions={"grader": _grader_version()})
     session.commit()
-    return {"graded": len(graded), "answers": len(answers), "checks": len(memo)}
+    out.update(graded=len(graded), done=len(graded), answers=len(answers), checks=len(memo))
+    return out
+
+
+def _claim(session: Session, sub: Submission, task_id: str, stale_after: float):
+    """The submission's grading job, claimed for this batch; None when another worker has it, or
+    when it is graded already. A pending submission without an open job gets one."""
+    from store import jobs
+    from store.models import JobStatus
+
+    job = jobs.claim(session, jobs.GRADE, sub.id, task_id, stale_after=stale_after)
+    if job is not None or sub.status in FINAL:
+        return job
+    latest = jobs.latest(session, jobs.GRADE, sub.id)
+    if latest is not None and latest.status == JobStatus.running.value:
+        return None
+    jobs.open_job(session, jobs.GRADE, sub.id)
+    session.flush()
+    return jobs.claim(session, jobs.GRADE, sub.id, task_id, stale_after=stale_after)
+
+
+def _reference(problem: Problem) -> tuple[str | None, str]:
+    from store import grading
+
+    return grading.reference_for(problem)
+
+
+def _grader_version() -> str:
+    from grader import GRADER_VERSION
+
+    return GRADER_VERSION
 
 
 def _normalised(text: str) -> str:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from store.grading import refresh_disagreement
 from store.models import (
     Answer,
     Assignment,
@@ -118,15 +119,13 @@ def _key_disagreements(session: Session, teacher_id: int, assignment_id: int | N
     """Answers whose grade against the key differs from their grade against the model's answer."""
     if limit <= 0:
         return []
-    from web.views import key_disagrees
-
     query = select(Problem).join(Assignment, Assignment.id == Problem.assignment_id).where(
         Assignment.teacher_id == teacher_id, Problem.answer_key.is_not(None), Problem.reference_id.is_not(None))
     if assignment_id is not None:
         query = query.where(Assignment.id == assignment_id)
     items: list[dict] = []
     for problem in session.scalars(query.order_by(Problem.assignment_id, Problem.position)):
-        if not key_disagrees(problem):
+        if not problem.key_disagrees:
             continue
         model = problem.reference.final_answer
         rows = session.execute(
@@ -248,5 +247,6 @@ def update_problem(session: Session, problem: Problem, *, key=..., policy=..., t
         problem.answer_key = key
     if policy is not ...:
         problem.policy = policy or {}
+    refresh_disagreement(problem)  # stored when the key changes, not computed on page view
     session.flush()
     return regrade_problem(session, problem, timeout=timeout)

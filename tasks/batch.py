@@ -1,7 +1,7 @@
 """The overnight batch on the queue: beat's nightly start and tick, the driver, one item's grading.
 
 Thin tasks around store.batches; every one is safe to run twice and to be killed at any point.
-`configure_beat` is called by worker.celery_app.make_celery to put the schedule on the app.
+`configure_beat` is called by tasks.celery_app.make_celery to put the schedule on the app.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from sqlalchemy.exc import OperationalError
 
 from store import batches
 from store.db import db
-from tasks import enqueue, enqueue_passback, enqueue_reasoning
+from tasks import celery_app, enqueue_passback, enqueue_reasoning
 
 log = logging.getLogger("stepwise.batch")
 
@@ -43,8 +43,9 @@ def parse_batch_at(value: str, default_zone: str = "UTC") -> tuple[int, int, str
 
 
 def configure_beat(app, settings) -> None:
-    """The beat schedule: the nightly job at STEPWISE_BATCH_AT (if set) and the batch tick."""
-    schedule = {"stepwise-batch-tick": {"task": TICK_TASK, "schedule": timedelta(seconds=settings.batch_tick)}}
+    """Add to the beat schedule: the nightly job at STEPWISE_BATCH_AT (if set) and the batch tick."""
+    schedule = dict(app.conf.beat_schedule or {})
+    schedule["stepwise-batch-tick"] = {"task": TICK_TASK, "schedule": timedelta(seconds=settings.batch_tick)}
     zone = settings.timezone or "UTC"
     if settings.batch_at:
         hour, minute, zone = parse_batch_at(settings.batch_at, zone)
@@ -53,9 +54,19 @@ def configure_beat(app, settings) -> None:
 
 
 def _settings(app):
-    from worker.celery_app import app_settings
+    from tasks.celery_app import app_settings
 
     return app_settings(app)
+
+
+def enqueue(task_name: str, *args) -> None:
+    """Send now (what it depends on is committed); a broker outage only logs: beat's tick sends again."""
+    try:
+        celery_app().send_task(task_name, args=list(args))
+    except SoftTimeLimitExceeded:
+        raise
+    except Exception:  # any broker failure: the batch's next tick re-sends what is not done
+        log.warning("batch.send_failed task=%s args=%s", task_name, args)
 
 
 def senders() -> batches.Senders:
@@ -65,6 +76,12 @@ def senders() -> batches.Senders:
         passback=enqueue_passback,
         grade_chunk=lambda batch_id, ids: enqueue(GRADE_CHUNK_TASK, batch_id, ids),
     )
+
+
+def _stale(settings) -> float:
+    from tasks.celery_app import grading_stale_after
+
+    return grading_stale_after(settings)
 
 
 def advance_batch(batch_id: int, settings) -> str:
@@ -111,7 +128,8 @@ def grade_item(self, batch_id: int, submission_id: int) -> str:
     settings = _settings(self.app)
     session = db.session()
     try:
-        result = batches.grade_item(session, batch_id, submission_id, timeout=settings.check_timeout)
+        result = batches.grade_item(session, batch_id, submission_id, timeout=settings.check_timeout,
+                                    stale_after=_stale(settings))
     except SoftTimeLimitExceeded:
         batches.record_failure(session, batch_id, submission_id, "Grading took too long; ask your teacher to retry.")
         return "failed"
@@ -135,7 +153,8 @@ def grade_chunk(self, batch_id: int, submission_ids: list[int]) -> dict:
     session = db.session()
     ids = [int(i) for i in submission_ids]
     try:
-        result = batches.grade_chunk(session, int(batch_id), ids, timeout=settings.check_timeout)
+        result = batches.grade_chunk(session, int(batch_id), ids, timeout=settings.check_timeout,
+                                     stale_after=_stale(settings))
     except OperationalError:
         session.rollback()
         raise

@@ -8,16 +8,13 @@ from celery import shared_task
 from store.db import db
 from store.lms.passback import BACKOFF_BASE_S, BACKOFF_CAP_S, MAX_ATTEMPTS, Backoff, deliver
 from store.settings import Settings
+from tasks.celery_app import app_settings
 
 log = logging.getLogger("stepwise.lms")
 
 
 def _settings(app) -> Settings:
-    settings = getattr(app.conf, "stepwise_settings", None)
-    if settings is None:  # an app not built by worker.celery_app.make_celery
-        settings = Settings.from_env()
-        db.configure(settings.database_url)
-    return settings
+    return app_settings(app)
 
 
 @shared_task(name="stepwise.lms.passback", bind=True, acks_late=True, max_retries=None, ignore_result=True)

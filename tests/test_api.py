@@ -208,7 +208,8 @@ def test_openapi_document_is_served_without_auth(client):
 
 
 def test_a_broker_outage_still_stores_the_submission(settings, teacher, caplog):
-    """Redis down at enqueue time: the answer is stored and stays queued for `stepwise requeue`."""
+    """Redis down at enqueue time: the answer is stored and stays queued; its job has no send time,
+    so the sweeper's next run sends it first."""
     from dataclasses import replace
 
     from web import create_app
@@ -221,4 +222,12 @@ def test_a_broker_outage_still_stores_the_submission(settings, teacher, caplog):
     assert resp.status_code == 202
     body = client.get(resp.get_json()["url"], headers=auth).get_json()
     assert body["status"] == "queued" and len(body["answers"]) == 2
-    assert "submission.enqueue_failed" in caplog.text
+    assert "queue.send_failed" in caplog.text
+    from sqlalchemy import select
+
+    from store.db import db
+    from store.models import Job
+
+    with broken.app_context():
+        job = db.session.scalar(select(Job).where(Job.subject_id == body["id"]))
+        assert job.status == "queued" and job.enqueued_at is None

@@ -65,6 +65,7 @@ def _class(app, settings, teacher_id: int, students: int) -> int:
             answers = [AnswerIn(problem=p + 1, answer=SPELLINGS[p][(n * (p + 1)) % 5],
                                 work=(f"{p} + 1 = {p + 1}",) if n % 3 == 0 else ()) for p in range(len(KEYS))]
             create_submission(db.session, assignment, student=f"student {n:03d}", answers=answers, source=Source.batch)
+        db.session.commit()  # stored, not queued
         assignment_id = assignment.id
         db.session.remove()
     return assignment_id
@@ -212,10 +213,11 @@ def test_killing_workers_and_beat_halfway_still_grades_everything_exactly_once(a
 
 
 def test_nightly_job_starts_one_batch_per_teacher_with_pending_work(app, settings, teacher):
-    from tasks.batch import nightly
+    from tasks.batch import NIGHTLY_TASK
 
     aid = _class(app, settings, teacher.id, 2)
     with app.app_context():
+        nightly = app.extensions["celery"].tasks[NIGHTLY_TASK]  # bound to the test's app and broker
         ids = nightly.run()  # the task body, here; its sends go to the test's Redis
         assert len(ids) == 1
         batch = db.session.get(Batch, ids[0])

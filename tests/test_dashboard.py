@@ -437,7 +437,7 @@ def test_keys_are_typeset_and_a_policy_tip_is_offered(logged_in, app):
         "csrf_token": token, "title": "Tips", **rows(("Factor x^2 - 1", "(x-1)(x+1)", "1"), ("1+1", "2 +", "1"))})
     page = logged_in.get(resp.headers["Location"]).get_data(as_text=True)
     assert 'class="tex" data-tex="\\left(x - 1\\right)\\left(x + 1\\right)"' in page
-    assert "This problem asks to factor" in page
+    assert "This problem asks to factor: set the <code>factored</code> requirement?" in page
     assert re.search(r"<code>2 \+</code> <span class=\"status failed\">", page)  # an unreadable key says so
 
 
@@ -465,3 +465,16 @@ def test_batch_status_is_on_the_dashboard(logged_in, app, teacher):
     assert re.search(r"#2 <span class=\"muted\">\(schedule\)</span>.*?done", page, re.S)
     assert re.search(r"#1 <span class=\"muted\">\(cli\)</span></th>\s*<td[^>]*>running: grading</td>\s*"
                      r"<td class=\"num\">40</td>", page)
+
+
+def test_statements_and_answers_are_escaped_before_typesetting(logged_in, app):
+    from web.dashboard.routes import _ticks
+
+    assert str(_ticks("set `<b>x</b>`?")) == "set <code>&lt;b&gt;x&lt;/b&gt;</code>?"
+    token = csrf(logged_in, "/assignments/new")
+    resp = logged_in.post("/assignments/new", data={
+        "csrf_token": token, "title": "<img src=x onerror=alert(1)>",
+        **rows(("$x$ <script>alert(1)</script>", "2", "1"))})
+    page = logged_in.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in page and "<img src=x" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page

@@ -106,6 +106,7 @@ def test_deletes_report_counts_and_the_lms_gradebook(client, auth, app, settings
         assignment = db.session.get(Assignment, aid)
         lms, _ = create_submission(db.session, assignment, student="Ada", answers=_rows(("Ada", ["2"]))[0][2],
                                    source=Source.lms, external_id="canvas-1", callback_url="https://lms.example/cb")
+        db.session.commit()
         store_upload(db.session, assignment, _rows(("Ben", ["2", "x=3"]), ("Cy", ["1"])), Source.dashboard)
         lms_id = lms.id
         ben = db.session.scalar(select(Submission.id).where(Submission.student == "Ben"))
@@ -139,6 +140,7 @@ def test_gradebook_one_row_per_student_latest_or_best_in_lms_forms(client, auth,
         create_submission(db.session, assignment, student="Cy", source=Source.lms, external_id="c-1",
                           lms_context={"lti": {"user_id": "u-77", "email": "cy@school.test"}},
                           answers=_rows(("Cy", ["2", "x=3"]))[0][2])
+        db.session.commit()
         _grade_all()
     rows = _csv(client, auth, f"/api/v1/assignments/{aid}/gradebook.csv")
     assert rows[0][:5] == ["student", "email", "student_id", "submission", "status"]

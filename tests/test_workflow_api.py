@@ -227,6 +227,7 @@ def test_review_flags_unreadable_answers_and_a_key_the_model_disagrees_with(clie
         problem = db.session.scalar(select(Problem).where(Problem.assignment_id == aid))
         problem.reference = ReferenceSolution(cache_key="k" * 64, statement_hash="h" * 64, statement="2+3",
                                               model_id="m", status="ready", final_answer="6", agreement=0.8)
+        grading.refresh_disagreement(problem)
         db.session.commit()
     subs = {name: submit(client, auth, aid, name, [text]) for name, text in
             (("Ada", "5"), ("Ben", "6"), ("Cy", "7"), ("Dee", "@@@"))}

@@ -10,6 +10,7 @@ from werkzeug.routing import IntegerConverter
 
 from store.db import db
 from store.settings import Settings
+from tasks.celery_app import make_celery
 from web import logs
 
 csrf = CSRFProtect()
@@ -31,6 +32,8 @@ class IdConverter(IntegerConverter):
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the web app; reads the environment only when no settings are given."""
     settings = settings or Settings.from_env()
+    if not settings.secret_key:
+        settings = settings.prepare_instance()  # keeps a generated secret under instance/
     app = Flask(__name__, instance_path=settings.instance_dir, instance_relative_config=False)
     app.config.update(
         SECRET_KEY=settings.secret_key,
@@ -51,11 +54,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     csrf.init_app(app)
     logs.configure(settings.log_format)
 
-    from worker.celery_app import make_celery
-
-    celery = make_celery(settings)
-    celery.set_default()
-    app.extensions["celery"] = celery
+    app.extensions["celery"] = make_celery(settings)
 
     from web import api, auth, dashboard, errors, ops, security
 

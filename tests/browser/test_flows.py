@@ -86,12 +86,17 @@ def test_upload_preview_live_progress_and_export(page, app, teacher, celery_work
     expect(page.get_by_text("Nothing is stored yet. 3 students, 9 answers read.")).to_be_visible()
     assert_accessible(page)
     screenshot(page, "upload-preview")
+    polls = []
+    page.on("request", lambda r: polls.append(r.url) if r.url.endswith("/progress") else None)
     page.get_by_role("button", name="Store and grade 3 students").click()
+    page.wait_for_url(f"**/assignments/{assignment_id}")
+    page.evaluate("() => { window.notReloaded = true; }")
     # The bar reaches the end without a reload: the polling script updates it.
     page.wait_for_function("document.querySelector('.progress-text').textContent.startsWith('3/3')", timeout=90_000)
     page.wait_for_selector("[data-progress-url][data-done=true]")
     page.wait_for_function("!document.querySelector('#results').textContent.includes('…')")
     assert page.locator(".progress-text").inner_text() == "3/3 graded"
+    assert page.evaluate("() => window.notReloaded === true") and polls  # same page, updated by polling
     assert page.locator("progress").evaluate("el => el.value === el.max")
     results = page.locator("#results table")
     assert results.locator("tbody tr").count() == 3
@@ -137,6 +142,12 @@ def test_a_phone_sized_screen_collapses_the_menu_and_scrolls_tables_in_their_box
         assert _page_width(page) <= 375
         assert_accessible(page)
         screenshot(page, "new-assignment-375", full_page=False)
+        # Every other teacher page fits the phone too.
+        for path in (f"/assignments/{assignment_id}/problems/1/groups", f"/submissions/{_first_submission(app)}",
+                     f"/assignments/{assignment_id}/report", "/review", "/"):
+            page.goto(path)
+            assert _page_width(page) <= 375, path
+            assert_accessible(page)
     finally:
         context.close()
 
@@ -153,6 +164,15 @@ def test_twenty_problems_fit_at_1280(page, app, teacher):
     assert widths[0] <= widths[1] + 1, f"20 problems fit without scrolling: {widths}"
     assert_accessible(page)
     screenshot(page, "assignment-20-problems", full_page=False)
+
+
+def _first_submission(app) -> int:
+    from sqlalchemy import func, select
+
+    from store.models import Submission
+
+    with app.app_context():
+        return db.session.scalar(select(func.min(Submission.id)))
 
 
 def _page_width(page) -> int:

@@ -211,7 +211,7 @@ def test_steps_total_budget_is_shared():
     lines = ["*".join(["3^{%d}" % (15000 + 11 * i + j * 3) for i in range(300)]) for j in range(8)]
     t = time.perf_counter()
     r = check_steps(lines, {"timeout": 5}, timeout=0.3)
-    assert time.perf_counter() - t < 0.3 + 0.5
+    assert time.perf_counter() - t < 0.3 + 1.5
     assert any(s.status == "timeout" for s in r.steps)
     assert len(r.steps) == len(lines)
 

@@ -72,6 +72,7 @@ def graded_submission(session, integration, assignment, *, score=3.0, status="gr
         source=Source.lms, external_id=f"{integration.public_id}:{external_id}", callback_url=callback_url,
         integration_id=integration.id, lms_context=context,
     )
+    session.commit()
     set_grade(session, sub, score=score, status=status)
     return sub
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 
 from lms_helpers import csrf_from, login
+
 from store.lms import Integration
 
 

@@ -114,6 +114,7 @@ def test_assignment_of_another_teacher_is_404(client, session, lti_integration, 
 
     other, _ = create_teacher("other@school.test", "pw-other-teacher")
     theirs, _ = create_assignment(session, other, "Theirs", parse_problems([{"statement": "1+1", "answer": "2"}]))
+    session.commit()
     integration, secret = lti_integration
     response = deliver_webhook(client, integration, secret, event(theirs.id))
     assert response.status_code == 404

@@ -3,14 +3,19 @@ their pydantic models (served at `/api/v1/openapi.json`)."""
 from __future__ import annotations
 
 import re
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from flask import Flask
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from stepwise import __version__
 from web.api.spec import ERROR_TEXT, Media, Operation, operation_of
+
+try:  # the installed distribution's version (web must not import the CLI package above it)
+    __version__ = version("stepwise")
+except PackageNotFoundError:  # a bare checkout
+    __version__ = "0.0.0"
 
 PREFIX = "/api/v1"
 _PARAM = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")

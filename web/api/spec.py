@@ -11,8 +11,9 @@ checked against its declared model.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from flask import current_app, request
 from pydantic import BaseModel, ValidationError
@@ -148,5 +149,6 @@ def check_response(response):
         try:
             model.model_validate(response.get_json())
         except ValidationError as exc:
-            raise AssertionError(f"{request.endpoint} answered {response.status_code} off its declared model: {exc}")
+            message = f"{request.endpoint} answered {response.status_code} off its declared model: {exc}"
+            raise AssertionError(message) from None
     return response

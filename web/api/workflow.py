@@ -207,8 +207,7 @@ def upload_submissions(assignment_id: int):
     """Store many students' answers; re-uploaded students are replaced (or skipped), never duplicated."""
     from store.intake import answers_in
     from store.models import Source
-    from tasks import enqueue_grading
-    from web.intake import _dispatch
+    from tasks import GRADE_TASK, send
 
     assignment = _owned(Assignment, assignment_id)
     body: UploadIn = request_body(problems=len(assignment.problems))
@@ -220,8 +219,7 @@ def upload_submissions(assignment_id: int):
                   "unchanged": 0, "skipped": dup if body.on_duplicate == "skip" else 0}
         return jsonify({**counts, "submissions": [], "duplicates": found, "preview": True})
     report = uploads.store_upload(db.session, assignment, rows, Source.api, mode=body.on_duplicate)
-    for sid in report.to_grade:
-        _dispatch(enqueue_grading, sid, "submission")
+    send(GRADE_TASK, report.to_grade)  # committed; a refused send leaves them queued for the sweeper
     return jsonify({**report.to_dict(), "duplicates": found, "preview": False}), 202
 
 

@@ -1,16 +1,19 @@
 """Dashboard views: login, assignments, uploads, results and per-submission feedback."""
 from __future__ import annotations
 
+import functools
+import json
 from urllib.parse import urlparse
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from store.batchfile import read_problems
 from store.db import db
 from store import review
 from store.intake import IntakeError, parse_problems
-from store.models import Assignment, Problem, Submission
+from store.models import Answer, Assignment, Problem, Submission
 from tasks import enqueue_passback
 from web.auth import (
     current_teacher,
@@ -34,8 +37,8 @@ from web.intake import submit_assignment
 from web.views import key_disagrees
 
 
-def _owned(model, object_id: int):
-    row = db.session.get(model, object_id)
+def _owned(model, object_id: int, options=()):
+    row = db.session.get(model, object_id, options=list(options))
     if row is None or row.teacher_id != current_teacher().id:
         abort(404)
     return row
@@ -207,9 +210,11 @@ def _regrade(problem: Problem, **changes) -> str:
 @bp.get("/assignments/<id:assignment_id>")
 @login_required
 def assignment(assignment_id: int):
-    row = _owned(Assignment, assignment_id)
     from flask import session
 
+    # One query per level instead of one per answer: 300 students x 20 problems stay fast.
+    row = _owned(Assignment, assignment_id, options=[
+        selectinload(Assignment.submissions).selectinload(Submission.answers).selectinload(Answer.grade)])
     disagreements = {p.id: key_disagrees(p) for p in row.problems}
     regrade = session.pop("regrade", None)
     return render_template(
@@ -290,10 +295,16 @@ def _points(value) -> str:
 @bp.app_template_filter("key_reading")
 def _key_reading(key: str, policy=None):
     """The grader's reading of a key (LaTeX to typeset it, or why it cannot be read)."""
+    return _read_key(key, json.dumps(policy or {}, sort_keys=True))
+
+
+@functools.lru_cache(maxsize=2048)
+def _read_key(key: str, policy_json: str):
+    # Keys change rarely and are read on every page view: remember the readings.
     from grader import PolicyError, read_key
 
     try:
-        return read_key(key, policy or None)
+        return read_key(key, json.loads(policy_json) or None)
     except PolicyError:
         return read_key(key)
 
@@ -307,3 +318,13 @@ def _policy_tip(statement: str, policy=None) -> str | None:
         return suggest_policy(statement, policy or None)
     except PolicyError:
         return None
+
+
+@bp.app_template_filter("ticks")
+def _ticks(text: str | None):
+    """Escape a sentence, then show `quoted` words as code (the grader's tips quote policy names)."""
+    import re
+
+    from markupsafe import Markup, escape
+
+    return Markup(re.sub(r"`([^`]+)`", r"<code>\1</code>", str(escape(text or ""))))

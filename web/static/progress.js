@@ -3,6 +3,7 @@
 (function () {
   "use strict";
   var INTERVAL_MS = 1500;
+  var REFRESH_MS = 10000;  // the results table is re-read at most this often while grading runs
 
   function text(p) {
     var extra = [];
@@ -29,7 +30,10 @@
     var bar = box.querySelector("progress");
     var main = box.querySelector(".progress-text");
     var detail = box.querySelector(".progress-detail");
+    // The state the page was rendered with: any change from it refreshes the results.
     var last = null;
+    try { last = JSON.stringify(JSON.parse(box.getAttribute("data-progress"))); } catch (e) { last = null; }
+    var refreshed = 0;
 
     function poll() {
       fetch(box.getAttribute("data-progress-url"), {credentials: "same-origin", headers: {"Accept": "application/json"}})
@@ -40,8 +44,11 @@
           detail.textContent = t.detail;
           bar.max = Math.max(p.total, 1);
           bar.value = p.total - waiting;
-          var key = JSON.stringify(p);
-          if (last !== null && key !== last) refreshSections();
+          var key = JSON.stringify(p), now = Date.now();
+          if (key !== last && (waiting === 0 || now - refreshed > REFRESH_MS)) {
+            refreshed = now;
+            refreshSections();
+          }
           last = key;
           if (waiting > 0) window.setTimeout(poll, INTERVAL_MS);
           else box.setAttribute("data-done", "true");
