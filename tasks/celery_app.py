@@ -25,7 +25,7 @@ REASONING_QUEUE = "reasoning"  # GPU: the model
 LMS_QUEUE = "lms"  # network: grade passback to LMSs
 QUEUES = (GRADING_QUEUE, REASONING_QUEUE, LMS_QUEUE)
 
-TASK_MODULES = ["tasks.grading", "tasks.reasoning", "tasks.lms", "tasks.sweep"]
+TASK_MODULES = ["tasks.grading", "tasks.reasoning", "tasks.lms", "tasks.sweep", "tasks.batch"]
 SWEEP_TASK = "stepwise.grading.sweep"
 REASON_TASK = "stepwise.reasoning.solve"
 
@@ -98,7 +98,15 @@ def make_celery(settings: Settings | None = None) -> Celery:
         stepwise_settings=settings,
     )
     db.configure(settings.database_url)
+    _configure_beat(app, settings)
     return app
+
+
+def _configure_beat(app: Celery, settings: Settings) -> None:
+    # Workflow (issue 9): the nightly batch at STEPWISE_BATCH_AT and the batch tick; see tasks/batch.py.
+    from tasks.batch import configure_beat
+
+    configure_beat(app, settings)
 
 
 def _transport_options(settings: Settings, queues: list[str] | None) -> dict:
