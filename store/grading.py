@@ -38,6 +38,9 @@ class Outcome:
     passback: bool = False  # an LMS needs to hear about it
 
 
+METHOD_MARKS_SHARE = 0.5  # method marks earn at most half a problem's points; the answer earns the rest
+
+
 def reference_for(problem: Problem) -> tuple[str | None, str]:
     """(reference answer, source) where source is key | model | waiting | review."""
     if problem.answer_key:
@@ -148,7 +151,7 @@ def _write_grade(session: Session, answer: Answer, reference: str | None, source
     grade.points = problem.points
     grade.reference_source = source if source in ("key", "model") else None
     grade.created_at = datetime.now(UTC)
-    steps = _check_work(answer.work, timeout)
+    steps = _check_work(answer.work, problem.policy, timeout)
     grade.steps = steps["steps"]
     grade.first_error = steps["first_error"]
     if reference is None:
@@ -159,6 +162,10 @@ def _write_grade(session: Session, answer: Answer, reference: str | None, source
     grade.status = result.status
     grade.score = round(float(result.score) * problem.points, 4)
     grade.feedback = _feedback(result.feedback, steps)
+    method = _method_marks(result, steps)
+    if method is not None:
+        grade.status, grade.score = "partial", round(method * problem.points, 4)
+        grade.feedback = f"{grade.feedback} {steps['summary']}".strip()
     grade.interpreted = result.interpreted
     grade.diagnosis = result.diagnosis
 
@@ -169,13 +176,23 @@ def _check(student: str, reference: str, policy: dict | None, timeout: float):
     return check_answer(student, reference, policy)
 
 
-def _check_work(lines: list | None, timeout: float) -> dict:
+def _check_work(lines: list | None, policy: dict | None, timeout: float) -> dict:
     if not lines:
-        return {"steps": [], "first_error": None}
+        return {"steps": [], "first_error": None, "score": None, "summary": ""}
     # STEPWISE_CHECK_TIMEOUT: each line keeps the per-check limit and the whole work shares
     # one total budget of the same size, so a long working cannot hold the worker for long.
-    result = check_steps([str(line) for line in lines], {"timeout": timeout}, timeout=timeout)
-    return {"steps": [step.to_dict() for step in result.steps], "first_error": result.first_error}
+    result = check_steps([str(line) for line in lines], {**(policy or {}), "timeout": timeout}, timeout=timeout)
+    return {"steps": [step.to_dict() for step in result.steps], "first_error": result.first_error,
+            "score": result.score, "summary": result.details.get("summary", "")}
+
+
+def _method_marks(result, steps: dict) -> float | None:
+    """Under a `step_credit` policy, the share of the points that the valid steps before the first
+    error earn (at most METHOD_MARKS_SHARE), when that is more than the final answer earned."""
+    if steps["score"] is None or result.status in ("correct", "invalid", "timeout"):
+        return None
+    method = METHOD_MARKS_SHARE * float(steps["score"])
+    return method if method > float(result.score) else None
 
 
 def _feedback(answer_feedback: str, steps: dict) -> str:

@@ -59,6 +59,13 @@ class Settings:
     passback_backoff_base: float = 30.0  # seconds before the first passback retry; doubles each time
     passback_backoff_cap: float = 3600.0
     passback_max_attempts: int = 8
+    # Overnight batch (tasks/batch.py): "02:00" or "02:00 Europe/Paris"; empty: no nightly run.
+    batch_at: str = ""
+    timezone: str = "UTC"  # the zone of batch_at when it names none (IANA name)
+    batch_tick: float = 15.0  # seconds between beat's checks of running batches
+    batch_resend: float = 120.0  # seconds before a batch sends an unfinished submission again
+    batch_chunk: int = 25  # submissions graded together by one batch task
+    batch_grouping: bool = True  # batch tasks check each distinct answer of a problem once
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> Settings:

@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import logging
+
 from celery import Celery
 from celery.signals import (
     celeryd_init,
     task_postrun,
+    worker_init,
     worker_process_init,
     worker_process_shutdown,
 )
@@ -22,7 +25,7 @@ REASONING_QUEUE = "reasoning"  # GPU: the model
 LMS_QUEUE = "lms"  # network: grade passback to LMSs
 QUEUES = (GRADING_QUEUE, REASONING_QUEUE, LMS_QUEUE)
 
-TASK_MODULES = ["tasks.grading", "tasks.reasoning", "tasks.lms", "tasks.sweep"]
+TASK_MODULES = ["tasks.grading", "tasks.reasoning", "tasks.lms", "tasks.sweep", "tasks.batch"]
 SWEEP_TASK = "stepwise.grading.sweep"
 REASON_TASK = "stepwise.reasoning.solve"
 
@@ -95,7 +98,15 @@ def make_celery(settings: Settings | None = None) -> Celery:
         stepwise_settings=settings,
     )
     db.configure(settings.database_url)
+    _configure_beat(app, settings)
     return app
+
+
+def _configure_beat(app: Celery, settings: Settings) -> None:
+    # Workflow (issue 9): the nightly batch at STEPWISE_BATCH_AT and the batch tick; see tasks/batch.py.
+    from tasks.batch import configure_beat
+
+    configure_beat(app, settings)
 
 
 def _transport_options(settings: Settings, queues: list[str] | None) -> dict:
@@ -138,6 +149,15 @@ def _size_visibility(sender=None, conf=None, options=None, **_kwargs) -> None:
     if isinstance(queues, str):
         queues = queues.split(",")
     conf.broker_transport_options = _transport_options(settings, list(queues))
+
+
+@worker_init.connect
+def _warm_grader(**_kwargs) -> None:
+    # Warm sympy once in the parent, before the pool forks: the first check in a fresh child then
+    # takes the same path, and gives the same verdict, as every later one (issue 8, determinism).
+    from grader import warm_up
+
+    logging.getLogger("stepwise.worker").info("grader.warm_up seconds=%.2f", warm_up())
 
 
 @worker_process_init.connect
