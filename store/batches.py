@@ -334,14 +334,7 @@ def _verdict(answer: Answer, reference: str | None, source: str, timeout: float)
     """Everything a grade holds that depends on the answer's text and work, not on the student."""
     from store import grading
 
-    steps = grading._check_work(answer.work, timeout)
-    if reference is None:
-        return {"status": "needs_review", "fraction": 0.0, "feedback": grading.REVIEW_FEEDBACK,
-                "interpreted": None, "diagnosis": None, "steps": steps}
-    result = grading._check(answer.text, reference, answer.problem.policy, timeout)
-    return {"status": str(result.status), "fraction": float(result.score),
-            "feedback": grading._feedback(result.feedback, steps), "interpreted": result.interpreted,
-            "diagnosis": result.diagnosis, "steps": steps}
+    return grading.verdict(answer, reference, timeout)
 
 
 def _write(answer: Answer, verdict: dict, source: str) -> None:
