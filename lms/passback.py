@@ -263,12 +263,31 @@ def deliver(
     backoff: Backoff = Backoff(),
     timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
 ) -> Outcome:
-    """One passback attempt for a submission; commits what happened. Safe to run twice.
+    """One passback attempt for a submission. Safe to run twice.
 
-    `retries_done` is how many times the calling task has already retried (Celery's
+    Claims, commits, then sends: the delivery is claimed (`sending`) in a short transaction, the
+    HTTP call runs with no transaction or lock open, and the outcome is recorded in a second short
+    transaction. `retries_done` is how many times the calling task has already retried (Celery's
     `request.retries`); the outcome is "retry" (with `countdown`) while attempts remain.
     """
-    _lock(session, submission_id)
+    claimed = _claim(session, submission_id, settings)
+    if isinstance(claimed, Outcome):
+        return claimed
+    delivery_id, number, target, integration = claimed
+    try:
+        code = _send(target, integration, settings, timeout)  # no transaction open here
+    except SendError as exc:
+        return _record_failure(session, submission_id, delivery_id, number, exc, retries_done, backoff)
+    return _record_sent(session, submission_id, delivery_id, number, target, code)
+
+
+SENDING_STALE_S = 300  # a delivery `sending` for longer than this lost its worker mid-call
+
+
+def _claim(session: Session, submission_id: int, settings: Settings):
+    """Pick (or create) the delivery for the submission's current grade and mark it `sending`;
+    commits. Returns (delivery id, attempt number, target, integration) or an Outcome to stop."""
+    _lock(session, submission_id)  # held only while claiming
     submission = session.get(Submission, submission_id)
     if submission is None or submission.source != Source.lms.value or submission.integration_id is None:
         session.rollback()
@@ -292,12 +311,17 @@ def deliver(
         .order_by(Delivery.id.desc())
         .limit(1)
     )
+    now = datetime.now(timezone.utc)
     if latest is not None and latest.payload_hash == target.fingerprint:
         if latest.status == DeliveryStatus.sent:
             session.rollback()
             log.info("lms.passback.unchanged submission=%s delivery=%s", submission.id, latest.id)
             return Outcome("skipped", "unchanged", latest.id, latest.response_code)
-        delivery = latest  # same grade still pending or failed: try it again
+        if latest.status == DeliveryStatus.sending and _aware(latest.updated_at) > now - timedelta(
+                seconds=SENDING_STALE_S):
+            session.rollback()
+            return Outcome("skipped", "another worker is sending it", latest.id)
+        delivery = latest  # same grade still pending or failed (or its sender died): try it again
     else:
         if latest is not None and latest.status in (DeliveryStatus.pending, DeliveryStatus.failed):
             latest.status = DeliveryStatus.skipped
@@ -309,43 +333,57 @@ def deliver(
             channel=target.channel,
             target=target.url,
             payload_hash=target.fingerprint,
-            status=DeliveryStatus.pending,
         )
         session.add(delivery)
+    delivery.status = DeliveryStatus.sending
+    delivery.updated_at = now
     delivery.score_sent = submission.score
     delivery.grading_progress = grading_progress(submission)
     delivery.attempts = (delivery.attempts or 0) + 1
     number = delivery.attempts
+    session.commit()  # the claim is visible; the lock is released before any network call
+    return delivery.id, number, target, integration
+
+
+def _aware(moment: datetime | None) -> datetime:
+    if moment is None:
+        return datetime.min.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _record_failure(session: Session, submission_id: int, delivery_id: int, number: int, exc: SendError,
+                    retries_done: int, backoff: Backoff) -> Outcome:
+    retry = exc.retryable and retries_done + 1 < backoff.max_attempts
+    countdown = backoff.delay(retries_done + 1) if retry else None
     now = datetime.now(timezone.utc)
+    delivery = session.get(Delivery, delivery_id)
+    delivery.status = DeliveryStatus.pending if retry else DeliveryStatus.failed
+    delivery.response_code = exc.code
+    delivery.last_error = str(exc)[:500]
+    delivery.next_try_at = now + timedelta(seconds=countdown) if retry else None
+    session.add(DeliveryAttempt(delivery=delivery, number=number, outcome="retry" if retry else "failed",
+                                response_code=exc.code, error=str(exc)[:500], next_try_at=delivery.next_try_at))
+    session.commit()
+    log.warning(
+        "%s submission=%s delivery=%s attempt=%s response_code=%s reason=%s",
+        "lms.passback.retry" if retry else "lms.passback.failed",
+        submission_id, delivery.id, number, exc.code, str(exc)[:200],
+    )
+    return Outcome("retry" if retry else "failed", str(exc), delivery.id, exc.code, countdown)
 
-    try:
-        code = _send(target, integration, settings, timeout)
-    except SendError as exc:
-        retry = exc.retryable and retries_done + 1 < backoff.max_attempts
-        countdown = backoff.delay(retries_done + 1) if retry else None
-        delivery.status = DeliveryStatus.pending if retry else DeliveryStatus.failed
-        delivery.response_code = exc.code
-        delivery.last_error = str(exc)[:500]
-        delivery.next_try_at = now + timedelta(seconds=countdown) if retry else None
-        session.add(DeliveryAttempt(delivery=delivery, number=number, outcome="retry" if retry else "failed",
-                                    response_code=exc.code, error=str(exc)[:500], next_try_at=delivery.next_try_at))
-        session.commit()
-        log.warning(
-            "%s submission=%s delivery=%s attempt=%s response_code=%s reason=%s",
-            "lms.passback.retry" if retry else "lms.passback.failed",
-            submission.id, delivery.id, number, exc.code, str(exc)[:200],
-        )
-        return Outcome("retry" if retry else "failed", str(exc), delivery.id, exc.code, countdown)
 
+def _record_sent(session: Session, submission_id: int, delivery_id: int, number: int, target: Target,
+                 code: int) -> Outcome:
+    delivery = session.get(Delivery, delivery_id)
     delivery.status = DeliveryStatus.sent
     delivery.response_code = code
     delivery.last_error = None
     delivery.next_try_at = None
-    delivery.sent_at = now
+    delivery.sent_at = datetime.now(timezone.utc)
     session.add(DeliveryAttempt(delivery=delivery, number=number, outcome="sent", response_code=code))
     session.commit()
     log.info("lms.passback.sent submission=%s delivery=%s channel=%s attempt=%s",
-             submission.id, delivery.id, target.channel, number)
+             submission_id, delivery.id, target.channel, number)
     return Outcome("sent", "", delivery.id, code)
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from grader import GRADER_VERSION, check_answer, check_steps
 from store import jobs
@@ -64,7 +64,7 @@ def grade(session: Session, submission_id: int, task_id: str | None, *, timeout:
         session.rollback()
         log.info("grade.skipped submission=%s task=%s", submission_id, task_id)
         return Outcome("skipped")
-    submission = session.get(Submission, submission_id)
+    submission = session.get(Submission, submission_id, options=GRADING_LOADS)
     if submission is None:
         jobs.finish(job, JobStatus.failed, error="submission deleted")
         session.commit()
@@ -87,6 +87,13 @@ def grade(session: Session, submission_id: int, task_id: str | None, *, timeout:
         jobs.finish(current, versions={"grader": _grader_version()})
     session.commit()
     return outcome
+
+
+# Everything grading reads, in a fixed number of queries whatever the number of answers (no N+1).
+GRADING_LOADS = (
+    selectinload(Submission.answers).selectinload(Answer.problem).selectinload(Problem.reference),
+    selectinload(Submission.answers).selectinload(Answer.grade),
+)
 
 
 def grade_claimed(session: Session, submission: Submission, *, timeout: float = 2.0) -> Outcome:

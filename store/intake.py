@@ -230,15 +230,19 @@ def create_submission(
         submission.answers.append(
             Answer(problem_id=problems[a.problem].id, position=a.problem, text=a.answer, work=list(a.work))
         )
-    try:
-        with session.begin_nested():  # a concurrent duplicate loses here, not the whole transaction
-            session.add(submission)
-            session.flush()
-    except IntegrityError:
-        existing = find_external(session, assignment.id, source, external_id) if external_id else None
-        if existing is None:
-            raise
-        return existing, False
+    if not external_id:  # nothing unique to collide on: no savepoint needed
+        session.add(submission)
+        session.flush()
+    else:
+        try:
+            with session.begin_nested():  # a concurrent duplicate loses here, not the whole transaction
+                session.add(submission)
+                session.flush()
+        except IntegrityError:
+            existing = find_external(session, assignment.id, source, external_id)
+            if existing is None:
+                raise
+            return existing, False
     session.add(Job(kind="grade", subject_id=submission.id, status=JobStatus.queued.value, enqueued_at=jobs_now()))
     session.flush()
     return submission, True

@@ -56,6 +56,9 @@ class Settings:
     public_url: str = "http://127.0.0.1:8000"
     webhook_rate_limit: int = 120  # deliveries per minute per integration
     lms_allow_private: bool = False  # tests only: allow callbacks to loopback hosts
+    passback_backoff_base: float = 30.0  # seconds before the first passback retry; doubles each time
+    passback_backoff_cap: float = 3600.0
+    passback_max_attempts: int = 8
     # Overnight batch (tasks/batch.py): "02:00" or "02:00 Europe/Paris"; empty: no nightly run.
     batch_at: str = ""
     timezone: str = "UTC"  # the zone of batch_at when it names none (IANA name)

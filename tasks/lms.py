@@ -1,62 +1,45 @@
-"""`stepwise.lms.passback`: send a graded LMS submission's score back, with backoff retries."""
+"""`stepwise.lms.passback`: send a graded LMS submission's score back. Thin: `lms.passback.deliver`
+claims, commits, sends and records; transient failures (5xx, 429, timeouts, connection errors) are
+retried by Celery with exponential backoff from Settings; 4xx and blocked targets fail at once."""
 
 from __future__ import annotations
 
 import logging
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 
-from store.db import db
-from lms.passback import (
-    BACKOFF_BASE_S,
-    BACKOFF_CAP_S,
-    MAX_ATTEMPTS,
-    Backoff,
-    deliver,
-)
-from store.settings import Settings
+from lms.passback import Backoff, deliver
+from store.db import db, is_transient, safe_rollback
+from tasks import PASSBACK_TASK
 from tasks.celery_app import app_settings
+from tasks.retry import retry_transient
 
 log = logging.getLogger("stepwise.lms")
 
 
-def _settings(app) -> Settings:
-    return app_settings(app)
-
-
-@shared_task(
-    name="stepwise.lms.passback",
-    bind=True,
-    acks_late=True,
-    max_retries=None,
-    ignore_result=True,
-)
-def passback(
-    self,
-    submission_id: int,
-    backoff_base: float = BACKOFF_BASE_S,
-    backoff_cap: float = BACKOFF_CAP_S,
-    max_attempts: int = MAX_ATTEMPTS,
-    timeout: float | None = None,
-) -> str:
-    """One delivery attempt; on 5xx / 429 / timeout / connection error, retry after
-    min(cap, base * 2**n) seconds until `max_attempts`; 4xx and blocked targets fail at once.
-    Every attempt is recorded in `lms_delivery_attempts`; unchanged grades are not re-posted."""
-    settings = _settings(self.app)
-    backoff = Backoff(base=backoff_base, cap=backoff_cap, max_attempts=max_attempts)
-    kwargs = {"timeout": (min(5.0, timeout), timeout)} if timeout else {}
+@shared_task(name=PASSBACK_TASK, bind=True, acks_late=True, ignore_result=True)
+def passback(self, submission_id: int) -> str:
+    """One delivery attempt; every attempt is recorded in `lms_delivery_attempts`, and an unchanged
+    grade is not posted again."""
+    settings = app_settings(self.app)
+    backoff = Backoff(
+        base=settings.passback_backoff_base,
+        cap=settings.passback_backoff_cap,
+        max_attempts=settings.passback_max_attempts,
+    )
     session = db.session()
     try:
-        outcome = deliver(
-            session,
-            int(submission_id),
-            settings,
-            retries_done=self.request.retries,
-            backoff=backoff,
-            **kwargs,
-        )
+        outcome = deliver(session, int(submission_id), settings, retries_done=self.request.retries, backoff=backoff)
+    except SoftTimeLimitExceeded:
+        raise
+    except Exception as exc:
+        safe_rollback(session)
+        if is_transient(exc):
+            raise retry_transient(self, exc, settings) from exc
+        raise
     finally:
         session.close()
     if outcome.status == "retry":
-        raise self.retry(countdown=outcome.countdown, max_retries=max_attempts)
+        raise self.retry(countdown=outcome.countdown, max_retries=backoff.max_attempts)
     return outcome.status

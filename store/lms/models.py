@@ -18,12 +18,13 @@ class IntegrationKind:
 
 
 class DeliveryStatus:
-    pending = "pending"  # being delivered or waiting for a retry
+    pending = "pending"  # waiting for its first try or a retry
+    sending = "sending"  # claimed by a worker; the HTTP call is in flight
     sent = "sent"
     failed = "failed"  # gave up (4xx, blocked target, or retries exhausted)
     skipped = "skipped"  # unchanged grade, superseded, or nothing to send
 
-    all = (pending, sent, failed, skipped)
+    all = (pending, sending, sent, failed, skipped)
 
 
 class Integration(Base):

@@ -1,6 +1,8 @@
 """Grade passback against the test platform: AGS over real HTTP, retries, no repost, failures."""
 from __future__ import annotations
 
+import time
+
 from lms_helpers import csrf_from, graded_submission, login, set_grade
 from lms import Backoff, Delivery, deliver
 from lms.passback import scores_url
@@ -61,14 +63,18 @@ def test_unchanged_grade_is_not_posted_again(session, settings, platform, lti_in
 
 
 def test_task_retries_after_500s_then_succeeds(app, session, settings, platform, lti_integration, assignment):
+    from dataclasses import replace
+
     import tasks.lms  # noqa: F401  (registers the task on every app)
     from tasks import PASSBACK_TASK
+    from tasks.celery_app import make_celery
 
-    passback = app.extensions["celery"].tasks[PASSBACK_TASK]  # bound to this app's settings
+    fast = make_celery(replace(settings, passback_backoff_base=0.01, passback_backoff_cap=0.05))  # from Settings
+    passback = fast.tasks[PASSBACK_TASK]
     integration, _ = lti_integration
     sub = graded_submission(session, integration, assignment, lineitem=platform.lineitem(1))
     platform.score_plan.extend([500, 503])
-    result = passback.apply(args=[sub.id], kwargs={"backoff_base": 0.01, "backoff_cap": 0.05})
+    result = passback.apply(args=[sub.id])
     assert result.get() == "sent"
     delivery = session.query(Delivery).one()
     assert _attempts(session, delivery.id) == [(1, "retry", 500), (2, "retry", 503), (3, "sent", 200)]
@@ -110,14 +116,19 @@ def test_client_errors_fail_without_retry(session, settings, platform, lti_integ
 
 
 def test_retries_are_capped(app, session, settings, platform, lti_integration, assignment):
+    from dataclasses import replace
+
     import tasks.lms  # noqa: F401  (registers the task on every app)
     from tasks import PASSBACK_TASK
+    from tasks.celery_app import make_celery
 
-    passback = app.extensions["celery"].tasks[PASSBACK_TASK]  # bound to this app's settings
+    fast = make_celery(replace(settings, passback_backoff_base=0.01, passback_backoff_cap=0.02,
+                               passback_max_attempts=3))
+    passback = fast.tasks[PASSBACK_TASK]
     integration, _ = lti_integration
     sub = graded_submission(session, integration, assignment, lineitem=platform.lineitem(1))
     platform.score_plan.extend([500] * 10)
-    result = passback.apply(args=[sub.id], kwargs={"backoff_base": 0.01, "backoff_cap": 0.02, "max_attempts": 3})
+    result = passback.apply(args=[sub.id])
     assert result.get() == "failed"
     delivery = session.query(Delivery).one()
     assert _attempts(session, delivery.id) == [(1, "retry", 500), (2, "retry", 500), (3, "failed", 500)]
@@ -185,3 +196,40 @@ def test_dashboard_lists_failed_deliveries_and_retries(client, session, settings
     # the queued task re-sends the same grade on the same delivery row
     assert deliver(session, sub.id, settings).status == "sent"
     assert _attempts(session, outcome.delivery_id) == [(1, "failed", 400), (2, "sent", 200)]
+
+
+def test_no_transaction_or_lock_is_held_while_the_lms_is_called(session, settings, platform, lti_integration,
+                                                                 assignment, database_url):
+    """Passback claims and commits, then sends: while the LMS takes its time, this database shows
+    no connection idle in a transaction and no advisory lock."""
+    import threading
+
+    from sqlalchemy import create_engine, text
+
+    integration, _ = lti_integration
+    sub = graded_submission(session, integration, assignment, lineitem=platform.lineitem(1))
+    platform.hang_s = 1.5
+    platform.score_plan.append("hang")
+    result = {}
+    worker = threading.Thread(target=lambda: result.update(outcome=deliver(session, sub.id, settings)))
+    worker.start()
+    probe = create_engine(database_url)
+    seen = []
+    try:
+        with probe.connect() as conn:
+            for _ in range(10):
+                time.sleep(0.1)
+                seen.append(conn.execute(text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND state = 'idle in transaction'")).scalar())
+                seen.append(conn.execute(text(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = "
+                    "(SELECT oid FROM pg_database WHERE datname = current_database())")).scalar())
+                conn.rollback()
+            sending = conn.execute(text("SELECT status FROM lms_deliveries")).scalar()
+    finally:
+        worker.join()
+        probe.dispose()
+    assert sending == "sending"  # the claim was committed before the call
+    assert seen and not any(seen), seen
+    assert result["outcome"].status == "sent"
