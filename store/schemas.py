@@ -151,6 +151,11 @@ def check_key(key: str | None, policy: dict[str, Any] | None, *, at: str = "") -
 class AssignmentIn(Strict):
     title: Title
     problems: list[ProblemIn] = Field(min_length=1, max_length=MAX_PROBLEMS)
+    worked_solutions: bool = Field(
+        default=False,
+        description="Also have the model write worked solutions for problems that have a key "
+        "(problems without a key always get one when a model is installed)",
+    )
 
 
 class AnswerIn(Strict):
