@@ -302,7 +302,7 @@ def warm_up() -> float:
     from .steps import check_steps
 
     t0 = time.perf_counter()
-    unit_of("1 m")                  # imports sympy.physics.units (about 0.2 s)
+    unit_of("1 m")
     for student, reference in _WARM_UP:
         check_answer(student, reference, Policy(timeout=30.0))
     check_answer("x^2+3x+2", "(x+1)(x+2)", Policy(require=frozenset({"factored"}), timeout=30.0))

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import sympy
+import sympy.physics.units as u
+from sympy.physics.units.systems.si import SI
 
 __all__ = ["Unit", "split_unit_tail", "read_unit", "UNIT_WORDS"]
 
@@ -186,9 +188,6 @@ def _read_unit(tail: str) -> Unit | None:
                     name=_TEMPERATURES[words[0]])
     if not all(w in UNIT_WORDS or w in _POWER_WORDS for w in words):
         return Unit(tail, "label")
-    import sympy.physics.units as u
-    from sympy.physics.units.systems.si import SI
-
     expr: sympy.Expr = sympy.Integer(1)
     tex: list[str] = []
     sign = 1

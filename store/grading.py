@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -36,6 +36,9 @@ WAITING = (ReferenceStatus.pending.value, ReferenceStatus.running.value)
 class Outcome:
     status: str  # the submission's status after the run, or "missing" / "waiting"
     passback: bool = False  # an LMS needs to hear about it
+
+
+METHOD_MARKS_SHARE = 0.5  # method marks earn at most half a problem's points; the answer earns the rest
 
 
 def reference_for(problem: Problem) -> tuple[str | None, str]:
@@ -140,8 +143,8 @@ def _write_grade(session: Session, answer: Answer, reference: str | None, source
     answer.grade = grade
     grade.points = problem.points
     grade.reference_source = source if source in ("key", "model") else None
-    grade.created_at = datetime.now(timezone.utc)
-    steps = _check_work(answer.work, timeout)
+    grade.created_at = datetime.now(UTC)
+    steps = _check_work(answer.work, problem.policy, timeout)
     grade.steps = steps["steps"]
     grade.first_error = steps["first_error"]
     if reference is None:
@@ -152,6 +155,10 @@ def _write_grade(session: Session, answer: Answer, reference: str | None, source
     grade.status = result.status
     grade.score = round(float(result.score) * problem.points, 4)
     grade.feedback = _feedback(result.feedback, steps)
+    method = _method_marks(result, steps)
+    if method is not None:
+        grade.status, grade.score = "partial", round(method * problem.points, 4)
+        grade.feedback = f"{grade.feedback} {steps['summary']}".strip()
     grade.interpreted = result.interpreted
     grade.diagnosis = result.diagnosis
 
@@ -162,13 +169,23 @@ def _check(student: str, reference: str, policy: dict | None, timeout: float):
     return check_answer(student, reference, policy)
 
 
-def _check_work(lines: list | None, timeout: float) -> dict:
+def _check_work(lines: list | None, policy: dict | None, timeout: float) -> dict:
     if not lines:
-        return {"steps": [], "first_error": None}
+        return {"steps": [], "first_error": None, "score": None, "summary": ""}
     # STEPWISE_CHECK_TIMEOUT: each line keeps the per-check limit and the whole work shares
     # one total budget of the same size, so a long working cannot hold the worker for long.
-    result = check_steps([str(line) for line in lines], {"timeout": timeout}, timeout=timeout)
-    return {"steps": [step.to_dict() for step in result.steps], "first_error": result.first_error}
+    result = check_steps([str(line) for line in lines], {**(policy or {}), "timeout": timeout}, timeout=timeout)
+    return {"steps": [step.to_dict() for step in result.steps], "first_error": result.first_error,
+            "score": result.score, "summary": result.details.get("summary", "")}
+
+
+def _method_marks(result, steps: dict) -> float | None:
+    """Under a `step_credit` policy, the share of the points that the valid steps before the first
+    error earn (at most METHOD_MARKS_SHARE), when that is more than the final answer earned."""
+    if steps["score"] is None or result.status in ("correct", "invalid", "timeout"):
+        return None
+    method = METHOD_MARKS_SHARE * float(steps["score"])
+    return method if method > float(result.score) else None
 
 
 def _feedback(answer_feedback: str, steps: dict) -> str:
@@ -183,7 +200,7 @@ def _total(submission: Submission) -> None:
     submission.score = round(sum(g.score for g in grades), 4)
     review = any(g.status == "needs_review" for g in grades)
     submission.status = (SubmissionStatus.needs_review if review else SubmissionStatus.graded).value
-    submission.graded_at = datetime.now(timezone.utc)
+    submission.graded_at = datetime.now(UTC)
     submission.error = None
 
 

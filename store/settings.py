@@ -65,7 +65,7 @@ class Settings:
     batch_grouping: bool = True  # batch tasks check each distinct answer of a problem once
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> Settings:
         """Read `STEPWISE_*` variables once; keyword overrides win (tests, CLI flags)."""
         env = os.environ if environ is None else environ
         values = {}
@@ -79,7 +79,7 @@ class Settings:
         settings = cls(**values)
         return settings.with_defaults()
 
-    def with_defaults(self) -> "Settings":
+    def with_defaults(self) -> Settings:
         """Fill the embedded defaults: a SQLite file and a secret under `instance/`. Creates nothing:
         `prepare_instance()` does, for the commands that set an install up (`run`, `db upgrade`)."""
         instance = Path(self.instance_dir or Path.cwd() / "instance")
@@ -90,7 +90,7 @@ class Settings:
             changes["secret_key"] = (instance / "secret_key").read_text().strip()
         return replace(self, **changes)
 
-    def prepare_instance(self) -> "Settings":
+    def prepare_instance(self) -> Settings:
         """Create the instance folder and, without a configured secret, a generated one kept there
         (so sessions survive restarts). Called by the commands that set an install up and serve."""
         instance = Path(self.instance_dir)

@@ -105,8 +105,8 @@ def test_a_grader_failure_in_a_real_task_marks_the_submission_failed(client, aut
     assert failed["status"] == "failed"
     with app.app_context():
         sub = db.session.get(Submission, failed["id"])
-        assert sub.error == "Grading failed: ValueError"
+        assert sub.error == "Grading failed: PolicyError"  # grader.PolicyError, a ValueError
         assert sub.answers[0].text == "1/2"
         job = db.session.scalar(select(Job).where(Job.subject_id == sub.id))
-        assert job.status == "failed" and job.attempts == 1 and "ValueError" in job.error
+        assert job.status == "failed" and job.attempts == 1 and "PolicyError" in job.error
     assert b"grade.failed" in celery_worker.log_path.read_bytes()

@@ -71,3 +71,19 @@ def test_same_problem_text_reuses_one_reference(app, teacher):
 
         refs = {db.session.get(Assignment, i).problems[0].reference_id for i in (first_id, second_id)}
         assert refs == set(first)
+
+
+def test_step_credit_gives_method_marks_for_the_valid_steps_before_the_first_error(app, teacher):
+    """Policy `step_credit`: right steps before a slip earn method marks (at most half the points)
+    and the feedback says which steps were right; without the policy the same work earns nothing."""
+    work = ("2x + 3 = 11", "2x = 8", "x = 5")  # the last step is the slip
+    problems = [ProblemIn("Solve 2x + 3 = 11", "x = 4", 2.0, {"step_credit": True}),
+                ProblemIn("Solve 2x + 3 = 11", "x = 4", 2.0)]
+    _, sid, _ = _setup(app, teacher, problems, [AnswerIn(1, "x = 5", work), AnswerIn(2, "x = 5", work)])
+    with app.app_context():
+        grading.grade_submission(db.session, sid)
+        marked, plain = (a.grade for a in db.session.get(Submission, sid).answers)
+        assert plain.status == "incorrect" and plain.score == 0
+        assert marked.status == "partial" and 0 < marked.score <= 1.0
+        assert "right" in marked.feedback and "first error" in marked.feedback
+        assert marked.first_error == 2

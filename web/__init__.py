@@ -8,10 +8,10 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.routing import IntegerConverter
 
+from store import logs
 from store.db import db
 from store.settings import Settings
 from tasks.celery_app import make_celery
-from web import logs
 
 csrf = CSRFProtect()
 log = logging.getLogger("stepwise.web")

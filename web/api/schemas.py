@@ -89,7 +89,9 @@ class AnswerOut(Out):
     first_error: int | None
     diagnosis: str | None
     steps: list[dict[str, Any]]
-    reference: Literal["key", "model", "teacher"] | None
+    reference: Literal["key", "model", "teacher"] | None = Field(
+        description="What the grade was checked against: the key, the model's answer, or a teacher's override"
+    )
     overridden: bool = Field(default=False, description="a teacher's override set this grade")
     graded_by: Literal["teacher", "grader"] | None = Field(default=None, description="teacher: say so to the student")
 
