@@ -285,9 +285,9 @@ def grade_chunk(session: Session, batch_id: int, submission_ids: list[int], *, t
             reference, source = sources[answer.problem_id]
             key = (answer.problem_id, _normalised(answer.text) if group else answer.id, tuple(answer.work or ()))
             if key not in memo:
-                work = key[2]
-                if work not in steps_memo:  # the steps' verdict depends on the work alone
-                    steps_memo[work] = _steps(work, timeout)
+                work = (answer.problem_id, key[2])  # the steps' verdict depends on the work and the policy
+                if work not in steps_memo:
+                    steps_memo[work] = _steps(key[2], answer.problem.policy, timeout)
                 memo[key] = _verdict(answer, reference, source, timeout, steps=steps_memo[work])
             _write(answer, memo[key], source)
             answers.append(answer)
@@ -338,25 +338,32 @@ def _normalised(text: str) -> str:
     return normalise(text)
 
 
-def _steps(work: tuple, timeout: float) -> dict:
+def _steps(work: tuple, policy: dict | None, timeout: float) -> dict:
     from store import grading
 
-    return grading._check_work(list(work), timeout)
+    return grading._check_work(list(work), policy, timeout)
 
 
 def _verdict(answer: Answer, reference: str | None, source: str, timeout: float, *, steps: dict | None = None) -> dict:
-    """Everything a grade holds that depends on the answer's text and work, not on the student."""
+    """Everything a grade holds that depends on the answer's text and work, not on the student:
+    the same rules as store.grading._write_grade (its helpers, in the same order)."""
     from store import grading
 
+    policy = answer.problem.policy
     if steps is None:
-        steps = grading._check_work(answer.work, timeout)
+        steps = _steps(tuple(answer.work or ()), policy, timeout)
     if reference is None:
         return {"status": "needs_review", "fraction": 0.0, "feedback": grading.REVIEW_FEEDBACK,
                 "interpreted": None, "diagnosis": None, "steps": steps}
-    result = grading._check(answer.text, reference, answer.problem.policy, timeout)
-    return {"status": str(result.status), "fraction": float(result.score),
-            "feedback": grading._feedback(result.feedback, steps), "interpreted": result.interpreted,
-            "diagnosis": result.diagnosis, "steps": steps}
+    result = grading._check(answer.text, reference, policy, timeout)
+    verdict = {"status": str(result.status), "fraction": float(result.score),
+               "feedback": grading._feedback(result.feedback, steps), "interpreted": result.interpreted,
+               "diagnosis": result.diagnosis, "steps": steps}
+    method = grading._method_marks(result, steps)
+    if method is not None:
+        verdict.update(status="partial", fraction=method,
+                       feedback=f"{verdict['feedback']} {steps['summary']}".strip())
+    return verdict
 
 
 def _write(answer: Answer, verdict: dict, source: str) -> None:

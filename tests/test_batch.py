@@ -59,11 +59,13 @@ def _class(app, settings, teacher_id: int, students: int) -> int:
 
     with app.app_context():
         owner = db.session.get(Teacher, teacher_id)
-        problems = parse_problems([{"statement": f"Problem {i + 1}", "answer": k} for i, k in enumerate(KEYS)])
+        problems = parse_problems([{"statement": f"Problem {i + 1}", "answer": k,
+                                    **({"policy": {"step_credit": True}} if i == 1 else {})}
+                                   for i, k in enumerate(KEYS)])
         assignment = submit_assignment(owner, "Night", problems, settings)
         for n in range(students):
             answers = [AnswerIn(problem=p + 1, answer=SPELLINGS[p][(n * (p + 1)) % 5],
-                                work=(f"{p} + 1 = {p + 1}",) if n % 3 == 0 else ()) for p in range(len(KEYS))]
+                                work=(f"x + {p} = {p + 3}", "x = 3") if n % 3 == 0 else ()) for p in range(len(KEYS))]
             create_submission(db.session, assignment, student=f"student {n:03d}", answers=answers, source=Source.batch)
         db.session.commit()  # stored, not queued
         assignment_id = assignment.id
