@@ -157,12 +157,13 @@ def _write_grade(session: Session, answer: Answer, reference: str | None, source
     grade.interpreted, grade.diagnosis = found["interpreted"], found["diagnosis"]
 
 
-def verdict(answer: Answer, reference: str | None, timeout: float) -> dict:
+def verdict(answer: Answer, reference: str | None, timeout: float, *, steps: dict | None = None) -> dict:
     """Everything a grade holds that depends on the answer's text, work and problem, not on the
     student: status, the fraction of the points, feedback, the reading and the step findings.
     The one place a verdict is made, for the grading task, batches and regrades alike."""
     policy = answer.problem.policy
-    steps = _check_work(answer.work, policy, timeout)
+    if steps is None:  # callers that grade many answers pass the findings of work they checked already
+        steps = _check_work(answer.work, policy, timeout)
     if reference is None:
         return {"status": "needs_review", "fraction": 0.0, "feedback": REVIEW_FEEDBACK,
                 "interpreted": None, "diagnosis": None, "steps": steps}
