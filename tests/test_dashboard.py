@@ -305,6 +305,10 @@ def test_an_out_of_range_policy_value_is_refused_and_the_form_kept(logged_in, ap
     assert resp.status_code == 400
     page = resp.get_data(as_text=True)
     assert "Not saved" in page and "sigfigs" in page
+    resp = logged_in.post("/assignments/new", data={
+        "csrf_token": token, "title": "Bad", **rows(("", "", "1"), ("1+1", "2", "1"), ("2+2", "4", "1")),
+        "problems-2-answer": "x" * 10_001})
+    assert "Not saved: problem 3 answer" in resp.get_data(as_text=True)  # numbered as on the form
     assert re.search(r">\s*1\+1</textarea>", page)  # the teacher's typing is not lost
     assert count(app, Assignment) == 0
 
