@@ -193,7 +193,8 @@ def edit_problem(problem_id: int):
     if changes:
         message += " " + _regrade(problem, **changes)
     flash(message, "ok")
-    return redirect(url_for("dashboard.assignment", assignment_id=problem.assignment_id) + f"#problem-{problem.position}")
+    back = url_for("dashboard.assignment", assignment_id=problem.assignment_id)
+    return redirect(f"{back}#problem-{problem.position}")
 
 
 def _owned_problem(problem_id: int) -> Problem:
