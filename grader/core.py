@@ -11,7 +11,7 @@ from .answer import Answer, read_answer
 from .build import BARE_LOG_BASE10, has_bare_log
 from .compare import Verdict, compare
 from .text import check_base, check_clock_or_ratio, check_text, is_junk, number_word, text_key
-from .unitcheck import apply_units, missing_unit, unit_of
+from .unitcheck import apply_units, compound_quantity, missing_unit, unit_of
 from .units import UNIT_WORDS
 from .latex import ast_latex
 from .limits import GraderTimeout, cut_short, is_check_error, time_limit, track_cuts
@@ -143,6 +143,11 @@ def _check(student: str, reference: str, pol: Policy) -> Result:
         return _invalid(e.message + ("" if diag != "unreadable" else
                                      " Check your typing and try again."), diag, reason=e.code)
     r_unit = unit_of(reference)
+    compound = compound_quantity(student, r_unit)
+    if compound is not None:
+        # "1 h 30 min" against "90 min": the total, written in the key's unit
+        student = compound[0] + " " + r_unit.text if r_unit is not None else student
+        ans = _read(student, pol)
     glued = _GLUED_UNIT.match(student) if r_unit is not None and r_unit.kind == "physical" else None
     if glued and glued.group(2) in UNIT_WORDS:
         # "5m" where the key is "5 m": the letter is the key's kind of unit, not a variable
@@ -297,7 +302,7 @@ def warm_up() -> float:
     from .steps import check_steps
 
     t0 = time.perf_counter()
-    unit_of("1 m")                  # imports sympy.physics.units (about 0.2 s)
+    unit_of("1 m")
     for student, reference in _WARM_UP:
         check_answer(student, reference, Policy(timeout=30.0))
     check_answer("x^2+3x+2", "(x+1)(x+2)", Policy(require=frozenset({"factored"}), timeout=30.0))

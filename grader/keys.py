@@ -58,7 +58,7 @@ def _not_algebra(text: str) -> str | None:
     if key is not None:
         if key.kind == "choice":
             return "\\text{(%s)}" % key.value
-        return "\\text{%s}" % key.value
+        return "\\text{%s}" % re.sub(r"[{}\\$]", "", key.shown or key.value)
     for check in (lambda t: check_base(t, t), lambda t: check_clock_or_ratio(t, t, _DEFAULT)):
         got = check(text)
         if got is not None:

@@ -54,6 +54,7 @@ _UNICODE = {
     "\u2205": " emptyset ", "\u211d": " Reals ", "\u222a": " cup ", "\u2208": " in ",
     "\u00b0": " deg ", "\u2032": "'",
     "\uff08": "(", "\uff09": ")", "\uff0c": ",", "\uff1a": ":", "\u3001": ",", "\uff1d": "=",
+    "\u00a3": " ", "\u20ac": " ", "\u00a5": " ",      # currency signs: the number is the answer
     "\u00a0": " ", "\u2009": " ", "\u202f": " ", "\u2002": " ", "\u2003": " ", "\u200b": "",
     "\u3000": " ",
     "\u03b8": " theta ", "\u03b1": " alpha ", "\u03b2": " beta ", "\u03b3": " gamma ",

@@ -42,7 +42,8 @@ _NUMBER_WORDS = {
 @dataclass(frozen=True)
 class TextKey:
     kind: str        # "choice" | "yesno" | "words"
-    value: str
+    value: str       # normalised, for comparing
+    shown: str = ""  # as the teacher wrote it, for "we read your key as"
 
 
 def _unwrap(raw: str) -> tuple[str, bool]:
@@ -108,10 +109,8 @@ def text_key(raw: str) -> TextKey | None:
     if not s:
         return None
     m = _CHOICE_KEY.match(s)
-    if m and (wrapped or m.group(1) or True):
-        letter = m.group(1) or m.group(2)
-        if m.group(1) or wrapped or letter.isupper():
-            return TextKey("choice", letter.upper())
+    if m:        # "(b)" / "(B)" / "B": a bare letter only as a capital (a bare "x" is algebra)
+        return TextKey("choice", (m.group(1) or m.group(2)).upper())
     ws = _words(s)
     if ws is None:
         return None
@@ -120,7 +119,7 @@ def text_key(raw: str) -> TextKey | None:
     if special_phrase(s):
         return None
     if any(_wordy(w) for w in ws) or (wrapped and any(len(w) >= 2 and not _mathy(w) for w in ws)):
-        return TextKey("words", _norm_words(s))
+        return TextKey("words", _norm_words(s), re.sub(r"\s+", " ", s))
     return None
 
 
@@ -139,6 +138,9 @@ def check_text(key: TextKey, student: str) -> tuple[Verdict, str]:
     if key.kind == "yesno":
         first = re.split(r"[\s,.;:!]+", s.strip().lower(), maxsplit=1)[0] if s.strip() else ""
         got = _YES_NO.get(first)
+        if got is None:      # "It is true", "I think yes": the one yes/no word in the answer
+            found = {_YES_NO[w] for w in re.findall(r"[a-z]+", s.lower()) if w in _YES_NO and len(w) > 1}
+            got = found.pop() if len(found) == 1 else None
         if got == key.value:
             return _ok(), shown
         if got is None:

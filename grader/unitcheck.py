@@ -3,6 +3,7 @@ ask for the unit when the policy requires it."""
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import sympy
 
@@ -12,7 +13,7 @@ from .model import Policy, Status
 from .parse import ParseError, normalize_parts
 from .units import Unit, read_unit
 
-__all__ = ["unit_of", "apply_units", "missing_unit"]
+__all__ = ["unit_of", "apply_units", "missing_unit", "compound_quantity"]
 
 
 def unit_of(text: str) -> Unit | None:
@@ -20,6 +21,28 @@ def unit_of(text: str) -> Unit | None:
         return read_unit(normalize_parts(text)[1])
     except (ParseError, ValueError):
         return None
+
+
+_PAIR = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]+)\.?\s*(?:and\s+|,\s*)?")
+
+
+def compound_quantity(text: str, r_unit: Unit | None) -> tuple[str, Unit] | None:
+    """ "1 h 30 min", "2 m 50 cm": (total in the key's unit as text, that unit), else None."""
+    if r_unit is None or r_unit.kind != "physical" or r_unit.scale is None or len(text) > 120:
+        return None
+    pos, total, pairs = 0, sympy.Integer(0), 0
+    while pos < len(text):
+        m = _PAIR.match(text, pos)
+        if not m or m.end() == pos:
+            return None
+        u = read_unit(m.group(2))
+        if u is None or u.kind != "physical" or u.dims != r_unit.dims or u.scale is None:
+            return None
+        total += sympy.Rational(m.group(1)) * u.scale / r_unit.scale
+        pos, pairs = m.end(), pairs + 1
+    if pairs < 2 or not total.is_Rational:
+        return None
+    return ("%d" % total.p if total.q == 1 else "(%d/%d)" % (total.p, total.q)), r_unit
 
 
 def _scaled(ans: Answer, factor) -> Answer:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import sympy
+import sympy.physics.units as u
+from sympy.physics.units.systems.si import SI
 
 __all__ = ["Unit", "split_unit_tail", "read_unit", "UNIT_WORDS"]
 
@@ -74,6 +76,7 @@ UNIT_WORDS = frozenset(_UNITS) | frozenset(_SPEEDS)
 _GLUED = {"cm", "mm", "km", "kg", "mg", "ml", "mL", "min", "hr", "hrs", "sec", "ft", "in", "mph",
           "kph", "lb", "lbs", "deg"}
 _LETTER = re.compile(r"[A-Za-z]")
+_COMMANDS = re.compile(r"\\(?:[dt]?frac|sqrt|left|right|cdot|times)(?![A-Za-z])")
 _NAME_EQ = re.compile(r"^\s*[A-Za-z](?:_\w+)?\s*=")
 _MATH_WORDS = {
     "sin", "cos", "tan", "sec", "csc", "cot", "arcsin", "arccos", "arctan", "asin", "acos", "atan",
@@ -154,7 +157,8 @@ def split_unit_tail(s: str) -> tuple[str, str | None]:
             continue
         if not s[i - 1].isspace() and first not in _GLUED:
             continue
-        if len(first) == 1 and (not s[i - 1].isspace() or _LETTER.search(_NAME_EQ.sub("", head))):
+        if len(first) == 1 and (not s[i - 1].isspace() or
+                                _LETTER.search(_COMMANDS.sub("", _NAME_EQ.sub("", head)))):
             # "20h", "pi r^2 h": a one-letter unit only after a plain number and a space ("2.5 m")
             continue
         if len(first) < 3 and first not in UNIT_WORDS and first not in _POWER_WORDS:
@@ -184,9 +188,6 @@ def _read_unit(tail: str) -> Unit | None:
                     name=_TEMPERATURES[words[0]])
     if not all(w in UNIT_WORDS or w in _POWER_WORDS for w in words):
         return Unit(tail, "label")
-    import sympy.physics.units as u
-    from sympy.physics.units.systems.si import SI
-
     expr: sympy.Expr = sympy.Integer(1)
     tex: list[str] = []
     sign = 1

@@ -36,8 +36,11 @@ def _child_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def worker_command(queues: str, *, pool: str | None = None, concurrency: int | None = None) -> list[str]:
+def worker_command(queues: str, *, pool: str | None = None, concurrency: int | None = None,
+                   beat_schedule: str | None = None) -> list[str]:
     cmd = [sys.executable, "-m", "celery", "-A", "worker.app", "worker", "-Q", queues, "--loglevel", "INFO"]
+    if beat_schedule:  # embedded beat: the sweeper runs without a separate process
+        cmd += ["--beat", "--schedule", beat_schedule]
     cmd += ["-n", f"{queues.replace(',', '-')}@%h"]
     if pool:
         cmd += ["-P", pool]
@@ -93,16 +96,24 @@ def _first_line(exc: BaseException) -> str:
 
 def _app(settings: Settings | None = None):
     """The web app for a command that needs the database; refuses a database with no tables."""
-    from store import migrate
+    import migrations as migrate
     from web import create_app
 
     settings = settings or _settings()
-    if not migrate.current(settings.database_url):
-        raise EnvironmentProblem(
-            f"the database {_safe_url(settings.database_url)} has no Stepwise tables; "
-            "run `stepwise db upgrade` first (or set STEPWISE_DATABASE_URL)"
-        )
+    problem = migrate.not_ready(settings.database_url)  # never creates ./instance or a SQLite file
+    if problem:
+        raise EnvironmentProblem(problem)
     return create_app(settings)
+
+
+def make_url_safe(url: str):
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url)
+    except ArgumentError:
+        return None
 
 
 def _safe_url(url: str) -> str:
@@ -122,10 +133,11 @@ def _safe_url(url: str) -> str:
 @click.argument("revision", required=False)
 def cmd_db(action: str, revision: str | None) -> int:
     """Database migrations: upgrade [REV], downgrade [REV], current."""
-    from store import migrate
+    import migrations as migrate
 
     settings = _settings()
     if action == "upgrade":
+        settings = settings.prepare_instance()
         migrate.upgrade(settings.database_url, revision or "head")
         click.echo(f"database at {migrate.current(settings.database_url)}")
     elif action == "downgrade":
@@ -185,9 +197,9 @@ def seed_demo(settings: Settings) -> None:
 @click.option("--no-demo", is_flag=True, help="do not create the demo teacher and sample")
 def cmd_run(host: str, port: int, no_worker: bool, no_demo: bool) -> int:
     """Serve the dashboard and API, with workers (embedded defaults)."""
-    from store import migrate
+    import migrations as migrate
 
-    settings = _settings()
+    settings = _settings().prepare_instance()
     migrate.upgrade(settings.database_url)
     if not no_demo:
         seed_demo(settings)
@@ -201,7 +213,9 @@ def cmd_run(host: str, port: int, no_worker: bool, no_demo: bool) -> int:
             with (logs / f"worker-{queues.split(',')[0]}.log").open("ab") as out:
                 # Own session: a Ctrl+C or SIGTERM reaches only us, and we stop the workers in order
                 # (signalling a worker's pool children directly can hang its warm shutdown).
-                workers.append(subprocess.Popen(worker_command(queues, pool=pool, concurrency=None if pool else 2),
+                beat = None if pool else str(Path(settings.instance_dir) / "celerybeat-schedule")
+                workers.append(subprocess.Popen(worker_command(queues, pool=pool, concurrency=None if pool else 2,
+                                                               beat_schedule=beat),
                                                 env=env, stdout=out, stderr=subprocess.STDOUT,
                                                 start_new_session=True))
     url = f"http://{host}:{port}/"
@@ -264,44 +278,112 @@ def cmd_worker(queues: str, concurrency: int | None, pool: str | None) -> int:
 
 
 @cli.command("batch")
-@click.argument("assignment", type=click.IntRange(1, 2**31 - 1))
-@click.argument("file", type=click.Path(dir_okay=False))
-def cmd_batch(assignment: int, file: str) -> int:
-    """Store and queue a file of submissions (CSV or JSON) for an assignment (the overnight path)."""
+@click.argument("assignment", type=click.IntRange(1, 2**31 - 1), required=False)
+@click.argument("file", type=click.Path(dir_okay=False), required=False)
+@click.option("--on-duplicate", type=click.Choice(["replace", "skip"]), default="replace", show_default=True,
+              help="a student already uploaded: replace their answers, or skip them")
+@click.option("--run", "run_now", is_flag=True, help="run the batch job now: references, grading, LMS passback")
+@click.option("--wait", is_flag=True, help="with --run: wait, showing a progress bar with rate and time left")
+def cmd_batch(assignment: int | None, file: str | None, on_duplicate: str, run_now: bool, wait: bool) -> int:
+    """Store and queue a file of submissions (CSV or JSON) for an assignment (re-uploads replace or
+    skip, never duplicate); with --run, run the overnight job now (over that assignment, or all)."""
+    if assignment is None and not run_now:
+        raise click.UsageError("give ASSIGNMENT FILE, or --run")
+    if assignment is not None and file is None:
+        raise click.UsageError("give the FILE of submissions after ASSIGNMENT")
+    settings = _settings()
+    app = _app(settings)
+    with app.app_context():
+        if file is not None:
+            code = _store_batch_file(assignment, file, on_duplicate, queue=not run_now)
+            if code:
+                return code
+        if run_now:
+            return _run_batch(settings, assignment, wait=wait)
+    return 0
+
+
+def _store_batch_file(assignment: int, file: str, on_duplicate: str, *, queue: bool) -> int:
     from store.batchfile import read_submissions
     from store.db import db
-    from store.intake import IntakeError, parse_answers, parse_external_id, parse_student
+    from store.intake import (
+        IntakeError,
+        parse_answers,
+        parse_external_id,
+        parse_student,
+    )
     from store.models import Assignment, Source
-    from web.intake import submit_answers
+    from store.uploads import store_upload
+    from tasks import GRADE_TASK, send
 
     try:
         data = Path(file).read_bytes()
     except OSError as exc:
         click.echo(f"error: cannot read {file}: {exc.strerror or exc}", err=True)
         return 2
-    app = _app()
-    with app.app_context():
-        row = db.session.get(Assignment, assignment)
-        if row is None:
-            click.echo(f"error: no assignment {assignment}", err=True)
-            return 1
-        try:
-            raw = read_submissions(data)
-            parsed = []
-            for i, s in enumerate(raw):
-                if not isinstance(s, dict):
-                    raise IntakeError(f"submissions[{i}]", "must be an object")
-                parsed.append((parse_student(s.get("student")), parse_external_id(s.get("external_id")),
-                               parse_answers(s.get("answers"), len(row.problems))))
-        except IntakeError as exc:
-            click.echo(f"error: {exc.field} {exc.message}", err=True)
-            return 2
-        created = 0
-        for student, external_id, answers in parsed:
-            _, new = submit_answers(row, student, answers, Source.batch, external_id=external_id)
-            created += new
-    click.echo(f"queued {created} new submission(s), {len(parsed) - created} already stored")
+    row = db.session.get(Assignment, assignment)
+    if row is None:
+        click.echo(f"error: no assignment {assignment}", err=True)
+        return 1
+    try:
+        raw = read_submissions(data)
+        parsed = []
+        for i, s in enumerate(raw):
+            if not isinstance(s, dict):
+                raise IntakeError(f"submissions[{i}]", "must be an object")
+            parsed.append((parse_student(s.get("student")), parse_external_id(s.get("external_id")),
+                           parse_answers(s.get("answers"), len(row.problems))))
+    except IntakeError as exc:
+        click.echo(f"error: {exc.field} {exc.message}", err=True)
+        return 2
+    report = store_upload(db.session, row, parsed, Source.batch, mode=on_duplicate)
+    if queue:
+        send(GRADE_TASK, report.to_grade)  # committed; a broker outage leaves them queued for the sweeper
+    kept = len(report.unchanged) + len(report.skipped)
+    extra = f"; {len(report.replaced)} replaced" if report.replaced else ""
+    click.echo(f"{'queued' if queue else 'stored'} {len(report.to_grade)} new submission(s), "
+               f"{kept} already stored{extra}")
     return 0
+
+
+def _run_batch(settings: Settings, assignment_id: int | None, *, wait: bool) -> int:
+    import time
+
+    from store import batches
+    from store.db import db
+    from store.workflow import Batch
+    from tasks.batch import advance_batch
+
+    batch = batches.start_batch(db.session, trigger="cli", assignment_id=assignment_id)
+    advance_batch(batch.id, settings)
+    click.echo(f"batch {batch.id}: {batch.total} submission(s)")
+    if not wait:
+        return 0
+    from tqdm import tqdm
+
+    with tqdm(total=batch.total, unit="sub", desc=f"batch {batch.id}", file=sys.stderr) as bar:
+        while True:
+            db.session.expire_all()
+            stage = advance_batch(batch.id, settings)  # drive it here too: beat need not be running
+            state = batches.batch_json(db.session, db.session.get(Batch, batch.id))
+            bar.update(state["total"] - state["pending"] - bar.n)
+            bar.set_postfix(stage=stage, review=state["needs_review"], failed=state["failed"])
+            if state["status"] == "done":
+                break
+            time.sleep(1.0)
+    click.echo(f"batch {batch.id} done: {state['graded']} graded, {state['needs_review']} need review, "
+               f"{state['failed']} failed")
+    return 0
+
+
+@cli.command("beat")
+def cmd_beat() -> int:
+    """Run Celery beat: the nightly batch at STEPWISE_BATCH_AT, and the batch tick."""
+    settings = _settings()
+    schedule = Path(settings.instance_dir) / "celerybeat-schedule"
+    cmd = [sys.executable, "-m", "celery", "-A", "worker.app", "beat", "--loglevel", "INFO", "-s", str(schedule)]
+    os.execvpe(cmd[0], cmd, _child_env(settings))
+    return 0  # not reached
 
 
 @cli.command("grade")
@@ -319,30 +401,18 @@ def cmd_grade(file: str, as_json: bool) -> int:
 @click.option("--references", is_flag=True, help="also retry model references (failed/unavailable)")
 @click.argument("more_statuses", nargs=-1, metavar="[STATUS]...")
 def cmd_requeue(statuses: tuple[str, ...], references: bool, more_statuses: tuple[str, ...]) -> int:
-    """Queue again what is left waiting: submissions after a broker outage, and with
-    --references, model references that failed or found no model (after installing the weights)."""
-    from sqlalchemy import select
-
+    """Queue again what is left waiting (safe at any time: every task claims its job row first, so
+    nothing is graded twice), and with --references, model references that failed or found no model
+    (after installing the weights). The sweeper on Celery beat does the same on its own."""
     from store.db import db
-    from store.models import ReferenceSolution, ReferenceStatus, Submission
-    from tasks import enqueue_grading, enqueue_reasoning
+    from tasks.sweep import requeue
 
     wanted = [s for item in (*statuses, *more_statuses) for s in item.split(",") if s] or ["queued"]
-    app = _app()
+    settings = _settings()
+    app = _app(settings)
     with app.app_context():
-        refs = []
-        if references:
-            stuck = (ReferenceStatus.failed.value, ReferenceStatus.unavailable.value, ReferenceStatus.pending.value)
-            for ref in db.session.scalars(select(ReferenceSolution).where(ReferenceSolution.status.in_(stuck))):
-                ref.status, ref.error = ReferenceStatus.pending.value, None
-                refs.append(ref.id)
-            db.session.commit()
-        ids = db.session.scalars(select(Submission.id).where(Submission.status.in_(wanted))).all()
-        for reference_id in refs:
-            enqueue_reasoning(reference_id)
-        for sid in ids:
-            enqueue_grading(sid)
-    click.echo(f"requeued {len(ids)} submission(s) and {len(refs)} reference solution(s)")
+        sent = requeue(db.session(), settings, statuses=tuple(wanted), references=references)
+    click.echo(f"requeued {len(sent['grading'])} submission(s) and {len(sent['reasoning'])} reference solution(s)")
     return 0
 
 
@@ -360,8 +430,10 @@ def _pass_through(name: str, module: str, text: str) -> None:
             return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
 
 
-_pass_through("check", "grader.cli", "Check one answer against a reference; print JSON (STUDENT REFERENCE [--policy JSON]).")
-_pass_through("eval-model", "worker.evaluate", "Run models over problems with known answers (--model A [--model B] FILE).")
+_pass_through("check", "grader.cli",
+              "Check one answer against a reference; print JSON (STUDENT REFERENCE [--policy JSON]).")
+_pass_through("eval-model", "worker.evaluate",
+              "Run models over problems with known answers (--model A [--model B] FILE).")
 
 cli.add_command(lms)
 cli.add_command(tokens)

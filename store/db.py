@@ -1,14 +1,13 @@
 """Engine and session registry, bound at run time by the app factory, the worker or the CLI."""
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
-
-from store.models import Base
 
 
 class Database:
@@ -17,7 +16,10 @@ class Database:
     def __init__(self) -> None:
         self.engine: Engine | None = None
         self.url: str | None = None
-        self.session = scoped_session(sessionmaker(expire_on_commit=False))
+        factory = sessionmaker(expire_on_commit=False)
+        event.listen(factory, "after_commit", _run_after_commit)
+        event.listen(factory, "after_soft_rollback", _drop_after_commit)
+        self.session = scoped_session(factory)
 
     def configure(self, url: str) -> Engine:
         """Bind to `url`; calling it again with the same URL keeps the engine."""
@@ -45,6 +47,44 @@ class Database:
         except BaseException:
             session.rollback()
             raise
+
+
+def after_commit(session: Session, callback: Callable[[], None]) -> None:
+    """Run `callback` once the session's current transaction commits; a rollback drops it.
+
+    Every enqueue goes through this (warehouse's after-commit hook): a worker never looks for a
+    row that is not committed yet, and nothing is sent for work that was rolled back.
+    """
+    session.info.setdefault(_PENDING, []).append(callback)
+
+
+_PENDING = "stepwise.after_commit"
+
+
+def _run_after_commit(session: Session) -> None:
+    callbacks = session.info.pop(_PENDING, [])
+    for callback in callbacks:
+        callback()
+
+
+def _drop_after_commit(session: Session, previous_transaction) -> None:
+    if previous_transaction.parent is None and not previous_transaction.nested:
+        session.info.pop(_PENDING, None)
+
+
+def safe_rollback(session: Session) -> None:
+    """Roll back; on a connection the server already dropped, just discard the session's state."""
+    try:
+        session.rollback()
+    except (OperationalError, InterfaceError):
+        session.close()
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A database error worth retrying: the server is unreachable, restarting or dropped us."""
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
 
 def make_engine(url: str, **options) -> Engine:

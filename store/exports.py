@@ -7,6 +7,7 @@ import io
 from sqlalchemy.orm import Session
 
 from store.models import Assignment, Submission
+from store.serialize import answer_json
 from store.workflow import TeacherSetting
 
 PICKS = ("latest", "best")
@@ -148,8 +149,6 @@ def student_report(assignment: Assignment, student: str, pick: str = "latest") -
 
 
 def submission_report(sub: Submission) -> dict:
-    from web.views import answer_json
-
     assignment = sub.assignment
     problems = {p.position: p for p in assignment.problems}
     answers = []

@@ -14,10 +14,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from store.grading import refresh_disagreement
+from store.jobs import now as jobs_now
 from store.models import (
     Answer,
     Assignment,
     Job,
+    JobStatus,
     Problem,
     ReferenceSolution,
     ReferenceStatus,
@@ -27,6 +30,7 @@ from store.models import (
     Teacher,
 )
 from store.reasoning import raise_priority
+from store.refkeys import reference_cache_key
 from store.schemas import (  # the shapes live in store.schemas; IntakeError and the limits are re-exported
     MAX_PROBLEMS,
     MAX_STUDENT,
@@ -43,7 +47,7 @@ from store.schemas import (  # the shapes live in store.schemas; IntakeError and
 from store.schemas import ExternalId as _ExternalId
 from store.schemas import Student as _Student
 from store.schemas import Title as _Title
-from store.schemas import _text as _text_type
+from store.schemas import text_field as _text_type
 
 
 @dataclass(frozen=True)
@@ -122,7 +126,8 @@ def create_assignment(
     worked_solutions: bool = False,
     priority: int = 0,
 ) -> tuple[Assignment, list[int]]:
-    """Store an assignment; returns it and the ids of reference solutions that need a model run.
+    """Add an assignment (flushed, not committed); returns it and the ids of reference solutions
+    that need a model run. The caller (the intake service) enqueues them and commits.
 
     `reference_settings` gives (model id, generation settings) when a model may be asked; when it
     is None, problems without a key are marked for teacher review instead. Keyed problems use no
@@ -131,7 +136,7 @@ def create_assignment(
     """
     assignment = Assignment(teacher_id=teacher.id, title=validate(_TITLE, title, prefix="title"))
     session.add(assignment)
-    to_solve: list[int] = []
+    to_solve: list[ReferenceSolution] = []
     for position, p in enumerate(problems, start=1):
         problem = Problem(
             position=position, statement=p.statement, answer_key=p.answer, points=p.points, policy=p.policy or {}
@@ -145,7 +150,9 @@ def create_assignment(
             problem.reference = reference
             if fresh:
                 to_solve.append(reference)
-    session.commit()
+            elif p.answer and reference.final_answer:  # a cached model answer to compare the key with
+                refresh_disagreement(problem)
+    session.flush()
     return assignment, [r.id for r in to_solve if r.status == ReferenceStatus.pending.value]
 
 
@@ -156,8 +163,6 @@ def _reference_for(session: Session, statement: str, reference_settings,
         model_id, gen = "none", {}
     else:
         model_id, gen = reference_settings()
-    from worker.keys import reference_cache_key
-
     cache_key, statement_hash = reference_cache_key(statement, model_id, gen)
     existing = session.scalar(select(ReferenceSolution).where(ReferenceSolution.cache_key == cache_key))
     if existing is not None:
@@ -201,12 +206,11 @@ def create_submission(
     integration_id: int | None = None,
     lms_context: dict[str, Any] | None = None,
 ) -> tuple[Submission, bool]:
-    """Store a submission and its grading job, committed; returns (submission, created).
-
-    The same (teacher, source, external id) again returns the stored submission untouched.
+    """Add a submission and its queued grading job (flushed, not committed); returns
+    (submission, created). The same (assignment, source, external id) again returns the stored one.
     """
     if external_id:
-        existing = find_external(session, assignment.teacher_id, source, external_id)
+        existing = find_external(session, assignment.id, source, external_id)
         if existing is not None:
             return existing, False
     problems = {p.position: p for p in assignment.problems}
@@ -226,24 +230,24 @@ def create_submission(
         submission.answers.append(
             Answer(problem_id=problems[a.problem].id, position=a.problem, text=a.answer, work=list(a.work))
         )
-    session.add(submission)
     try:
-        session.flush()
-        session.add(Job(kind="grade", subject_id=submission.id))
-        session.commit()
+        with session.begin_nested():  # a concurrent duplicate loses here, not the whole transaction
+            session.add(submission)
+            session.flush()
     except IntegrityError:
-        session.rollback()
-        existing = find_external(session, assignment.teacher_id, source, external_id) if external_id else None
+        existing = find_external(session, assignment.id, source, external_id) if external_id else None
         if existing is None:
             raise
         return existing, False
+    session.add(Job(kind="grade", subject_id=submission.id, status=JobStatus.queued.value, enqueued_at=jobs_now()))
+    session.flush()
     return submission, True
 
 
-def find_external(session: Session, teacher_id: int, source: Source, external_id: str) -> Submission | None:
+def find_external(session: Session, assignment_id: int, source: Source, external_id: str) -> Submission | None:
     return session.scalar(
         select(Submission).where(
-            Submission.teacher_id == teacher_id,
+            Submission.assignment_id == assignment_id,
             Submission.source == source.value,
             Submission.external_id == external_id,
         )

@@ -10,6 +10,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -123,6 +124,9 @@ class Problem(Base):
     points: Mapped[float] = mapped_column(Float, default=1.0)
     policy: Mapped[dict[str, Any]] = mapped_column(default=dict)
     reference_id: Mapped[int | None] = mapped_column(ForeignKey("reference_solutions.id", ondelete="SET NULL"))
+    # The teacher's key and the model's voted answer differ (the key still wins); None: nothing to
+    # compare. Stored when the key or the reference changes (store.grading), never on page view.
+    key_disagrees: Mapped[bool | None]
 
     assignment: Mapped[Assignment] = relationship(back_populates="problems")
     reference: Mapped[ReferenceSolution | None] = relationship()
@@ -130,7 +134,11 @@ class Problem(Base):
 
 class Submission(Base):
     __tablename__ = "submissions"
-    __table_args__ = (UniqueConstraint("teacher_id", "source", "external_id", name="uq_submissions_external"),)
+    # An external id names one submission per assignment and source: the same LMS file sent to a
+    # second assignment is a new submission there.
+    __table_args__ = (
+        UniqueConstraint("assignment_id", "source", "external_id", name="uq_submissions_assignment_external"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id", ondelete="CASCADE"), index=True)
@@ -221,15 +229,29 @@ class ReferenceSolution(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+class JobStatus(str, enum.Enum):
+    queued = "queued"  # stored; a message is (or will be, by the sweeper) on its way
+    waiting = "waiting"  # parked until a model reference is written; that task reopens it
+    running = "running"  # claimed by the task whose id is `task_id`
+    done = "done"
+    failed = "failed"
+    superseded = "superseded"  # a newer job for the same subject made this one's work moot
+
+
 class Job(Base):
-    """Background work as the database sees it: status, attempts, timestamps, versions."""
+    """Background work as the database sees it: status, attempts, timestamps, versions.
+
+    The job row is the guard: a task claims it (queued, or running but stale) before working, so a
+    duplicate message, a redelivery or a `stepwise requeue` never grades anything twice.
+    """
 
     __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_kind_status", "kind", "status"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))  # grade | reason | passback
     subject_id: Mapped[int] = mapped_column(Integer, index=True)
-    status: Mapped[str] = mapped_column(String(16), default="queued")  # queued|running|done|failed
+    status: Mapped[str] = mapped_column(String(16), default="queued")  # a JobStatus value
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     task_id: Mapped[str | None] = mapped_column(String(64))
     error: Mapped[str | None] = mapped_column(Text)
@@ -237,3 +259,5 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    # When a message for this job was last handed to the broker; NULL: never (the broker was down).
+    enqueued_at: Mapped[datetime | None]

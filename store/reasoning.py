@@ -62,12 +62,13 @@ def _is_stale(updated_at: datetime | None, stale: datetime) -> bool:
     return value is None or value < stale
 
 
-def claim_batch(session: Session, reference_id: int, *, limit: int, lease_s: float,
+def claim_batch(session: Session, reference_id: int | None, *, limit: int, lease_s: float,
                 at: datetime | None = None) -> list[Claimed]:
     """Mark up to `limit` claimable rows "running": most urgent, then oldest, first (`reference_id` on a tie).
 
     Claimable: pending, or running with a lease older than `lease_s` (its worker is gone). The
-    caller commits. Rows locked by another claim right now are skipped (SKIP LOCKED on PostgreSQL).
+    caller commits. `reference_id` None: whatever is most urgent (a running worker refilling).
+    Rows locked by another claim right now are skipped (SKIP LOCKED on PostgreSQL).
     """
     at = at or now()
     stale = at - timedelta(seconds=lease_s)
@@ -79,7 +80,7 @@ def claim_batch(session: Session, reference_id: int, *, limit: int, lease_s: flo
     rows = session.execute(
         select(RS)
         .where(claimable)
-        .order_by(urgency, RS.created_at, case((RS.id == reference_id, 0), else_=1), RS.id)
+        .order_by(urgency, RS.created_at, case((RS.id == (reference_id or -1), 0), else_=1), RS.id)
         .limit(max(1, int(limit)))
         .with_for_update(skip_locked=True)
     ).scalars().all()

@@ -11,6 +11,7 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, ValidationInfo
 from pydantic import field_validator as _field_validator
+from pydantic import model_validator as _model_validator
 from pydantic_core import PydanticCustomError
 
 MAX_TEXT = 10_000  # characters in one answer, statement or key
@@ -58,7 +59,7 @@ def _clean(limit: int, *, required: bool):
     return check
 
 
-def _text(limit: int, *, required: bool = True, strip: bool = False):
+def text_field(limit: int, *, required: bool = True, strip: bool = False):
     """A string field: NFC-normalised, no NUL, at most `limit` characters, non-blank when required."""
     after = [AfterValidator(_clean(limit, required=required))]
     if strip:
@@ -70,12 +71,12 @@ def _text(limit: int, *, required: bool = True, strip: bool = False):
     return Annotated[str | None, Field(json_schema_extra=schema), *after]
 
 
-Statement = _text(MAX_TEXT)
-Title = _text(MAX_TITLE, strip=True)
-Student = _text(MAX_STUDENT, strip=True)
-ExternalId = _text(255, required=False, strip=True)
-KeyText = _text(MAX_TEXT, required=False)
-WorkLine = _text(MAX_WORK_LINE)
+Statement = text_field(MAX_TEXT)
+Title = text_field(MAX_TITLE, strip=True)
+Student = text_field(MAX_STUDENT, strip=True)
+ExternalId = text_field(255, required=False, strip=True)
+KeyText = text_field(MAX_TEXT, required=False)
+WorkLine = text_field(MAX_WORK_LINE)
 
 
 def check_policy(raw: dict[str, Any]) -> dict[str, Any]:
@@ -128,10 +129,33 @@ class ProblemIn(Strict):
     def _policy(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
         return None if value is None else check_policy(value)
 
+    @_model_validator(mode="after")
+    def _key_is_readable(self) -> ProblemIn:
+        """A key the grader cannot read is refused at the door, in the grader's words, rather than
+        stored and then failing every student's answer."""
+        check_key(self.answer, self.policy, at=".answer")
+        return self
+
+
+def check_key(key: str | None, policy: dict[str, Any] | None, *, at: str = "") -> None:
+    """Refuse an answer key the grader cannot read (API, form, CSV and key edits all come here)."""
+    if key is None or not key.strip():
+        return
+    from grader import read_key
+
+    reading = read_key(key, policy)
+    if not reading.ok:
+        raise _fail(reading.message or "could not be read", at)
+
 
 class AssignmentIn(Strict):
     title: Title
     problems: list[ProblemIn] = Field(min_length=1, max_length=MAX_PROBLEMS)
+    worked_solutions: bool = Field(
+        default=False,
+        description="Also have the model write worked solutions for problems that have a key "
+        "(problems without a key always get one when a model is installed)",
+    )
 
 
 class AnswerIn(Strict):

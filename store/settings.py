@@ -9,8 +9,6 @@ import secrets
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-INSTANCE_DIR = Path(os.environ.get("STEPWISE_INSTANCE_DIR", Path.cwd() / "instance"))
-
 
 def _bool(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
@@ -33,8 +31,12 @@ class Settings:
     frame_ancestors: str = "*"  # who may frame the LTI pages (the LMS); dashboard pages are never framed
     log_format: str = "text"  # "json": one JSON object per log line
     check_timeout: float = 2.0  # seconds per sympy check
-    task_time_limit: int = 600  # hard limit for a grading task, seconds
-    reasoning_time_limit: int = 3600
+    task_time_limit: int = 600  # soft limit for a grading or passback task, seconds (hard: +30 s)
+    reasoning_time_limit: int = 3600  # soft limit for a reasoning batch (hard: +300 s)
+    # Resilience: the sweeper (Celery beat) re-sends what waited too long; workers outlast outages.
+    sweep_interval: int = 30  # seconds between sweeps
+    requeue_after: int = 120  # a job sent this long ago and still queued is sent again
+    db_retry_deadline: int = 600  # a task keeps retrying a database outage this long
     # Model runtime (worker/runtime.py); the GPU worker reads these.
     model: str = "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"
     model_local_only: bool = False
@@ -54,9 +56,16 @@ class Settings:
     public_url: str = "http://127.0.0.1:8000"
     webhook_rate_limit: int = 120  # deliveries per minute per integration
     lms_allow_private: bool = False  # tests only: allow callbacks to loopback hosts
+    # Overnight batch (tasks/batch.py): "02:00" or "02:00 Europe/Paris"; empty: no nightly run.
+    batch_at: str = ""
+    timezone: str = "UTC"  # the zone of batch_at when it names none (IANA name)
+    batch_tick: float = 15.0  # seconds between beat's checks of running batches
+    batch_resend: float = 120.0  # seconds before a batch sends an unfinished submission again
+    batch_chunk: int = 25  # submissions graded together by one batch task
+    batch_grouping: bool = True  # batch tasks check each distinct answer of a problem once
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> Settings:
         """Read `STEPWISE_*` variables once; keyword overrides win (tests, CLI flags)."""
         env = os.environ if environ is None else environ
         values = {}
@@ -70,16 +79,36 @@ class Settings:
         settings = cls(**values)
         return settings.with_defaults()
 
-    def with_defaults(self) -> "Settings":
-        """Fill the embedded defaults: a SQLite file and a generated secret under `instance/`."""
-        instance = Path(self.instance_dir or INSTANCE_DIR)
+    def with_defaults(self) -> Settings:
+        """Fill the embedded defaults: a SQLite file and a secret under `instance/`. Creates nothing:
+        `prepare_instance()` does, for the commands that set an install up (`run`, `db upgrade`)."""
+        instance = Path(self.instance_dir or Path.cwd() / "instance")
         changes = {"instance_dir": str(instance)}
         if not self.database_url:
-            instance.mkdir(parents=True, exist_ok=True)
             changes["database_url"] = f"sqlite:///{instance / 'stepwise.sqlite'}"
-        if not self.secret_key:
-            changes["secret_key"] = _instance_secret(instance)
+        if not self.secret_key and (instance / "secret_key").exists():
+            changes["secret_key"] = (instance / "secret_key").read_text().strip()
         return replace(self, **changes)
+
+    def prepare_instance(self) -> Settings:
+        """Create the instance folder and, without a configured secret, a generated one kept there
+        (so sessions survive restarts). Called by the commands that set an install up and serve."""
+        instance = Path(self.instance_dir)
+        instance.mkdir(parents=True, exist_ok=True)
+        if self.secret_key:
+            return self
+        path = instance / "secret_key"
+        try:
+            with path.open("x") as handle:  # first writer wins; everyone then reads the same key
+                handle.write(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        except FileExistsError:
+            pass
+        return replace(self, secret_key=path.read_text().strip())
+
+    @property
+    def embedded_database(self) -> bool:
+        return self.database_url.startswith("sqlite")
 
     @property
     def broker_url(self) -> str:
@@ -90,18 +119,6 @@ class Settings:
     @property
     def embedded_broker(self) -> bool:
         return not self.redis_url
-
-
-def _instance_secret(instance: Path) -> str:
-    """A per-install secret kept in `instance/secret_key`, so sessions survive restarts."""
-    instance.mkdir(parents=True, exist_ok=True)
-    path = instance / "secret_key"
-    if path.exists():
-        return path.read_text().strip()
-    key = secrets.token_urlsafe(48)
-    path.write_text(key)
-    path.chmod(0o600)
-    return key
 
 
 __all__ = ["Settings"]

@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from store.intake import AnswerIn, create_submission
-from store.models import Answer, Assignment, Job, Source, Submission, SubmissionStatus
+from store import jobs
+from store.models import Answer, Assignment, Source, Submission, SubmissionStatus
 
 log = logging.getLogger("stepwise.uploads")
 
@@ -48,7 +49,7 @@ def existing_submission(session: Session, assignment: Assignment, student: str, 
     """The stored submission this upload row is a re-upload of, if any (the latest one)."""
     if external_id:
         found = session.scalar(select(Submission).where(
-            Submission.teacher_id == assignment.teacher_id, Submission.source == source.value,
+            Submission.assignment_id == assignment.id, Submission.source == source.value,
             Submission.external_id == external_id))
         if found is not None:
             return found
@@ -115,7 +116,7 @@ def replace_answers(session: Session, submission: Submission, assignment: Assign
     submission.score = None
     submission.graded_at = None
     submission.max_score = assignment.max_score
-    session.add(Job(kind="grade", subject_id=submission.id))
+    jobs.open_job(session, jobs.GRADE, submission.id)
 
 
 # --- deleting -------------------------------------------------------------------------------

@@ -14,21 +14,20 @@ import sys
 from celery import shared_task
 from celery.signals import worker_process_shutdown, worker_shutdown
 
-from tasks import REASON_TASK
+from tasks import GRADE_TASK, REASON_TASK, send
+from tasks.celery_app import app_settings
 
 log = logging.getLogger("stepwise.reasoning")
 
-# Celery's limits are a backstop for prefork pools; under the GPU worker's solo pool they never fire,
-# and the generation loop's own deadline (Settings.reasoning_time_limit) is what stops a stuck run.
-SOFT_TIME_LIMIT = 3600
-HARD_TIME_LIMIT = SOFT_TIME_LIMIT + 300
-
-
-@shared_task(name=REASON_TASK, bind=True, acks_late=True, time_limit=HARD_TIME_LIMIT, soft_time_limit=SOFT_TIME_LIMIT)
+# Celery's limits (Settings.reasoning_time_limit, set in tasks/celery_app.py) are a backstop for prefork
+# pools; under the GPU worker's solo pool they never fire, and the generation loop's own deadline
+# (the same setting) is what stops a stuck run.
+@shared_task(name=REASON_TASK, bind=True, acks_late=True)
 def solve(self, reference_id: int) -> dict:
     """Write the reference solution `reference_id` (and whatever else is most urgent, as one batch)."""
-    from worker.celery_app import app_settings
-    from worker.reference import solve_reference
+    from worker.reference import (
+        solve_reference,  # the model side loads only in the reasoning worker
+    )
 
     return solve_reference(reference_id, app_settings(self.app), enqueue_grading=_enqueue_grading,
                            enqueue_reasoning=_enqueue_reasoning, exit_process=_exit_worker)
@@ -42,15 +41,11 @@ def _exit_worker(code: int) -> None:
 
 
 def _enqueue_grading(submission_id: int) -> None:
-    from tasks import enqueue_grading
-
-    enqueue_grading(submission_id)
+    send(GRADE_TASK, [submission_id])  # called after the commit; a refused send is left to the sweeper
 
 
 def _enqueue_reasoning(reference_id: int) -> None:
-    from tasks import enqueue_reasoning
-
-    enqueue_reasoning(reference_id)
+    send(REASON_TASK, [reference_id])
 
 
 @worker_process_shutdown.connect

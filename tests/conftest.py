@@ -28,7 +28,7 @@ def database_url():
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     url = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-    from store import migrate
+    import migrations as migrate
 
     migrate.upgrade(url)
     yield url

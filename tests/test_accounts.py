@@ -42,7 +42,7 @@ def test_logout_ends_every_copy_of_the_session(app, client, teacher):
 @pytest.fixture
 def strict_app(settings):
     """An app with small login limits (its own limiter; Redis storage, keys unique to this test)."""
-    app = create_app(replace(settings, login_limit_account="3 per minute", login_limit_ip="6 per minute"))
+    app = create_app(replace(settings, login_limit_account="3 per hour", login_limit_ip="6 per hour"))
     app.config["TESTING"] = True
     return app
 
@@ -75,7 +75,8 @@ def test_login_is_limited_per_ip_and_success_does_not_count(strict_app):
     for _ in range(8):  # successful logins are not failures
         assert login(strict_app.test_client(), good, environ_base=ip).status_code == 302
     for _ in range(6):  # six different accounts, one wrong password each
-        assert login(strict_app.test_client(), _new_teacher(strict_app), "nope nope", environ_base=ip).status_code == 200
+        other = _new_teacher(strict_app)
+        assert login(strict_app.test_client(), other, "nope nope", environ_base=ip).status_code == 200
     resp = login(strict_app.test_client(), good, environ_base=ip)
     assert resp.status_code == 429 and "Retry-After" in resp.headers
     assert login(strict_app.test_client(), good, environ_base={"REMOTE_ADDR": "10.4.0.1"}).status_code == 302
@@ -135,7 +136,8 @@ def test_tokens_are_listed_issued_revoked_and_reissued(client, auth):
     reissued = client.post(f"/api/v1/tokens/{second['id']}/reissue", headers=auth).get_json()
     assert reissued["name"] == "grading script" and reissued["id"] != second["id"]
     assert client.get("/api/v1/assignments", headers=new_auth).status_code == 401
-    assert client.get("/api/v1/assignments", headers={"Authorization": f"Bearer {reissued['token']}"}).status_code == 200
+    reissued_auth = {"Authorization": f"Bearer {reissued['token']}"}
+    assert client.get("/api/v1/assignments", headers=reissued_auth).status_code == 200
 
     revoked = client.delete(f"/api/v1/tokens/{listed[0]['id']}", headers=auth)
     assert revoked.status_code == 200 and revoked.get_json()["active"] is False
@@ -150,3 +152,27 @@ def test_another_teachers_token_is_404(app, client, auth):
         other_token_id = other.tokens[0].id
     assert client.delete(f"/api/v1/tokens/{other_token_id}", headers=auth).status_code == 404
     assert client.post(f"/api/v1/tokens/{other_token_id}/reissue", headers=auth).status_code == 404
+
+
+def test_tokens_on_the_dashboard(client, teacher):
+    login(client, teacher.email)
+    page = client.get("/tokens")
+    assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
+    token = csrf(client, "/tokens")
+    assert client.post("/tokens", data={"name": "x"}).status_code == 400  # no CSRF token
+    made = client.post("/tokens", data={"csrf_token": token, "name": "gradebook sync"}).get_data(as_text=True)
+    plain = re.search(r'<code class="secret">(sw_[^<]+)</code>', made).group(1)
+    headers = {"Authorization": f"Bearer {plain}"}
+    assert client.get("/api/v1/assignments", headers=headers).status_code == 200
+    rows = client.get("/api/v1/tokens", headers=headers).get_json()["tokens"]
+    new_id = next(r["id"] for r in rows if r["name"] == "gradebook sync")
+    again = client.post(f"/tokens/{new_id}/reissue", data={"csrf_token": token}).get_data(as_text=True)
+    replacement = re.search(r'<code class="secret">(sw_[^<]+)</code>', again).group(1)
+    assert client.get("/api/v1/assignments", headers=headers).status_code == 401
+    headers = {"Authorization": f"Bearer {replacement}"}
+    rows = client.get("/api/v1/tokens", headers=headers).get_json()["tokens"]
+    current = next(r["id"] for r in rows if r["name"] == "gradebook sync" and r["active"])
+    assert client.post(f"/tokens/{current}/revoke", data={"csrf_token": token}).status_code == 302
+    assert client.get("/api/v1/assignments", headers=headers).status_code == 401
+    assert client.post("/tokens/99999999999/revoke", data={"csrf_token": token}).status_code == 404
+    assert plain not in client.get("/tokens").get_data(as_text=True)  # shown once

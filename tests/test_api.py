@@ -208,7 +208,8 @@ def test_openapi_document_is_served_without_auth(client):
 
 
 def test_a_broker_outage_still_stores_the_submission(settings, teacher, caplog):
-    """Redis down at enqueue time: the answer is stored and stays queued for `stepwise requeue`."""
+    """Redis down at enqueue time: the answer is stored and stays queued; its job has no send time,
+    so the sweeper's next run sends it first."""
     from dataclasses import replace
 
     from web import create_app
@@ -221,4 +222,31 @@ def test_a_broker_outage_still_stores_the_submission(settings, teacher, caplog):
     assert resp.status_code == 202
     body = client.get(resp.get_json()["url"], headers=auth).get_json()
     assert body["status"] == "queued" and len(body["answers"]) == 2
-    assert "submission.enqueue_failed" in caplog.text
+    assert "queue.send_failed" in caplog.text
+    from sqlalchemy import select
+
+    from store.db import db
+    from store.models import Job
+
+    with broken.app_context():
+        job = db.session.scalar(select(Job).where(Job.subject_id == body["id"]))
+        assert job.status == "queued" and job.enqueued_at is None
+
+
+@pytest.mark.parametrize("worked, expected", [(False, 1), (True, 2)])
+def test_keyed_problems_use_no_model_unless_worked_solutions_are_asked_for(settings, teacher, auth, worked, expected):
+    """Issue 10: a keyed problem costs no GPU time unless the teacher asks for worked solutions."""
+    from dataclasses import replace
+
+    from web import create_app
+
+    app = create_app(replace(settings, model_enabled=True))
+    app.config.update(TESTING=True)
+    body = {"title": "w", "worked_solutions": worked,
+            "problems": [{"statement": "Solve 2x = 6", "answer": "x = 3"}, {"statement": "What is 7*6?"}]}
+    with app.test_client() as c:
+        created = c.post("/api/v1/assignments", headers=auth, json=body)
+        assert created.status_code == 201, created.get_json()
+    with app.app_context():
+        problems = db.session.scalars(select(Problem).where(Problem.assignment_id == created.get_json()["id"])).all()
+        assert sum(p.reference is not None for p in problems) == expected

@@ -7,13 +7,12 @@ import subprocess
 import sys
 
 import pytest
-
 from sqlalchemy import select
+from support import ROOT
 
 from stepwise.cli import SAMPLE, main
 from store.db import db
 from store.models import Submission
-from support import ROOT
 
 
 def _env(settings, **extra):
@@ -75,12 +74,13 @@ def test_check_prints_json(capsys):
 
 def test_batch_stores_then_queues_and_is_idempotent(settings, app, teacher, tmp_path):
     from store.intake import parse_problems
-    from web.intake import submit_assignment
     from store.models import Teacher
+    from web.intake import submit_assignment
 
     with app.app_context():
         owner = db.session.get(Teacher, teacher.id)
-        assignment = submit_assignment(owner, "Nightly", parse_problems([{"statement": "1+1", "answer": "2"}]), settings)
+        problems = parse_problems([{"statement": "1+1", "answer": "2"}])
+        assignment = submit_assignment(owner, "Nightly", problems, settings)
         assignment_id = assignment.id
     path = tmp_path / "night.csv"
     path.write_text("student,problem,answer,external_id\nAda,1,2,n-1\nBen,1,3,n-2\n")
@@ -109,7 +109,7 @@ def test_lms_add_integration_prints_the_secret_once(settings, app, teacher):
     assert "Canvas hook" in listed.stdout and "lms.school.example" in listed.stdout
     assert secret not in listed.stdout
     with app.app_context():
-        from store.lms.integrations import webhook_secret
+        from lms.integrations import webhook_secret
         from store.lms.models import Integration
 
         row = db.session.scalar(select(Integration))

@@ -273,7 +273,12 @@ def test_reference_solution_is_shown_and_a_disagreeing_key_is_flagged(logged_in,
             samples=[{"text": "…", "answer": "3"}] * 4 + [{"text": "…", "answer": None}],
             completion_tokens=321, latency_s=1.5,
         )
+        db.session.flush()
+        from store.grading import reference_changed
+
+        reference_changed(db.session, problem.reference_id)  # what the reasoning worker does on writing it
         db.session.commit()
+        assert problem.key_disagrees is True  # stored once, not computed on every page view
     page = logged_in.get(url).get_data(as_text=True)
     assert "So the sum is" in page and "The model's thinking" in page
     assert "80% of 5 samples agree" in page
@@ -482,3 +487,26 @@ def test_statements_and_answers_are_escaped_before_typesetting(logged_in, app):
     page = logged_in.get(resp.headers["Location"]).get_data(as_text=True)
     assert "<script>alert(1)</script>" not in page and "<img src=x" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+@pytest.mark.parametrize("key", ["x = = 3", "((2", "3 +* 4"])
+def test_an_unreadable_key_is_refused_everywhere_and_nothing_is_stored(logged_in, app, auth, client, key):
+    """Issue 8 item 9: a key the grader cannot read is refused with the grader's message (API, form
+    and the set-key route), instead of being stored and failing every student later."""
+    resp = client.post("/api/v1/assignments", headers=auth,
+                       json={"title": "t", "problems": [{"statement": "Solve 3x = 9", "answer": key}]})
+    assert resp.status_code == 400, resp.get_json()
+    body = resp.get_json()
+    assert body["field"] == "problems[0].answer" and "could not read" in body["message"].lower()
+    with app.app_context():
+        assert db.session.scalar(select(Assignment).where(Assignment.title == "t")) is None
+
+    url = _assignment(logged_in, app)  # problem 1: "1+1", key "2"
+    token = csrf(logged_in, url)
+    with app.app_context():
+        problem_id = db.session.scalar(select(Problem).where(Problem.position == 1)).id
+    logged_in.post(f"/problems/{problem_id}/key", data={"csrf_token": token, "answer": key})
+    page = logged_in.get(url).get_data(as_text=True)
+    assert "was not saved" in page
+    with app.app_context():
+        assert db.session.get(Problem, problem_id).answer_key == "2"

@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 
 from store.settings import Settings
-from worker.celery_app import GRADING_QUEUE, LMS_QUEUE, REASONING_QUEUE
+from tasks.celery_app import GRADING_QUEUE, LMS_QUEUE, REASONING_QUEUE
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -35,9 +35,9 @@ def test_cpu_workers_scale():
 
 def _stepwise_command(argv: list[str]):
     """Resolve a `stepwise ...` command line with the real click group, without running it."""
-    from stepwise.cli import cli
-
     import click
+
+    from stepwise.cli import cli
 
     name, command, rest = cli.resolve_command(click.Context(cli, info_name="stepwise"), list(argv))
     return command.make_context(name, rest)
@@ -159,7 +159,7 @@ def test_dockerfile_copies_every_package():
 def test_image_runs_the_code_beside_its_migrations():
     # `stepwise db upgrade` finds migrations/ next to the store package: the image must import
     # the packages from /app, not from a copy in site-packages.
-    from store.migrate import MIGRATIONS
+    from migrations import MIGRATIONS
 
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "WORKDIR /app" in dockerfile and "PYTHONPATH=/app" in dockerfile

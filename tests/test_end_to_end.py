@@ -72,17 +72,41 @@ def test_grading_twice_gives_one_grade_and_the_same_score(client, auth, app, cel
         outcome = grading.grade_submission(db.session, submission_id)  # the same work again, in-process
         assert outcome.status == "graded"
         assert db.session.scalar(select(func.count()).select_from(Grade)) == 2
-    # And once more through the queue, as a redelivered message would be.
+    # A duplicate message (a redelivery, `stepwise requeue`) finds its job done and grades nothing.
     from tasks import enqueue_grading
 
-    def rerun_done():
-        db.session.rollback()  # a fresh snapshot each poll
-        return db.session.scalar(select(Job.id).where(Job.status == "done", Job.attempts >= 2))
-
     with app.app_context():
+        jobs_before = db.session.scalar(select(func.count()).select_from(Job))
         enqueue_grading(submission_id)
-        wait_for(rerun_done, timeout=60)
+        wait_for(lambda: b"grade.skipped" in celery_worker.log_path.read_bytes(), timeout=60)
+        db.session.rollback()
+        assert db.session.scalar(select(func.count()).select_from(Job)) == jobs_before
+        assert set(db.session.scalars(select(Job.status))) == {"done"}
         assert db.session.scalar(select(func.count()).select_from(Grade)) == 2
     again = client.get(url, headers=auth).get_json()
     assert again["score"] == first["score"] == 2
     assert [a["status"] for a in again["answers"]] == [a["status"] for a in first["answers"]]
+
+
+def test_a_grader_failure_in_a_real_task_marks_the_submission_failed(client, auth, app, celery_worker):
+    """The task's grader-failure branch, through a real worker: a policy the grader refuses (as an
+    older version might have stored it) fails that submission, keeps its answers, and says why."""
+    from store.models import Problem, Submission
+
+    assignment = client.post("/api/v1/assignments", json=ASSIGNMENT, headers=auth).get_json()
+    with app.app_context():
+        problem = db.session.scalar(select(Problem).where(Problem.assignment_id == assignment["id"],
+                                                          Problem.position == 2))
+        problem.policy = {"sigfigs": "three"}
+        db.session.commit()
+    body = {"student": "Di", "answers": [{"problem": 2, "answer": "1/2"}]}
+    url = client.post(f"/api/v1/assignments/{assignment['id']}/submissions", json=body, headers=auth).get_json()["url"]
+    failed = wait_for(lambda: _graded(client, auth, url), timeout=90)
+    assert failed["status"] == "failed"
+    with app.app_context():
+        sub = db.session.get(Submission, failed["id"])
+        assert sub.error == "Grading failed: PolicyError"  # grader.PolicyError, a ValueError
+        assert sub.answers[0].text == "1/2"
+        job = db.session.scalar(select(Job).where(Job.subject_id == sub.id))
+        assert job.status == "failed" and job.attempts == 1 and "PolicyError" in job.error
+    assert b"grade.failed" in celery_worker.log_path.read_bytes()

@@ -15,6 +15,7 @@ def _setup(app, teacher, problems, answers, reference_settings=None):
         assignment, to_solve = create_assignment(db.session, owner, "T", problems,
                                                  reference_settings=reference_settings)
         submission, _ = create_submission(db.session, assignment, student="S", answers=answers, source=Source.api)
+        db.session.commit()
         return assignment.id, submission.id, to_solve
 
 
@@ -33,9 +34,8 @@ def test_keyless_problem_without_model_goes_to_review_and_key_regrades(app, teac
         problem = sub.answers[0].problem
         assert problem.reference.status == ReferenceStatus.unavailable.value
         # The teacher sets the key: the submission is queued again and grades in full.
-        problem.answer_key = "42"
+        assert grading.set_key(db.session, problem, "42") == [sid]
         db.session.commit()
-        assert grading.regrade_problem(db.session, problem.id) == [sid]
         assert grading.grade_submission(db.session, sid).status == "graded"
         assert db.session.get(Submission, sid).score == 2
         assert db.session.scalar(select(func.count()).select_from(Grade)) == 2
@@ -55,6 +55,7 @@ def test_model_reference_is_used_only_when_ready(app, teacher):
         ref.status, ref.final_answer, ref.agreement = ReferenceStatus.ready.value, "42", 1.0
         db.session.commit()
         assert grading.resume_waiting(db.session, ref.id) == [sid]
+        db.session.commit()
         assert grading.grade_submission(db.session, sid).status == "graded"
         grade = db.session.get(Submission, sid).answers[0].grade
         assert grade.status == "correct" and grade.reference_source == "model"
@@ -72,11 +73,17 @@ def test_same_problem_text_reuses_one_reference(app, teacher):
         assert refs == set(first)
 
 
-def test_a_grader_failure_marks_the_submission_failed_and_keeps_answers(app, teacher):
-    _, sid, _ = _setup(app, teacher, [ProblemIn("1+1", "2")], [AnswerIn(1, "2")])
+def test_step_credit_gives_method_marks_for_the_valid_steps_before_the_first_error(app, teacher):
+    """Policy `step_credit`: right steps before a slip earn method marks (at most half the points)
+    and the feedback says which steps were right; without the policy the same work earns nothing."""
+    work = ("2x + 3 = 11", "2x = 8", "x = 5")  # the last step is the slip
+    problems = [ProblemIn("Solve 2x + 3 = 11", "x = 4", 2.0, {"step_credit": True}),
+                ProblemIn("Solve 2x + 3 = 11", "x = 4", 2.0)]
+    _, sid, _ = _setup(app, teacher, problems, [AnswerIn(1, "x = 5", work), AnswerIn(2, "x = 5", work)])
     with app.app_context():
-        grading.mark_failed(db.session, sid, "Grading failed: ValueError")
-        sub = db.session.get(Submission, sid)
-        assert sub.status == "failed" and sub.answers[0].text == "2"
-        job = db.session.scalar(select(Job))
-        assert job.status == "failed"
+        grading.grade_submission(db.session, sid)
+        marked, plain = (a.grade for a in db.session.get(Submission, sid).answers)
+        assert plain.status == "incorrect" and plain.score == 0
+        assert marked.status == "partial" and 0 < marked.score <= 1.0
+        assert "right" in marked.feedback and "first error" in marked.feedback
+        assert marked.first_error == 2

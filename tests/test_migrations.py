@@ -5,7 +5,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
-from store import migrate
+import migrations as migrate
 from store.metadata import target_metadata
 
 
@@ -19,7 +19,7 @@ def _diff(url: str) -> list:
 
 
 def test_postgres_migrated_database_matches_models(database_url):
-    # `database_url` was brought to head by `store.migrate.upgrade` in conftest.
+    # `database_url` was brought to head by `migrations.upgrade` in conftest.
     assert _diff(database_url) == []
     assert migrate.current(database_url) is not None
 

@@ -49,6 +49,7 @@ def test_metrics_report_queue_depth_rows_and_recorded_work(client, auth):
     metrics.record_failure("grading")
     after = samples(client)
     assert after[("stepwise_submissions", (("status", "queued"),))] == 2
+    assert after[("stepwise_submissions_received_total", (("source", "api"),))] == 2
     # No worker runs here: both grading messages wait in the grading queue.
     assert after[("stepwise_queue_depth", (("queue", "grading"),))] >= 2
     assert ("stepwise_queue_depth", (("queue", "reasoning"),)) in after
@@ -72,6 +73,6 @@ def test_json_logs(settings, capsys):
         assert record["event"] == "submission.queued submission=7" and record["submission"] == 7
         assert record["level"] == "info" and record["logger"] == "stepwise.intake"
     finally:
-        from web import logs
+        from store import logs
 
         logs.configure("text")

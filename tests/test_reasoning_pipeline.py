@@ -80,13 +80,9 @@ def test_keyless_problem_is_solved_once_voted_and_then_overridden_by_a_key(model
     # The teacher sets a key: it wins, and both students are graded against it.
     with model_app.app_context():
         problem = db.session.query(Problem).filter_by(position=1).one()
-        problem.answer_key = "42"
-        db.session.commit()
-        from store.grading import regrade_problem
-        from tasks import enqueue_grading
+        from web.intake import set_key
 
-        for sid in regrade_problem(db.session, problem.id):
-            enqueue_grading(sid)
+        set_key(problem, "42")
     for url in urls:
         done = wait_for(lambda u=url: (s := settled(u)) and s["status"] == "graded" and s, timeout=60)
         assert done["score"] == 2 and done["answers"][0]["reference"] == "key"

@@ -8,9 +8,10 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.routing import IntegerConverter
 
+from store import logs
 from store.db import db
 from store.settings import Settings
-from web import logs
+from tasks.celery_app import make_celery
 
 csrf = CSRFProtect()
 log = logging.getLogger("stepwise.web")
@@ -19,6 +20,11 @@ log = logging.getLogger("stepwise.web")
 class IdConverter(IntegerConverter):
     """Row ids: 1 to 2**31 - 1, so an out-of-range id is a 404, not a database error."""
 
+    # The range is in the pattern, not only in to_python: a value the pattern takes but to_python
+    # refuses makes werkzeug answer 405 when another method shares the path, instead of 404.
+    regex = (r"(?:[1-9]\d{0,8}|1\d{9}|20\d{8}|21[0-3]\d{7}|214[0-6]\d{6}|2147[0-3]\d{5}|21474[0-7]\d{4}"
+             r"|214748[0-2]\d{3}|2147483[0-5]\d{2}|21474836[0-3]\d|214748364[0-7])")
+
     def __init__(self, url_map) -> None:
         super().__init__(url_map, min=1, max=2**31 - 1)
 
@@ -26,6 +32,8 @@ class IdConverter(IntegerConverter):
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the web app; reads the environment only when no settings are given."""
     settings = settings or Settings.from_env()
+    if not settings.secret_key:
+        settings = settings.prepare_instance()  # keeps a generated secret under instance/
     app = Flask(__name__, instance_path=settings.instance_dir, instance_relative_config=False)
     app.config.update(
         SECRET_KEY=settings.secret_key,
@@ -46,11 +54,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     csrf.init_app(app)
     logs.configure(settings.log_format)
 
-    from worker.celery_app import make_celery
-
-    celery = make_celery(settings)
-    celery.set_default()
-    app.extensions["celery"] = celery
+    app.extensions["celery"] = make_celery(settings)
 
     from web import api, auth, dashboard, errors, ops, security
 

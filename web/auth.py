@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import hmac
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import Flask, current_app, g, redirect, request, session, url_for
 from flask_limiter import Limiter
@@ -201,7 +201,7 @@ def teacher_for_token(token: str) -> Teacher | None:
     )
     if row is None:
         return None
-    row.last_used_at = datetime.now(timezone.utc)
+    row.last_used_at = datetime.now(UTC)
     db.session.commit()
     return row.teacher
 
@@ -233,14 +233,14 @@ def find_token(token: str) -> ApiToken | None:
 def revoke_token(row: ApiToken) -> None:
     """Revoke a token (committed); it answers 401 from the next request on. Idempotent."""
     if row.revoked_at is None:
-        row.revoked_at = datetime.now(timezone.utc)
+        row.revoked_at = datetime.now(UTC)
     db.session.commit()
 
 
 def reissue_token(row: ApiToken) -> str:
     """Revoke `row` and issue a new token with the same name (committed); returns the new plaintext."""
     if row.revoked_at is None:
-        row.revoked_at = datetime.now(timezone.utc)
+        row.revoked_at = datetime.now(UTC)
     token = issue_token(row.teacher, row.name)
     db.session.commit()
     return token

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, make_response, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from store.db import db
+from store.db import db, is_transient, safe_rollback
 
 log = logging.getLogger("stepwise.web")
 
@@ -33,6 +33,24 @@ def json_error(status: int, error: str, message: str, field: str | None = None):
     return jsonify(body), status
 
 
+RETRY_AFTER_S = 30
+
+
+def _database_down(exc: Exception):
+    """The database is unreachable or restarting: 503 with Retry-After, never a 500 with a trace.
+    Nothing was stored, so the client can safely send the same request again."""
+    safe_rollback(db.session())  # drop the broken connection; the pool reconnects on the next request
+    log.warning("request.database_unavailable path=%s error=%s", request.path, type(exc).__name__)
+    message = "The database is unavailable for a moment; nothing was stored. Try again shortly."
+    if wants_json():
+        response, status = json_error(503, "service_unavailable", message)
+    else:
+        response, status = render_template("error.html", code=503, name="Service unavailable", message=message), 503
+        response = make_response(response)
+    response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return response, status
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):
@@ -57,6 +75,8 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
+        if is_transient(exc):
+            return _database_down(exc)
         db.session.rollback()
         log.exception("request.failed path=%s", request.path)
         if wants_json():

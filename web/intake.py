@@ -1,17 +1,21 @@
-"""Intake followed by dispatch: store and commit through `store.intake`, then enqueue the ids."""
+"""The intake service every path shares (dashboard, API, LMS webhook and LTI, batch, CLI):
+validate and add through `store.intake`, register the enqueue on the session, commit once.
+The messages go out after the commit (`tasks.enqueue_on_commit`); a broker outage never fails
+the request: the rows stay `queued` and the sweeper sends them."""
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from typing import Any
 
 from flask import current_app
-from kombu.exceptions import KombuError
 
+from store import grading
 from store.db import db
 from store.intake import AnswerIn, ProblemIn, create_assignment, create_submission
-from store.models import Assignment, Source, Submission, Teacher
+from store.models import Assignment, Problem, Source, Submission, Teacher
 from store.settings import Settings
-from tasks import enqueue_grading, enqueue_reasoning
+from tasks import GRADE_TASK, REASON_TASK, enqueue_on_commit, send
+from worker.keys import generation_settings
 
 log = logging.getLogger("stepwise.intake")
 
@@ -20,18 +24,21 @@ def reference_settings(settings: Settings):
     """How reference solutions are keyed on this install, or None when the model is off."""
     if not settings.model_enabled:
         return None
-    from worker.keys import generation_settings
-
     return lambda: (settings.model, generation_settings(settings))
 
 
-def submit_assignment(teacher: Teacher, title: Any, problems: list[ProblemIn], settings: Settings | None = None):
+def submit_assignment(teacher: Teacher, title: Any, problems: list[ProblemIn], settings: Settings | None = None,
+                      *, worked_solutions: bool = False, priority: int = 0):
+    """Store an assignment and queue model solutions: for keyless problems, and for keyed ones too
+    when the teacher asks for `worked_solutions`. `priority` 0 is interactive, 1 nightly/batch."""
     settings = settings or current_app.config["STEPWISE"]
+    session = db.session()
     assignment, to_solve = create_assignment(
-        db.session, teacher, title, problems, reference_settings=reference_settings(settings)
+        session, teacher, title, problems, reference_settings=reference_settings(settings),
+        worked_solutions=worked_solutions, priority=priority,
     )
-    for reference_id in to_solve:
-        _dispatch(enqueue_reasoning, reference_id, "reference")
+    enqueue_on_commit(session, REASON_TASK, to_solve)
+    session.commit()
     log.info("assignment.created assignment=%s problems=%d to_solve=%d", assignment.id, len(problems), len(to_solve))
     return assignment
 
@@ -39,20 +46,32 @@ def submit_assignment(teacher: Teacher, title: Any, problems: list[ProblemIn], s
 def submit_answers(
     assignment: Assignment, student: str, answers: list[AnswerIn], source: Source, **extra
 ) -> tuple[Submission, bool]:
-    submission, created = create_submission(
-        db.session, assignment, student=student, answers=answers, source=source, **extra
-    )
+    """Store one submission (idempotent per assignment, source and external id) and queue it."""
+    session = db.session()
+    submission, created = create_submission(session, assignment, student=student, answers=answers, source=source,
+                                            **extra)
     if created:
-        _dispatch(enqueue_grading, submission.id, "submission")
+        enqueue_on_commit(session, GRADE_TASK, [submission.id])
+    session.commit()
+    if created:
         log.info("submission.queued submission=%s source=%s", submission.id, source.value)
     return submission, created
 
 
-def _dispatch(enqueue: Callable[[int], str], object_id: int, kind: str) -> None:
-    """Enqueue after the commit. If the broker is down the row is stored all the same and stays
-    queued; `stepwise requeue` (or its cron line) sends it once the broker is back."""
-    try:
-        enqueue(object_id)
-    except (KombuError, OSError):
-        log.exception("%s.enqueue_failed %s=%s: stored, run `stepwise requeue` once the broker is back", kind, kind,
-                      object_id)
+def set_key(problem: Problem, key: str) -> list[int]:
+    """Set or change a problem's key; its submissions are graded again against it."""
+    session = db.session()
+    ids = grading.set_key(session, problem, key)
+    enqueue_on_commit(session, GRADE_TASK, ids)
+    session.commit()
+    log.info("problem.key_set problem=%s regrade=%d", problem.id, len(ids))
+    return ids
+
+
+def submit_upload(assignment: Assignment, rows: list, source: Source, *, mode: str = "replace"):
+    """A file of submissions (re-uploads replace or skip, see `store.uploads`); queued after the commit."""
+    from store.uploads import store_upload
+
+    report = store_upload(db.session(), assignment, rows, source, mode=mode)  # commits
+    send(GRADE_TASK, report.to_grade)
+    return report

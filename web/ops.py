@@ -7,7 +7,7 @@ import time
 
 from flask import Blueprint, Response, current_app
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from sqlalchemy import func, select, text
 
 import store.metrics  # noqa: F401  (defines the metric objects in this process)
@@ -89,16 +89,22 @@ class ScrapeTimeCollector:
         submissions = GaugeMetricFamily("stepwise_submissions", "Submissions by status", labels=["status"])
         references = GaugeMetricFamily("stepwise_reference_solutions", "Reference solutions by status",
                                        labels=["status"])
+        received = CounterMetricFamily("stepwise_submissions_received", "Submissions stored, by source "
+                                       "(rate() of it is the intake rate across every process)", labels=["source"])
         try:
             for model, family in ((Submission, submissions), (ReferenceSolution, references)):
                 rows = db.session.execute(select(model.status, func.count()).group_by(model.status))
                 for status, count in rows:
                     family.add_metric([str(status)], count)
+            by_source = select(Submission.source, func.count()).group_by(Submission.source)
+            for source, count in db.session.execute(by_source):
+                received.add_metric([str(source)], count)
         except Exception as exc:  # a database outage must not break the scrape
             log.warning("metrics.database_unreachable error=%s", type(exc).__name__)
             db.session.rollback()
         yield submissions
         yield references
+        yield received
         yield GaugeMetricFamily("stepwise_scrape_timestamp_seconds", "When this scrape ran", value=time.time())
 
 

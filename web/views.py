@@ -2,34 +2,7 @@
 from __future__ import annotations
 
 from store.models import Assignment, Submission
-
-
-def _iso(value):
-    return value.isoformat() if value else None
-
-
-def answer_json(answer) -> dict:
-    grade = answer.grade
-    body = {"problem": answer.position, "answer": answer.text, "work": answer.work or []}
-    if grade is None:
-        body.update(status="pending", score=None, points=answer.problem.points, feedback=None,
-                    interpreted=None, first_error=None, diagnosis=None, steps=[], reference=None,
-                    overridden=False, graded_by=None)
-        return body
-    body.update(
-        status=grade.status,
-        score=None if grade.status == "needs_review" else grade.score,  # not 0: nobody graded it yet
-        points=grade.points,
-        feedback=grade.feedback,
-        interpreted=grade.interpreted,
-        first_error=grade.first_error,
-        diagnosis=grade.diagnosis,
-        steps=grade.steps or [],
-        reference=grade.reference_source,
-        overridden=grade.reference_source == "teacher",
-        graded_by="teacher" if grade.reference_source == "teacher" else "grader",
-    )
-    return body
+from store.serialize import _iso, answer_json  # noqa: F401  (kept importable from here)
 
 
 def submission_json(submission: Submission) -> dict:
@@ -65,13 +38,9 @@ def reference_json(problem) -> dict | None:
 
 
 def key_disagrees(problem) -> bool | None:
-    """True when the teacher's key and the model's voted answer differ (the key still wins)."""
-    ref = problem.reference
-    if not problem.answer_key or ref is None or not ref.final_answer:
-        return None
-    from grader import check_answer
-
-    return not check_answer(ref.final_answer, problem.answer_key, problem.policy or None).correct
+    """True when the teacher's key and the model's voted answer differ (the key still wins); stored
+    when either changes (store.grading.refresh_disagreement), read here."""
+    return problem.key_disagrees
 
 
 def assignment_json(assignment: Assignment) -> dict:

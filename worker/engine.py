@@ -61,6 +61,14 @@ def is_fatal_device_error(exc: BaseException) -> bool:
     return any(marker in str(exc) for marker in _FATAL_MARKERS)
 
 
+class ModelUnavailable(Exception):
+    """The model cannot run here (weights, libraries, GPU or server missing); `message` says what to do."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 class GenerationTimeout(Exception):
     """The deadline passed before every request finished; the running requests were cancelled."""
 
@@ -113,6 +121,9 @@ class Completion:
 
 
 FollowUp = Callable[[int, Completion], "Request | None"]
+Refill = Callable[[int], "list[Request] | None"]
+OnComplete = Callable[[int, Completion], None]
+REFILL_IDLE_S = 2.0  # after an empty refill, ask again only this much later (each ask may query the database)
 
 
 def cut_at_stop(ids: Sequence[int], stop_ids: set[int]) -> tuple[list[int], bool]:
@@ -135,12 +146,21 @@ def remaining(deadline: float | None) -> float | None:
 
 
 class Engine:
-    """Base class: `generate` completions for token-id requests; `close` frees the device."""
+    """Base class: `generate` completions for token-id requests; `close` frees the device.
+
+    `refill(free)` (optional) is asked for more requests whenever `free` sequence slots are idle
+    (None: not enough slots yet; [] means nothing is waiting, and it is asked again a little later);
+    their completions are appended after the given requests. `on_complete(index, completion)` is
+    called as soon as a slot's final completion (its follow-up included) is known. Together they
+    keep the batch full across problems: a worker streams new problems in while others finish.
+    """
 
     name = "engine"
+    max_batch = 1
 
     def generate(self, requests: Sequence[Request], *, follow_up: FollowUp | None = None,
-                 deadline: float | None = None) -> list[Completion]:
+                 deadline: float | None = None, refill: Refill | None = None,
+                 on_complete: OnComplete | None = None) -> list[Completion]:
         raise NotImplementedError
 
     def health(self) -> dict[str, Any]:
@@ -148,6 +168,85 @@ class Engine:
 
     def close(self) -> None:
         """Release what the engine holds (threads, KV cache, connections)."""
+
+
+class StreamingEngine(Engine):
+    """An engine that takes requests one by one and hands back finished ones as they end.
+
+    Subclasses implement `_submit(rid, request)`, `_poll(timeout) -> [(rid, Completion)]` (finished
+    requests only) and `_cancel(rids)`; this class runs the loop: follow-ups, refills, completion
+    callbacks, and the deadline (past it, everything still running is cancelled).
+    """
+
+    def _submit(self, rid: str, request: Request) -> None:
+        raise NotImplementedError
+
+    def _poll(self, timeout: float) -> list[tuple[str, Completion]]:
+        raise NotImplementedError
+
+    def _cancel(self, rids: list[str]) -> None:
+        raise NotImplementedError
+
+    def _begin(self, requests: Sequence[Request]) -> None:
+        """Hook before the first submit (start a manager, open a pool)."""
+
+    def _end(self) -> None:
+        """Hook after the loop, also after an error."""
+
+    def generate(self, requests: Sequence[Request], *, follow_up: FollowUp | None = None,
+                 deadline: float | None = None, refill: Refill | None = None,
+                 on_complete: OnComplete | None = None) -> list[Completion]:
+        self._calls = getattr(self, "_calls", 0) + 1
+        self.generate_calls = getattr(self, "generate_calls", 0) + 1
+        tag = f"g{self._calls}"
+        pending: dict[str, tuple[int, int]] = {}  # request id -> (slot, part)
+        results: list[Completion | None] = []
+        idle_until = 0.0
+
+        def submit(slot: int, part: int, request: Request) -> None:
+            rid = f"{tag}-{slot}-{part}"
+            pending[rid] = (slot, part)
+            self._submit(rid, request)
+
+        def add(batch: Sequence[Request]) -> None:
+            for request in batch:
+                results.append(None)
+                submit(len(results) - 1, 0, request)
+
+        check_deadline(deadline)
+        self._begin(requests)
+        try:  # on a timeout, an error or a Celery signal, cancel what is still running
+            add(requests)
+            while True:
+                free = self.max_batch - len(pending)
+                if refill is not None and free > 0 and (not pending or time.monotonic() >= idle_until):
+                    more = refill(free)  # None: too few free slots to take anything yet
+                    if more is not None:
+                        add(more)
+                        idle_until = 0.0 if more else time.monotonic() + REFILL_IDLE_S
+                if not pending:
+                    break
+                check_deadline(deadline)
+                wait = 0.5 if deadline is None else max(0.01, min(0.5, deadline - time.monotonic()))
+                for rid, done in self._poll(wait):
+                    if rid not in pending:
+                        continue
+                    slot, part = pending.pop(rid)
+                    if part == 0:
+                        results[slot] = done
+                        more_request = follow_up(slot, done) if follow_up else None
+                        if more_request is not None:
+                            submit(slot, 1, more_request)
+                            continue
+                    else:
+                        results[slot].follow_up = done  # type: ignore[union-attr]
+                    if on_complete is not None:
+                        on_complete(slot, results[slot])  # type: ignore[arg-type]
+        finally:
+            if pending:
+                self._cancel(list(pending))
+            self._end()
+        return results  # type: ignore[return-value]
 
 
 def choose_engine(requested: str | None, device: str) -> str:
@@ -170,8 +269,12 @@ __all__ = [
     "FatalDeviceError",
     "FollowUp",
     "GenerationTimeout",
+    "ModelUnavailable",
+    "OnComplete",
+    "Refill",
     "Request",
     "Sampling",
+    "StreamingEngine",
     "check_deadline",
     "choose_engine",
     "cut_at_stop",

@@ -16,7 +16,6 @@ import gc
 import logging
 import math
 import threading
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,9 +24,11 @@ from worker.engine import (
     Engine,
     FatalDeviceError,
     FollowUp,
-    GenerationTimeout,
+    OnComplete,
+    Refill,
     Request,
     Sampling,
+    StreamingEngine,
     check_deadline,
     cut_at_stop,
     is_fatal_device_error,
@@ -97,14 +98,22 @@ class StaticEngine(Engine):
         self.oom_backoffs = 0
 
     def generate(self, requests: Sequence[Request], *, follow_up: FollowUp | None = None,
-                 deadline: float | None = None) -> list[Completion]:
-        completions = self._run(list(requests), deadline)
-        if follow_up is None:
-            return completions
-        second = [(n, follow_up(n, c)) for n, c in enumerate(completions)]
-        second = [(n, r) for n, r in second if r is not None]
-        for (n, _r), done in zip(second, self._run([r for _n, r in second], deadline)):
-            completions[n].follow_up = done
+                 deadline: float | None = None, refill: Refill | None = None,
+                 on_complete: OnComplete | None = None) -> list[Completion]:
+        """Static batches: all given requests, then their follow-ups; refills run as further batches."""
+        completions: list[Completion] = []
+        batch = list(requests)
+        while batch:
+            start = len(completions)
+            completions.extend(self._run(batch, deadline))
+            second = [(n, follow_up(n, completions[n])) for n in range(start, len(completions))] if follow_up else []
+            second = [(n, r) for n, r in second if r is not None]
+            for (n, _r), done in zip(second, self._run([r for _n, r in second], deadline)):
+                completions[n].follow_up = done
+            for n in range(start, len(completions)):
+                if on_complete is not None:
+                    on_complete(n, completions[n])
+            batch = list(refill(self.max_batch) or []) if refill is not None else []
         return completions
 
     def _run(self, requests: list[Request], deadline: float | None) -> list[Completion]:
@@ -174,7 +183,7 @@ class StaticEngine(Engine):
                 "oom_backoffs": self.oom_backoffs}
 
 
-class ContinuousEngine(Engine):
+class ContinuousEngine(StreamingEngine):
     """transformers continuous batching: one persistent manager, requests admitted as slots free."""
 
     name = "transformers"
@@ -235,61 +244,48 @@ class ContinuousEngine(Engine):
         with self._lock:
             self._stop_manager()
 
-    # -- generation ----------------------------------------------------------------------
+    # -- the streaming loop's hooks --------------------------------------------------------
     def _kwargs(self, request: Request) -> dict[str, Any]:
         s = request.sampling
         if s.greedy:
             return {"top_p": GREEDY_TOP_P}
         return {"temperature": float(s.temperature), "top_p": float(s.top_p)}
 
-    def generate(self, requests: Sequence[Request], *, follow_up: FollowUp | None = None,
-                 deadline: float | None = None) -> list[Completion]:
-        if not requests:
-            return []
+    def _begin(self, requests: Sequence[Request]) -> None:
         sampled = [r.sampling for r in requests if not r.sampling.greedy]
-        with self._lock:
-            manager = self._ensure_manager(sampled[0] if sampled else requests[0].sampling)
-            self._calls += 1
-            self.generate_calls += 1
-            tag = f"g{self._calls}"
-            pending: dict[str, tuple[int, int]] = {}  # request id -> (slot, part)
-            results: list[Completion | None] = [None] * len(requests)
+        base = sampled[0] if sampled else (requests[0].sampling if requests else Sampling(0.6, 0.95))
+        self._lock.acquire()
+        started = False
+        try:
+            self._ensure_manager(base)
+            started = True
+        finally:
+            if not started:  # _end() will not run: release here, whatever stopped us
+                self._lock.release()
 
-            def submit(rid: str, slot: int, part: int, request: Request) -> None:
-                pending[rid] = (slot, part)
-                manager.add_request(list(request.prompt_ids), request_id=rid, max_new_tokens=request.max_new_tokens,
-                                    eos_token_id=sorted(self.stop_ids), **self._kwargs(request))
+    def _end(self) -> None:
+        self._lock.release()
 
-            for n, request in enumerate(requests):
-                submit(f"{tag}-{n}", n, 0, request)
-            try:  # on a timeout, an error or a Celery signal, cancel what is still running
+    def _submit(self, rid: str, request: Request) -> None:
+        self.manager.add_request(list(request.prompt_ids), request_id=rid, max_new_tokens=request.max_new_tokens,
+                                 eos_token_id=sorted(self.stop_ids), **self._kwargs(request))
 
-                while pending:
-                    if deadline is not None and time.monotonic() >= deadline:
-                        raise GenerationTimeout("the reasoning time limit passed during generation")
-                    wait = 0.5 if deadline is None else max(0.01, min(0.5, deadline - time.monotonic()))
-                    output = manager.get_result(timeout=wait)
-                    if output is None:
-                        self._check_alive(manager)
-                        continue
-                    if not output.is_finished() or output.request_id not in pending:
-                        continue
-                    slot, part = pending.pop(output.request_id)
-                    if output.error is not None:
-                        raise RuntimeError(f"continuous batching request failed: {output.error}")
-                    ids, stopped = cut_at_stop(output.generated_tokens, self.stop_ids)
-                    done = Completion(ids, stopped)
-                    if part == 0:
-                        results[slot] = done
-                        more = follow_up(slot, done) if follow_up else None
-                        if more is not None:
-                            submit(f"{tag}-{slot}-f", slot, 1, more)
-                    else:
-                        results[slot].follow_up = done  # type: ignore[union-attr]
-            finally:
-                for rid in pending:
-                    manager.cancel_request(rid)
-        return results  # type: ignore[return-value]
+    def _poll(self, timeout: float) -> list[tuple[str, Completion]]:
+        output = self.manager.get_result(timeout=timeout)
+        if output is None:
+            self._check_alive(self.manager)
+            return []
+        if not output.is_finished():
+            return []
+        if output.error is not None:
+            raise RuntimeError(f"continuous batching request failed: {output.error}")
+        ids, stopped = cut_at_stop(output.generated_tokens, self.stop_ids)
+        return [(output.request_id, Completion(ids, stopped))]
+
+    def _cancel(self, rids: list[str]) -> None:
+        if self.manager is not None:
+            for rid in rids:
+                self.manager.cancel_request(rid)
 
     def _check_alive(self, manager: Any) -> None:
         status = getattr(manager, "background_thread_status", None)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
-from worker.engine import Completion, Engine, FollowUp, GenerationTimeout, Request, cut_at_stop
+from worker.engine import Completion, GenerationTimeout, Request, StreamingEngine, cut_at_stop
 
 DEFAULT_TIMEOUT_S = 3600.0
 
@@ -48,7 +48,7 @@ def parse_choice(choice: dict[str, Any], stop_ids: set[int], encode: Callable[[s
     return Completion(ids, stopped or choice.get("finish_reason") == "stop")
 
 
-class OpenAIEngine(Engine):
+class OpenAIEngine(StreamingEngine):
     name = "openai"
 
     def __init__(self, url: str, model: str, *, stop_ids: set[int], encode: Callable[[str], list[int]],
@@ -61,6 +61,7 @@ class OpenAIEngine(Engine):
         self.model, self.stop_ids, self.encode = model, set(stop_ids), encode
         self.max_batch = max(1, int(max_batch))
         self.session = requests.Session()
+        self._deadline_for_posts: float | None = None
         if api_key:
             self.session.headers["Authorization"] = f"Bearer {api_key}"
         self.generate_calls = 0
@@ -72,40 +73,37 @@ class OpenAIEngine(Engine):
         response.raise_for_status()
         return parse_choice(response.json()["choices"][0], self.stop_ids, self.encode)
 
-    def generate(self, requests: Sequence[Request], *, follow_up: FollowUp | None = None,
-                 deadline: float | None = None) -> list[Completion]:
+    def _begin(self, requests: Sequence[Request]) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=self.max_batch)
+        self._running: dict[Future, str] = {}
+
+    def generate(self, requests: Sequence[Request], **kwargs: Any) -> list[Completion]:
+        self._deadline_for_posts = kwargs.get("deadline")
+        return super().generate(requests, **kwargs)
+
+    def _submit(self, rid: str, request: Request) -> None:
+        self._running[self._pool.submit(self._post, request, self._deadline_for_posts)] = rid
+
+    def _poll(self, timeout: float) -> list[tuple[str, Completion]]:
         import requests as http
 
-        results: list[Completion | None] = [None] * len(requests)
-        self.generate_calls += 1
-        pool = ThreadPoolExecutor(max_workers=min(self.max_batch, max(1, len(requests))))
-        running: dict[Future, tuple[int, int]] = {}
-        try:
-            for n, request in enumerate(requests):
-                running[pool.submit(self._post, request, deadline)] = (n, 0)
-            while running:
-                left = None if deadline is None else deadline - time.monotonic()
-                if left is not None and left <= 0:
-                    raise GenerationTimeout("the reasoning time limit passed during generation")
-                done, _ = wait(list(running), timeout=left, return_when=FIRST_COMPLETED)
-                for future in done:
-                    slot, part = running.pop(future)
-                    try:
-                        completion = future.result()
-                    except http.Timeout as exc:
-                        raise GenerationTimeout(f"the completions server did not answer in time: {exc}") from exc
-                    if part == 0:
-                        results[slot] = completion
-                        more = follow_up(slot, completion) if follow_up else None
-                        if more is not None:
-                            running[pool.submit(self._post, more, deadline)] = (slot, 1)
-                    else:
-                        results[slot].follow_up = completion  # type: ignore[union-attr]
-        finally:
-            for future in running:
-                future.cancel()
-            pool.shutdown(wait=False, cancel_futures=True)
-        return results  # type: ignore[return-value]
+        finished, _ = wait(list(self._running), timeout=timeout, return_when=FIRST_COMPLETED)
+        done = []
+        for future in finished:
+            rid = self._running.pop(future)
+            try:
+                done.append((rid, future.result()))
+            except http.Timeout as exc:
+                raise GenerationTimeout(f"the completions server did not answer in time: {exc}") from exc
+        return done
+
+    def _cancel(self, rids: list[str]) -> None:
+        for future in list(self._running):
+            future.cancel()
+
+    def _end(self) -> None:
+        self._running = {}
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
     def close(self) -> None:
         self.session.close()

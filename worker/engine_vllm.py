@@ -13,14 +13,11 @@ prefix (prompt + thinking) from the blocks the first part just wrote. vllm is im
 """
 from __future__ import annotations
 
-import itertools
 import logging
 import os
-import time
-from collections.abc import Sequence
 from typing import Any
 
-from worker.engine import Completion, Engine, FollowUp, GenerationTimeout, Request, cut_at_stop
+from worker.engine import Completion, ModelUnavailable, Request, StreamingEngine, cut_at_stop
 
 log = logging.getLogger("stepwise.reasoning")
 
@@ -61,7 +58,7 @@ def llm_kwargs(model_id: str, *, max_context: int, max_batch: int,
     }
 
 
-class VLLMEngine(Engine):
+class VLLMEngine(StreamingEngine):
     name = "vllm"
 
     def __init__(self, model_id: str, *, stop_ids: set[int], max_context: int, max_batch: int,
@@ -69,61 +66,40 @@ class VLLMEngine(Engine):
         try:
             from vllm import LLM
         except ImportError as exc:
-            from worker.runtime import ModelUnavailable
-
             raise ModelUnavailable(f"Reference reasoning is unavailable: STEPWISE_ENGINE=vllm but vllm is not "
                                    f"installed; {INSTALL_HINT}, or set STEPWISE_ENGINE=transformers.") from exc
         if local_only:  # no Hub look-ups or retries: the weights must already be here
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
         self.stop_ids = set(stop_ids)
         self.seed = seed
+        self.max_batch = max(1, int(max_batch))
         self.llm = LLM(**llm_kwargs(model_id, max_context=max_context, max_batch=max_batch, seed=seed or 0))
-        self._ids = itertools.count()
         self.generate_calls = 0
 
     def _params(self, request: Request):
         from vllm import SamplingParams
+        from vllm.sampling_params import RequestOutputKind
 
-        return SamplingParams(**sampling_kwargs(request, self.stop_ids))
+        # FINAL_ONLY: step() reports a request once, when it ends (the loop needs nothing else).
+        return SamplingParams(**sampling_kwargs(request, self.stop_ids), output_kind=RequestOutputKind.FINAL_ONLY)
 
-    def generate(self, requests: Sequence[Request], *, follow_up: FollowUp | None = None,
-                 deadline: float | None = None) -> list[Completion]:
+    def _submit(self, rid: str, request: Request) -> None:
         from vllm.inputs import TokensPrompt
 
-        engine = self.llm.llm_engine
-        pending: dict[str, tuple[int, int]] = {}
-        results: list[Completion | None] = [None] * len(requests)
-        self.generate_calls += 1
+        self.llm.llm_engine.add_request(rid, TokensPrompt(prompt_token_ids=list(request.prompt_ids)),
+                                        self._params(request))
 
-        def submit(slot: int, part: int, request: Request) -> None:
-            rid = f"r{next(self._ids)}"
-            pending[rid] = (slot, part)
-            engine.add_request(rid, TokensPrompt(prompt_token_ids=list(request.prompt_ids)), self._params(request))
+    def _poll(self, timeout: float) -> list[tuple[str, Completion]]:
+        """One engine step (a scheduled batch forward); the requests it finished."""
+        done = []
+        for output in self.llm.llm_engine.step():
+            if output.finished:
+                ids, stopped = cut_at_stop(output.outputs[0].token_ids, self.stop_ids)
+                done.append((output.request_id, Completion(ids, stopped or output.outputs[0].finish_reason == "stop")))
+        return done
 
-        for n, request in enumerate(requests):
-            submit(n, 0, request)
-        try:  # on a timeout, an error or a Celery signal, abort what is still running
-            while pending:
-                if deadline is not None and time.monotonic() >= deadline:
-                    raise GenerationTimeout("the reasoning time limit passed during generation")
-                for output in engine.step():
-                    if not output.finished or output.request_id not in pending:
-                        continue
-                    slot, part = pending.pop(output.request_id)
-                    ids, stopped = cut_at_stop(output.outputs[0].token_ids, self.stop_ids)
-                    stopped = stopped or output.outputs[0].finish_reason == "stop"
-                    done = Completion(ids, stopped)
-                    if part == 0:
-                        results[slot] = done
-                        more = follow_up(slot, done) if follow_up else None
-                        if more is not None:
-                            submit(slot, 1, more)
-                    else:
-                        results[slot].follow_up = done  # type: ignore[union-attr]
-        finally:
-            if pending:
-                engine.abort_request(list(pending))
-        return results  # type: ignore[return-value]
+    def _cancel(self, rids: list[str]) -> None:
+        self.llm.llm_engine.abort_request(rids)
 
     def close(self) -> None:
         llm, self.llm = getattr(self, "llm", None), None

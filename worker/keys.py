@@ -8,12 +8,9 @@ model again, and any change that would change a reference gives a new key.
 from __future__ import annotations
 
 import hashlib
-import json
-import re
-import unicodedata
 from typing import Any
 
-_SPACE = re.compile(r"\s+")
+from store.refkeys import normalise_statement, reference_cache_key, statement_hash  # the intake needs them too
 
 # Everything that changes a reference: the sampling settings, the agreement a "ready" answer
 # needs, the prompt and budget-forcing texts (a digest, so editing a text changes every key), and
@@ -37,13 +34,8 @@ def vote_version() -> str:
     return f"{VOTE_RULES}/grader-{GRADER_VERSION}"
 
 
-def normalise_statement(statement: str) -> str:
-    """NFC, trimmed, every run of whitespace one space; case and symbols are kept (math is case-sensitive)."""
-    return _SPACE.sub(" ", unicodedata.normalize("NFC", statement or "")).strip()
 
 
-def statement_hash(statement: str) -> str:
-    return hashlib.sha256(normalise_statement(statement).encode("utf-8")).hexdigest()
 
 
 def generation_settings(settings: Any) -> dict[str, Any]:
@@ -60,19 +52,6 @@ def generation_settings(settings: Any) -> dict[str, Any]:
     }
 
 
-def reference_cache_key(statement: str, model_id: str, gen_settings: dict[str, Any]) -> tuple[str, str]:
-    """(cache_key, statement_hash), both sha256 hex: the key covers statement, model id and settings.
-
-    Pass `generation_settings(settings)`: it holds every field of KEY_FIELDS (an empty dict is the
-    "no model on this install" row)."""
-    s_hash = statement_hash(statement)
-    canonical = {k: gen_settings[k] for k in sorted(gen_settings)}
-    payload = json.dumps(
-        {"statement": s_hash, "model": model_id.strip(), "settings": canonical},
-        sort_keys=True,
-        separators=(",", ":"),
-    )
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest(), s_hash
 
 
 __all__ = [

@@ -9,10 +9,8 @@ Safe to run twice: a delivery that finds nothing claimable does nothing. No torc
 """
 from __future__ import annotations
 
-import json
 import logging
 import time
-from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
@@ -29,6 +27,7 @@ from worker.voting import vote
 log = logging.getLogger("stepwise.reasoning")
 
 DEADLINE_MARGIN = 0.9  # the generation deadline is this share of the lease: a live worker always ends first
+REFILL_SHARE = 0.5  # new problems join a running batch only in this first share of the lease
 
 _logged_unavailable: set[str] = set()
 
@@ -48,36 +47,45 @@ def solve_reference(
     without it the FatalDeviceError is raised to the caller.
     """
     lease_s = float(settings.reasoning_time_limit)
-    with db.transaction() as session:
-        claims = rows.claim_batch(session, reference_id, limit=int(settings.batch_size), lease_s=lease_s)
-    if not claims:
-        log.info("reasoning.skipped reference_id=%s", reference_id,
-                 extra={"event": "reasoning.skipped", "reference_id": reference_id})
-        return {}
-    ids = [c.id for c in claims]
-    log.info("reasoning.claimed reference_id=%s batch=%s", reference_id, ids,
-             extra={"event": "reasoning.claimed", "reference_id": reference_id, "batch": ids})
-    deadline = time.monotonic() + lease_s * DEADLINE_MARGIN
-
     from worker.runtime import ModelUnavailable, get_runner
 
     runner = runner or get_runner(settings)
-    try:
+    try:  # load before claiming: a worker that is still loading holds no rows
         runner.ensure_ready()
     except ModelUnavailable as exc:
         if exc.message not in _logged_unavailable:  # say it once per process, clearly
             _logged_unavailable.add(exc.message)
             log.error("reasoning.model_unavailable %s", exc.message,
                       extra={"event": "reasoning.model_unavailable", "reference_id": reference_id})
-        return _finish(claims, {i: _failure(ReferenceStatus.unavailable, exc.message) for i in ids}, enqueue_grading)
-
+        unavailable = exc
+    except FatalDeviceError as exc:  # no rows are held yet: restart the process and let a fresh one load
+        log.critical("reasoning.device_error at load: %s", exc, extra={"event": "reasoning.device_error"})
+        if exit_process is None:
+            raise
+        exit_process(1)
+        return {}
+    else:
+        unavailable = None
+    with db.transaction() as session:
+        claims = rows.claim_batch(session, reference_id, limit=int(settings.batch_size), lease_s=lease_s)
+    if not claims:
+        log.info("reasoning.skipped reference_id=%s", reference_id,
+                 extra={"event": "reasoning.skipped", "reference_id": reference_id})
+        return {}
+    log.info("reasoning.claimed reference_id=%s batch=%s", reference_id, [c.id for c in claims],
+             extra={"event": "reasoning.claimed", "reference_id": reference_id, "batch": [c.id for c in claims]})
+    deadline = time.monotonic() + lease_s * DEADLINE_MARGIN
+    stream = _Stream(claims, settings, runner, enqueue_grading, lease_s)
+    if unavailable is not None:
+        stream.fail(ReferenceStatus.unavailable, unavailable.message)
+        return stream.statuses
     try:
-        outcomes = _generate(claims, settings, runner, deadline)
+        runner.run([stream.job(c) for c in claims], more=stream.more, on_done=stream.done, deadline=deadline)
     except FatalDeviceError as exc:
-        log.critical("reasoning.device_error batch=%s: %s", ids, exc,
+        log.critical("reasoning.device_error batch=%s: %s", stream.open_ids, exc,
                      extra={"event": "reasoning.device_error", "reference_id": reference_id})
         with db.transaction() as session:
-            retry, failed = rows.release_after_crash(session, claims, str(exc))
+            retry, failed = rows.release_after_crash(session, stream.open_claims(), str(exc))
         if failed:  # their waiting submissions go to teacher review now
             _resume(failed, enqueue_grading)
         if exit_process is None:
@@ -88,48 +96,82 @@ def solve_reference(
             except Exception:  # the broker may be gone too; the stale-lease rule recovers
                 log.exception("reasoning.requeue_failed reference_id=%s", row_id)
         exit_process(1)
-        return {}
+        return stream.statuses
     except GenerationTimeout as exc:
-        log.error("reasoning.timeout batch=%s: %s", ids, exc, extra={"event": "reasoning.timeout"})
+        log.error("reasoning.timeout batch=%s: %s", stream.open_ids, exc, extra={"event": "reasoning.timeout"})
         message = f"time limit: {exc} (STEPWISE_REASONING_TIME_LIMIT={settings.reasoning_time_limit}s)"
-        return _finish(claims, {i: _failure(ReferenceStatus.failed, message) for i in ids}, enqueue_grading)
+        stream.fail(ReferenceStatus.failed, message)
+        return stream.statuses
     except (SoftTimeLimitExceeded, Exception) as exc:
-        log.exception("reasoning.failed batch=%s", ids, extra={"event": "reasoning.failed", "reference_id": reference_id})
-        error = f"{type(exc).__name__}: {exc}"[:2000]
-        _finish(claims, {i: _failure(ReferenceStatus.failed, error) for i in ids}, enqueue_grading)
+        log.exception("reasoning.failed batch=%s", stream.open_ids,
+                      extra={"event": "reasoning.failed", "reference_id": reference_id})
+        stream.fail(ReferenceStatus.failed, f"{type(exc).__name__}: {exc}"[:2000])
         raise
-    return _finish(claims, outcomes, enqueue_grading)
+    log.info("reasoning.generated batch=%s seconds=%.2f", sorted(stream.statuses), time.monotonic() - stream.started,
+             extra={"event": "reasoning.generated"})
+    return stream.statuses
 
 
 def _failure(status: ReferenceStatus, error: str) -> dict:
     return {"status": status.value, "error": error}
 
 
-def _generate(claims: list, settings: Any, runner: Any, deadline: float) -> dict[int, dict]:
-    """One runner call per distinct generation setting (normally exactly one)."""
-    groups: dict[str, list] = defaultdict(list)
-    for claim in claims:
-        gen = claim.settings or generation_settings(settings)
-        groups[json.dumps(gen, sort_keys=True)].append((claim, gen))
-    outcomes: dict[int, dict] = {}
-    for members in groups.values():
-        gen = members[0][1]
-        started = time.perf_counter()
-        results = runner.generate(
-            [claim.statement for claim, _gen in members],
-            samples=int(gen.get("samples", settings.samples)),
-            max_new_tokens=int(gen.get("max_new_tokens", settings.max_new_tokens)),
-            temperature=float(gen.get("temperature", settings.temperature)),
-            top_p=float(gen.get("top_p", settings.top_p)),
-            repetition_penalty=float(gen.get("repetition_penalty", settings.repetition_penalty)),
-            deadline=deadline,
-        )
-        log.info("reasoning.generated batch=%s samples=%s seconds=%.2f", [c.id for c, _g in members],
-                 gen.get("samples"), time.perf_counter() - started, extra={"event": "reasoning.generated"})
-        for (claim, gen_used), samples in zip(members, results):
-            agreement = float(gen_used.get("agreement", settings.agreement))
-            outcomes[claim.id] = outcome(samples, gen_used, runner.model_id, agreement)
-    return outcomes
+class _Stream:
+    """The rows of one worker run: jobs for the runner, refills from the queue, each outcome stored
+    the moment its samples end (its waiting submissions graded at once, not at the end of the batch)."""
+
+    def __init__(self, claims: list, settings: Any, runner: Any, enqueue_grading: Callable[[int], Any],
+                 lease_s: float) -> None:
+        self.settings, self.runner, self.enqueue_grading, self.lease_s = settings, runner, enqueue_grading, lease_s
+        self.claims = {c.id: c for c in claims}
+        self.open = set(self.claims)
+        self.statuses: dict[int, str] = {}
+        self.started = time.monotonic()
+        # New problems join only in the first part of the lease, so the last ones end before the deadline.
+        self.refill_until = self.started + lease_s * REFILL_SHARE
+
+    @property
+    def open_ids(self) -> list[int]:
+        return sorted(self.open)
+
+    def open_claims(self) -> list:
+        return [self.claims[i] for i in self.open_ids]
+
+    def gen(self, claim: Any) -> dict:
+        return claim.settings or generation_settings(self.settings)
+
+    def job(self, claim: Any) -> Any:
+        from worker.runtime import Job
+
+        gen = self.gen(claim)
+        return Job.of(claim.id, claim.statement, self.settings, samples=gen.get("samples"),
+                      max_new_tokens=gen.get("max_new_tokens"), temperature=gen.get("temperature"),
+                      top_p=gen.get("top_p"), repetition_penalty=gen.get("repetition_penalty"))
+
+    def more(self, wanted: int) -> list:
+        """Claim up to `wanted` more rows (most urgent first) while the lease leaves time for them."""
+        if wanted <= 0 or time.monotonic() >= self.refill_until:
+            return []
+        with db.transaction() as session:
+            claims = rows.claim_batch(session, None, limit=wanted, lease_s=self.lease_s)
+        for claim in claims:
+            self.claims[claim.id] = claim
+            self.open.add(claim.id)
+        if claims:
+            log.info("reasoning.claimed_more batch=%s", [c.id for c in claims], extra={"event": "reasoning.claimed"})
+        return [self.job(c) for c in claims]
+
+    def done(self, row_id: int, samples: list) -> None:
+        claim = self.claims[row_id]
+        gen = self.gen(claim)
+        result = outcome(samples, gen, self.runner.model_id, float(gen.get("agreement", self.settings.agreement)))
+        self.statuses.update(_finish([claim], {row_id: result}, self.enqueue_grading))
+        self.open.discard(row_id)
+
+    def fail(self, status: ReferenceStatus, error: str) -> None:
+        claims = self.open_claims()
+        self.statuses.update(_finish(claims, {c.id: _failure(status, error) for c in claims}, self.enqueue_grading))
+        self.open.clear()
 
 
 def outcome(samples: list, gen: dict, model_id: str, agreement_needed: float) -> dict:

@@ -16,15 +16,17 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from worker.engine import (
-    GREEDY,
     Completion,
     Engine,
     FatalDeviceError,
     GenerationTimeout,
+    ModelUnavailable,
     Request,
     Sampling,
     choose_engine,
@@ -47,16 +49,10 @@ log = logging.getLogger("stepwise.reasoning")
 
 DEFAULT_MODEL = "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"
 DOWNLOAD_COMMAND = f"huggingface-cli download {DEFAULT_MODEL}"
-WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+WEIGHT_FILES = (
+    "model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json",
+)
 UNAVAILABLE_RETRY_S = 300.0  # a worker re-checks for weights this often instead of on every task
-
-
-class ModelUnavailable(Exception):
-    """The model cannot run here (weights, libraries or GPU missing); `message` says what to do."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 def _download_command(model_id: str) -> str:
@@ -223,7 +219,8 @@ class ModelRunner:
         self.engine = self._make_engine(kind, device, local_only)
         self.load_time_s = time.perf_counter() - started
         log.info("reasoning.model_loaded model=%s engine=%s device=%s dtype=%s load_s=%.1f", self.model_id, kind,
-                 device, self.dtype, self.load_time_s, extra={"event": "reasoning.model_loaded", "model": self.model_id})
+                 device, self.dtype, self.load_time_s,
+                 extra={"event": "reasoning.model_loaded", "model": self.model_id})
 
     def _load_tokenizer(self, local_only: bool) -> Any:
         from transformers import AutoTokenizer
@@ -231,7 +228,8 @@ class ModelRunner:
         try:
             tokenizer = AutoTokenizer.from_pretrained(self.model_id, local_files_only=local_only)
         except (OSError, ValueError) as exc:
-            raise ModelUnavailable(unavailable_message(self.model_id, f"loading {self.model_id} failed ({exc})")) from exc
+            why = unavailable_message(self.model_id, f"loading {self.model_id} failed ({exc})")
+            raise ModelUnavailable(why) from exc
         tokenizer.padding_side = "left"
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
@@ -246,7 +244,8 @@ class ModelRunner:
         try:
             model = AutoModelForCausalLM.from_pretrained(self.model_id, dtype=dtype, local_files_only=local_only)
         except (OSError, ValueError) as exc:
-            raise ModelUnavailable(unavailable_message(self.model_id, f"loading {self.model_id} failed ({exc})")) from exc
+            why = unavailable_message(self.model_id, f"loading {self.model_id} failed ({exc})")
+            raise ModelUnavailable(why) from exc
         model.to(device)
         model.eval()
         stops = model.generation_config.eos_token_id
@@ -312,7 +311,14 @@ class ModelRunner:
                 logits = self.model(input_ids=torch.tensor([ids], device=self.device)).logits[0, -1]
             if not bool(torch.isfinite(logits).all()):
                 raise FatalDeviceError(f"{self.model_id} produced non-finite logits on {self.device} ({self.dtype})")
-        self._call_engine([Request.of(ids, 4, GREEDY)], None, None)
+        # The configured sampling, so a continuous-batching manager starts with the defaults it keeps.
+        sampling = Sampling(temperature=float(self.settings.temperature), top_p=float(self.settings.top_p))
+        try:
+            self._call_engine([Request.of(ids, 4, sampling)], None, None)
+        except OSError as exc:  # a completions server that is down or unreachable (requests errors are OSErrors)
+            raise ModelUnavailable(f"Reference reasoning is unavailable: the completions server at "
+                                   f"{getattr(self.settings, 'engine_url', '')} did not answer ({exc}). Start it "
+                                   "(`vllm serve MODEL`) or set STEPWISE_ENGINE=transformers.") from exc
         self.warmup_s = time.perf_counter() - started
         return self.warmup_s
 
@@ -326,7 +332,11 @@ class ModelRunner:
                     raise self.unavailable
                 self.state = "new"
             self.load()
-            self.warmup()
+            try:
+                self.warmup()
+            except ModelUnavailable as exc:  # e.g. the completions server is down: re-checked later
+                self.state, self.unavailable, self._unavailable_at = "unavailable", exc, time.monotonic()
+                raise
             return self
 
     @property
@@ -383,18 +393,81 @@ class ModelRunner:
 
         `deadline` (time.monotonic()) stops the generation loop: GenerationTimeout."""
         s = self.settings
-        k = max(1, int(samples if samples is not None else s.samples))
-        budget = int(max_new_tokens if max_new_tokens is not None else s.max_new_tokens)
-        sampling = Sampling(
-            temperature=float(s.temperature if temperature is None else temperature),
-            top_p=float(s.top_p if top_p is None else top_p),
-            repetition_penalty=float(s.repetition_penalty if repetition_penalty is None else repetition_penalty),
-        )
-        if not problems:
-            return []
+        job = Job.of(None, "", s, samples=samples, max_new_tokens=max_new_tokens, temperature=temperature,
+                     top_p=top_p, repetition_penalty=repetition_penalty)
+        jobs = [replace(job, key=n, statement=p) for n, p in enumerate(problems)]
+        done = self.run(jobs, deadline=deadline)
+        return [done[n] for n in range(len(problems))]
+
+    def run(self, jobs: list[Job], *, more: Callable[[int], list[Job]] | None = None,
+            on_done: Callable[[Any, list[Sample]], Any] | None = None,
+            deadline: float | None = None) -> dict[Any, list[Sample]]:
+        """Solve `jobs` (k samples each) in one engine run; returns {job.key: samples}.
+
+        `more(n)` is asked for up to n further jobs whenever enough sequence slots are idle (a worker
+        streams new problems into the running batch), and `on_done(key, samples)` is called the
+        moment a job's last sample ends, so its result can be stored while others still run."""
+        if not jobs:
+            return {}
         with self._lock:
             self.ensure_ready()
-            return self._generate(problems, k, budget, sampling, deadline)
+            return self._run(jobs, more, on_done, deadline)
+
+    def _run(self, jobs: list[Job], more: Any, on_done: Any, deadline: float | None) -> dict[Any, list[Sample]]:
+        thinking = self.thinking
+        slot_job: list[int] = []  # engine slot -> index into `queued`
+        slot_request: list[Request] = []
+        queued: list[Job] = []
+        prompts: list[list[int]] = []
+        submitted_at: list[float] = []
+        finished: list[list[tuple[int, Sample]]] = []
+        suffixes: dict[int, str] = {}
+        per_job = max(job.samples for job in jobs)
+
+        def expand(new_jobs: list[Job]) -> list[Request]:
+            requests = []
+            for job in new_jobs:
+                index = len(queued)
+                queued.append(job)
+                prompts.append(self._encode(self.prompt(job.statement)))
+                submitted_at.append(time.monotonic())
+                finished.append([])
+                for _ in range(job.samples):
+                    request = Request.of(prompts[index], job.max_new_tokens, job.sampling)
+                    slot_job.append(index)
+                    slot_request.append(request)
+                    requests.append(request)
+            return requests
+
+        def refill(free: int) -> list[Request] | None:
+            wanted = free // per_job
+            if more is None or wanted == 0:
+                return None
+            return expand(list(more(wanted)))
+
+        def follow_up(slot: int, first: Completion) -> Request | None:
+            """Budget forcing: close the thinking and ask for the boxed answer, continuing this sequence."""
+            text = self._decode(first.token_ids)
+            truncated = not first.stopped
+            answer = extract_answer(text, truncated=truncated, thinking=thinking)
+            suffix = forcing_suffix(text, truncated, answer, thinking=thinking)
+            if suffix is None:
+                return None
+            suffixes[slot] = suffix
+            request = slot_request[slot]
+            forced = Sampling(temperature=0.0, top_p=1.0, repetition_penalty=request.sampling.repetition_penalty)
+            return Request.of(request.prompt_ids + tuple(first.token_ids) + tuple(self._encode(suffix)),
+                              self.forced_tokens, forced)
+
+        def on_complete(slot: int, done: Completion) -> None:
+            index = slot_job[slot]
+            finished[index].append((slot, self._sample(done, suffixes.get(slot), len(prompts[index]),
+                                                       submitted_at[index], thinking)))
+            if len(finished[index]) == queued[index].samples and on_done is not None:
+                on_done(queued[index].key, [sample for _slot, sample in sorted(finished[index])])
+
+        self._call_engine(expand(jobs), follow_up, deadline, refill, on_complete)
+        return {job.key: [sample for _slot, sample in sorted(finished[n])] for n, job in enumerate(queued)}
 
     def prompt(self, problem: str) -> str:
         """The prompt this model gets: into <think> for a reasoning model, plain otherwise."""
@@ -407,11 +480,13 @@ class ModelRunner:
         text = self.tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
         return text.replace("\x00", "\ufffd")  # PostgreSQL text cannot hold NUL
 
-    def _call_engine(self, requests: list[Request], follow_up: Any, deadline: float | None) -> list[Completion]:
+    def _call_engine(self, requests: list[Request], follow_up: Any, deadline: float | None, refill: Any = None,
+                     on_complete: Any = None) -> list[Completion]:
         assert self.engine is not None
         self.generate_calls += 1
         try:
-            return self.engine.generate(requests, follow_up=follow_up, deadline=deadline)
+            return self.engine.generate(requests, follow_up=follow_up, deadline=deadline, refill=refill,
+                                        on_complete=on_complete)
         except (GenerationTimeout, FatalDeviceError):
             raise
         except Exception as exc:
@@ -419,48 +494,47 @@ class ModelRunner:
                 raise FatalDeviceError(f"{type(exc).__name__}: {exc}") from exc
             raise
 
-    def _generate(self, problems: list[str], k: int, budget: int, sampling: Sampling,
-                  deadline: float | None) -> list[list[Sample]]:
-        started = time.monotonic()
-        prompt_ids = [self._encode(self.prompt(p)) for p in problems]
-        thinking = self.thinking
-        jobs = [i for i in range(len(problems)) for _ in range(k)]
-        requests = [Request.of(prompt_ids[i], budget, sampling) for i in jobs]
-        forced = Sampling(temperature=0.0, top_p=1.0, repetition_penalty=sampling.repetition_penalty)
-        suffixes: dict[int, str] = {}
-
-        def follow_up(n: int, first: Completion) -> Request | None:
-            """Budget forcing: close the thinking and ask for the boxed answer, continuing this sequence."""
-            text = self._decode(first.token_ids)
-            truncated = not first.stopped
+    def _sample(self, done: Completion, suffix: str | None, prompt_tokens: int, started: float,
+                thinking: bool) -> Sample:
+        """One finished sequence as a Sample: its text (forcing included), its answer, its usage."""
+        text = self._decode(done.token_ids)
+        truncated = not done.stopped
+        if done.follow_up is not None:
+            tail = self._decode(done.follow_up.token_ids)
+            # The answer is what the model wrote when asked for it, and only if it closed the box.
+            answer = extract_answer(THINK_CLOSE + "\n\n" + FORCE_ANSWER + tail, truncated=not done.follow_up.stopped)
+            text = text + (suffix or "") + tail
+        else:
             answer = extract_answer(text, truncated=truncated, thinking=thinking)
-            suffix = forcing_suffix(text, truncated, answer, thinking=thinking)
-            if suffix is None:
-                return None
-            suffixes[n] = suffix
-            return Request.of(requests[n].prompt_ids + tuple(first.token_ids) + tuple(self._encode(suffix)),
-                              self.forced_tokens, forced)
+        if answer is None and truncated:
+            text += NO_ANSWER_NOTE
+        self.generated_tokens += done.generated_tokens
+        return Sample(text=text, answer=answer, completion_tokens=done.generated_tokens, truncated=truncated,
+                      forced=done.follow_up is not None, prompt_tokens=prompt_tokens,
+                      latency_s=max(1e-6, done.last.finished_at - started))
 
-        completions = self._call_engine(requests, follow_up, deadline)
-        results: list[list[Sample]] = [[] for _ in problems]
-        for n, (i, done) in enumerate(zip(jobs, completions)):
-            text = self._decode(done.token_ids)
-            truncated = not done.stopped
-            if done.follow_up is not None:
-                tail = self._decode(done.follow_up.token_ids)
-                # The answer is what the model wrote when asked for it, and only if it closed the box.
-                answer = extract_answer(THINK_CLOSE + "\n\n" + FORCE_ANSWER + tail, truncated=not done.follow_up.stopped)
-                text = text + suffixes[n] + tail
-            else:
-                answer = extract_answer(text, truncated=truncated, thinking=thinking)
-            if answer is None and truncated:
-                text += NO_ANSWER_NOTE
-            results[i].append(Sample(
-                text=text, answer=answer, completion_tokens=done.generated_tokens, truncated=truncated,
-                forced=done.follow_up is not None, prompt_tokens=len(prompt_ids[i]),
-                latency_s=max(1e-6, done.last.finished_at - started)))
-            self.generated_tokens += done.generated_tokens
-        return results
+
+@dataclass(frozen=True)
+class Job:
+    """One problem to solve: `samples` sequences of up to `max_new_tokens` with `sampling`."""
+
+    key: Any
+    statement: str
+    samples: int
+    max_new_tokens: int
+    sampling: Sampling
+
+    @classmethod
+    def of(cls, key: Any, statement: str, settings: Any, *, samples: int | None = None,
+           max_new_tokens: int | None = None, temperature: float | None = None, top_p: float | None = None,
+           repetition_penalty: float | None = None) -> Job:
+        """A job with `settings`' generation values, each overridable (None keeps the setting)."""
+        def pick(value: Any, name: str) -> Any:
+            return getattr(settings, name) if value is None else value
+
+        return cls(key, statement, max(1, int(pick(samples, "samples"))), int(pick(max_new_tokens, "max_new_tokens")),
+                   Sampling(temperature=float(pick(temperature, "temperature")), top_p=float(pick(top_p, "top_p")),
+                            repetition_penalty=float(pick(repetition_penalty, "repetition_penalty"))))
 
 
 _runner: ModelRunner | None = None

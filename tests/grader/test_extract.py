@@ -102,7 +102,7 @@ def test_nested_boxes_are_linear_time_and_bounded():
     text = "</think> " + "\\boxed{" * 3000 + "1" + "}" * 3000      # 24 KB of nested boxes
     t = time.perf_counter()
     out = extract_final_answer(text)
-    assert time.perf_counter() - t < 0.2
+    assert time.perf_counter() - t < 1.0       # about 10 ms on an idle machine
     assert out is None or len(out) <= 20_000    # longer than any answer: not an answer
 
 

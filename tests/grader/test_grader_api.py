@@ -75,7 +75,7 @@ KEYS = [
     ("[1, 3)", True, "\\left[1, 3\\right)"), ("x = = 3", False, ""), ("", False, ""),
     ("   ", False, ""), ("(1 + 2", False, ""), ("\\foo{1}", False, ""), ("1/0", False, ""),
     ("x > 2", True, "x > 2"), ("\\boxed{5", False, ""),
-    ("east", True, "\\text{east}"), ("\\text{Evelyn}", True, "\\text{evelyn}"), ("(B)", True, "\\text{(B)}"),
+    ("east", True, "\\text{east}"), ("\\text{Evelyn}", True, "\\text{Evelyn}"), ("(B)", True, "\\text{(B)}"),
     ("52_8", True, "52_{8}"), ("7:32", True, "7:32"), ("2.5 m", True, "2.5\\,\\mathrm{m}"),
     ("50.3 cm^2", True, "\\mathrm{cm^{2}}"), ("90^\\circ", True, "90^{\\circ}"), ("ab", True, "a b"),
 ]
@@ -211,7 +211,7 @@ def test_steps_total_budget_is_shared():
     lines = ["*".join(["3^{%d}" % (15000 + 11 * i + j * 3) for i in range(300)]) for j in range(8)]
     t = time.perf_counter()
     r = check_steps(lines, {"timeout": 5}, timeout=0.3)
-    assert time.perf_counter() - t < 0.3 + 0.5
+    assert time.perf_counter() - t < 0.3 + 1.5
     assert any(s.status == "timeout" for s in r.steps)
     assert len(r.steps) == len(lines)
 

@@ -43,15 +43,20 @@ def enqueued(monkeypatch):
     import tasks
 
     calls: dict[str, list[int]] = {"grading": [], "passback": []}
-    monkeypatch.setattr(tasks, "enqueue_grading", lambda sid: calls["grading"].append(sid) or f"g-{sid}")
-    monkeypatch.setattr(tasks, "enqueue_passback", lambda sid: calls["passback"].append(sid) or f"p-{sid}")
+    names = {tasks.GRADE_TASK: "grading", tasks.PASSBACK_TASK: "passback"}
+
+    def send(task_name, ids, **_options):
+        calls[names[task_name]].extend(ids)
+        return []
+
+    monkeypatch.setattr(tasks, "send", send)
     return calls
 
 
 @pytest.fixture
 def lti_integration(app, session, teacher, settings, platform, client):
     """An LTI 1.3 integration registered with the test platform; returns (integration, secret)."""
-    from store.lms import create_integration
+    from lms import create_integration
     from store.models import Teacher
 
     row = session.get(Teacher, teacher.id)
@@ -76,5 +81,6 @@ def assignment(session, teacher):
         {"statement": "Expand (x+1)^2", "answer": "x**2 + 2*x + 1", "points": 2},
     ])
     assignment, _ = create_assignment(session, row, "Homework 1", problems)
+    session.commit()
     return assignment
 

@@ -7,7 +7,7 @@ import time
 
 from sqlalchemy import func, select
 
-from store.lms import crypto
+from lms import crypto
 
 
 def event(assignment_id, external_id="lms-sub-1", **data):
@@ -72,6 +72,7 @@ def graded_submission(session, integration, assignment, *, score=3.0, status="gr
         source=Source.lms, external_id=f"{integration.public_id}:{external_id}", callback_url=callback_url,
         integration_id=integration.id, lms_context=context,
     )
+    session.commit()
     set_grade(session, sub, score=score, status=status)
     return sub
 

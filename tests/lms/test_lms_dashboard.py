@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 
 from lms_helpers import csrf_from, login
+
 from store.lms import Integration
 
 
@@ -23,7 +24,7 @@ def test_create_integration_shows_secret_once(client, session, teacher, settings
     row = session.query(Integration).one()
     assert row.allowed_hosts == ["canvas.school.example"] and secret not in row.secret_encrypted
     assert secret not in client.get("/lms/integrations").get_data(as_text=True)
-    from store.lms.integrations import webhook_secret
+    from lms.integrations import webhook_secret
 
     assert webhook_secret(row, settings) == secret
 

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from lms_helpers import csrf_from, graded_submission, login, set_grade
-from store.lms import Backoff, Delivery, deliver
-from store.lms.passback import scores_url
+from lms import Backoff, Delivery, deliver
+from lms.passback import scores_url
 
 FAST = Backoff(base=0.01, cap=0.05, max_attempts=4)
 
@@ -61,8 +61,10 @@ def test_unchanged_grade_is_not_posted_again(session, settings, platform, lti_in
 
 
 def test_task_retries_after_500s_then_succeeds(app, session, settings, platform, lti_integration, assignment):
-    from tasks.lms import passback
+    import tasks.lms  # noqa: F401  (registers the task on every app)
+    from tasks import PASSBACK_TASK
 
+    passback = app.extensions["celery"].tasks[PASSBACK_TASK]  # bound to this app's settings
     integration, _ = lti_integration
     sub = graded_submission(session, integration, assignment, lineitem=platform.lineitem(1))
     platform.score_plan.extend([500, 503])
@@ -108,8 +110,10 @@ def test_client_errors_fail_without_retry(session, settings, platform, lti_integ
 
 
 def test_retries_are_capped(app, session, settings, platform, lti_integration, assignment):
-    from tasks.lms import passback
+    import tasks.lms  # noqa: F401  (registers the task on every app)
+    from tasks import PASSBACK_TASK
 
+    passback = app.extensions["celery"].tasks[PASSBACK_TASK]  # bound to this app's settings
     integration, _ = lti_integration
     sub = graded_submission(session, integration, assignment, lineitem=platform.lineitem(1))
     platform.score_plan.extend([500] * 10)

@@ -8,7 +8,7 @@ import pytest
 
 from lms_helpers import counts, deliver_webhook, event, now
 from store.lms import Integration
-from store.lms import crypto
+from lms import crypto
 from store.models import Submission
 
 EMPTY = {"Submission": 0, "Answer": 0, "Job": 0}
@@ -114,6 +114,7 @@ def test_assignment_of_another_teacher_is_404(client, session, lti_integration, 
 
     other, _ = create_teacher("other@school.test", "pw-other-teacher")
     theirs, _ = create_assignment(session, other, "Theirs", parse_problems([{"statement": "1+1", "answer": "2"}]))
+    session.commit()
     integration, secret = lti_integration
     response = deliver_webhook(client, integration, secret, event(theirs.id))
     assert response.status_code == 404

@@ -99,3 +99,20 @@ def test_openai_engine_runs_requests_and_follow_ups(tiny_runner, completions_ser
     with pytest.raises(GenerationTimeout):
         engine.generate([Request.of(prompt, 999)], deadline=time.monotonic() + 0.5)
     engine.close()
+
+
+def test_a_completions_server_that_is_down_makes_the_model_unavailable(tiny_model_path, settings_factory):
+    import socket
+
+    from worker.runtime import ModelRunner, ModelUnavailable
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    runner = ModelRunner(settings_factory(tiny_model_path, engine="openai", engine_url=f"http://127.0.0.1:{port}"))
+    with pytest.raises(ModelUnavailable, match="did not answer"):
+        runner.ensure_ready()
+    assert runner.health()["state"] == "unavailable"
+    with pytest.raises(ModelUnavailable):  # cached: not asked again on every task
+        runner.ensure_ready()
+    runner.shutdown()

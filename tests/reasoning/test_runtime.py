@@ -87,13 +87,13 @@ def test_generate_samples_and_budget_forcing(tiny_runner, monkeypatch):
     follow_ups = []
     real = tiny_runner.engine.generate
 
-    def recording(requests, *, follow_up=None, deadline=None):
+    def recording(requests, *, follow_up=None, **kwargs):
         def spy(n, done):
             more = follow_up(n, done)
             follow_ups.append((requests[n], done, more))
             return more
 
-        return real(requests, follow_up=spy, deadline=deadline)
+        return real(requests, follow_up=spy, **kwargs)
 
     monkeypatch.setattr(tiny_runner.engine, "generate", recording)
     calls = tiny_runner.generate_calls
@@ -107,7 +107,9 @@ def test_generate_samples_and_budget_forcing(tiny_runner, monkeypatch):
             # a random model never stops within 10 tokens: the thinking is closed and an answer asked for
             if s.truncated:
                 assert s.forced
-                assert FORCE_CLOSE_THINKING + FORCE_ANSWER in s.text
+                head = s.text.split(FORCE_ANSWER)[0]
+                # closed by forcing, or by the (random) model itself before the budget ran out
+                assert head.endswith(FORCE_CLOSE_THINKING) or "</think>" in head.removesuffix("\n\n")
                 assert s.text.count("</think>") >= 1
                 assert 10 < s.completion_tokens <= 10 + tiny_runner.forced_tokens
                 assert (s.answer is not None) or s.text.endswith(NO_ANSWER_NOTE)
@@ -226,3 +228,49 @@ def test_get_runner_is_cached_per_process_and_lazy(tiny_model_path, tmp_path, se
     assert get_runner(settings) is first
     other = get_runner(settings_factory(tmp_path / "elsewhere"))
     assert other is not first and first.state == "closed"
+
+
+def test_run_streams_new_problems_into_the_running_batch(tiny_runner, monkeypatch):
+    """A problem handed over mid-run (an interactive one, say) starts at once and is reported as soon
+    as its samples end, while a long one is still generating: one engine run, no batch boundary."""
+    from worker.runtime import Job
+
+    monkeypatch.setattr(tiny_runner.engine, "stop_ids", {-1})  # lengths exactly as asked
+    long_job = Job("nightly", PROBLEMS[1], 2, 120, Sampling(temperature=0.6, top_p=0.95))
+    short_job = Job("interactive", PROBLEMS[0], 2, 3, Sampling(temperature=0.6, top_p=0.95))
+    handed, order = [], []
+
+    def more(n):
+        handed.append(n)
+        return [short_job] if len(handed) == 1 else []
+
+    calls = tiny_runner.generate_calls
+    done = tiny_runner.run([long_job], more=more, on_done=lambda key, samples: order.append((key, len(samples))))
+    assert tiny_runner.generate_calls - calls == 1
+    assert order == [("interactive", 2), ("nightly", 2)]  # the late short problem finished first
+    assert set(done) == {"nightly", "interactive"} and handed[0] >= 2
+    assert all(s.completion_tokens == 3 + (tiny_runner.forced_tokens if s.forced else 0) for s in done["interactive"])
+    assert max(s.latency_s for s in done["interactive"]) < max(s.latency_s for s in done["nightly"])
+
+
+def test_budget_forcing_reuses_the_cached_prefix(tiny_runner, monkeypatch):
+    """The forced continuation is served from the pages its first part left in the prefix cache:
+    only the forcing text (and the last partial page) is prefilled again."""
+    engine = tiny_runner.engine
+    engine.generate([Request.of([5, 6, 7], 1)])  # make sure the manager and its cache exist
+    cache = engine.manager.batch_processor.cache
+    assert cache.use_prefix_sharing
+    matches = {}
+    real = type(cache).search_prefix_match
+
+    def spy(self, request_id, prompt_ids):
+        matches[request_id] = (len(prompt_ids), real(self, request_id, prompt_ids))
+        return matches[request_id][1]
+
+    monkeypatch.setattr(type(cache), "search_prefix_match", spy)
+    monkeypatch.setattr(engine, "stop_ids", {-1})  # the first part runs out of budget: forcing follows
+    tiny_runner.generate(["What is 1/3 + 1/6? " * 3], samples=1, max_new_tokens=100)
+    forced = [(n, hit) for rid, (n, hit) in matches.items() if rid.endswith("-1")]
+    assert forced, matches
+    for length, hit in forced:
+        assert hit >= length - 2 * engine.page_size - len(tiny_runner._encode(FORCE_CLOSE_THINKING + FORCE_ANSWER))

@@ -57,13 +57,25 @@ class FakeRunner:
     def ensure_ready(self):
         return self
 
-    def generate(self, problems, *, samples, **kwargs):
-        self.calls.append((list(problems), samples, kwargs))
+    def _samples(self, job):
+        return [Sample(text=f"think\n</think>\n\n\\boxed{{{a}}}" if a else "think", answer=a, completion_tokens=7,
+                       truncated=a is None, forced=a is None, prompt_tokens=11, latency_s=0.5)
+                for a in self.answers[job.statement][:job.samples]]
+
+    def run(self, jobs, *, more=None, on_done=None, deadline=None):
+        """As ModelRunner.run: each job's samples reported when done, refills asked for until none."""
+        self.calls.append(([job.statement for job in jobs], jobs[0].samples, {"deadline": deadline}))
         if self.error:
             raise self.error
-        return [[Sample(text=f"think\n</think>\n\n\\boxed{{{a}}}" if a else "think", answer=a, completion_tokens=7,
-                        truncated=a is None, forced=a is None, prompt_tokens=11, latency_s=0.5)
-                 for a in self.answers[p][:samples]] for p in problems]
+        done = {}
+        while jobs:
+            for job in jobs:
+                done[job.key] = self._samples(job)
+                if on_done is not None:
+                    on_done(job.key, done[job.key])
+            jobs = more(8) if more is not None else []
+            self.calls[-1][0].extend(job.statement for job in jobs)
+        return done
 
 
 def test_batch_vote_store_and_resume(sqlite_db, tiny_settings):
@@ -161,19 +173,23 @@ def test_fatal_cuda_error_releases_rows_and_exits(sqlite_db, tiny_settings):
 
 
 def test_real_tiny_model_through_the_task(sqlite_db, tiny_settings, tiny_runner):
+    """One delivery claims batch_size rows, then streams the rest in as slots free: one engine run."""
+    from dataclasses import replace
+
+    settings = replace(tiny_settings, batch_size=2)
+    statements = ["What is 2+2?", "Simplify \\sqrt{18}.", "Solve 2x + 3 = 7.", "Factor x^2 - 1.", "What is 1/2 + 1/3?"]
     with sqlite_db.transaction() as s:
-        ids = [add_reference(s, tiny_settings, p).id for p in ("What is 2+2?", "Simplify \\sqrt{18}.")]
+        ids = [add_reference(s, settings, p).id for p in statements]
     calls = tiny_runner.generate_calls
-    statuses = solve_reference(ids[0], tiny_settings, runner=tiny_runner, enqueue_grading=list().append)
+    statuses = solve_reference(ids[0], settings, runner=tiny_runner, enqueue_grading=list().append)
     assert set(statuses) == set(ids) and set(statuses.values()) <= {"ready", "needs_review"}
-    assert tiny_runner.generate_calls - calls <= 2  # both problems in one batch (+ one forcing batch)
+    assert tiny_runner.generate_calls - calls == 1  # five problems, batch_size 2: refilled, not re-batched
     s = sqlite_db.session()
     for i in ids:
         row = s.get(ReferenceSolution, i)
-        assert len(row.samples) == tiny_settings.samples
-        assert row.reasoning and row.completion_tokens >= tiny_settings.samples * tiny_settings.max_new_tokens
+        assert len(row.samples) == settings.samples and row.status in ("ready", "needs_review")
+        assert row.reasoning and row.completion_tokens >= settings.samples * min(settings.max_new_tokens, 1)
         assert row.model_id == tiny_runner.model_id and row.latency_s > 0
-
 
 def _age(session, ref_id, seconds):
     row = session.get(ReferenceSolution, ref_id)

@@ -3,5 +3,8 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__)
 
-from web.api import routes, tokens  # noqa: E402,F401  (registers the views)
-from web.api import workflow  # noqa: E402,F401  (issue 9: groups, overrides, review, batches)
+from web.api import (  # noqa: E402,F401  (registers the views)
+    routes,
+    tokens,
+    workflow,
+)

@@ -11,10 +11,9 @@ from wtforms.validators import DataRequired, Length
 
 import tasks
 from store.db import db
-from store.lms.integrations import IntegrationError, create_integration, rotate_secret
+from lms.integrations import IntegrationError, create_integration, rotate_secret
 from store.lms.models import Delivery, DeliveryStatus, Integration, IntegrationKind
-from store.lms.passback import reset_for_retry
-from store.models import Submission
+from lms.passback import reset_for_retry
 from web.auth import current_teacher, login_required
 from web.dashboard import bp
 from web.lms.common import log, public_url
@@ -121,9 +120,8 @@ def lms_retry(delivery_id: int):
     if delivery.status != DeliveryStatus.failed:
         flash("Only failed deliveries can be retried.", "error")
         return redirect(url_for("dashboard.lms_deliveries"))
-    reset_for_retry(session, delivery)
-    submission = session.get(Submission, delivery.submission_id)
-    tasks.enqueue_passback(submission.id)
+    tasks.enqueue_on_commit(session, tasks.PASSBACK_TASK, [delivery.submission_id])
+    reset_for_retry(session, delivery)  # commits; the passback is sent after that
     log.info("lms.passback.retry_requested delivery=%s", delivery.id)
     flash("Delivery queued again.", "ok")
     return redirect(url_for("dashboard.lms_deliveries"))

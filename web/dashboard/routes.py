@@ -9,9 +9,10 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from grader import read_key
+from store import review
 from store.batchfile import read_problems
 from store.db import db
-from store import review
 from store.intake import IntakeError, parse_problems
 from store.models import Answer, Assignment, Problem, Submission
 from tasks import enqueue_passback
@@ -265,8 +266,11 @@ def set_key(problem_id: int):
     """Set or change a problem's key; its submissions are graded again against it."""
     problem = _owned_problem(problem_id)
     key = request.form.get("answer", "").strip()
-    if not key or len(key) > 10_000:
+    reading = read_key(key, problem.policy) if key and len(key) <= 10_000 else None
+    if reading is None:
         flash("Enter an answer key (at most 10,000 characters).", "error")
+    elif not reading.ok:
+        flash(f"The key for problem {problem.position} was not saved: {reading.message}", "error")
     else:
         flash(f"Saved the key for problem {problem.position}. " + _regrade(problem, key=key), "ok")
     return redirect(url_for("dashboard.assignment", assignment_id=problem.assignment_id))

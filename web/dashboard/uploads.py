@@ -15,10 +15,9 @@ from store.batchfile import read_submissions
 from store.db import db
 from store.intake import IntakeError, parse_answers, parse_external_id, parse_student
 from store.models import Assignment, Source
-from tasks import enqueue_grading
 from web.auth import login_required
 from web.dashboard import bp
-from web.intake import _dispatch
+from web.intake import submit_upload
 
 MAX_ERRORS = 50
 
@@ -120,10 +119,7 @@ def confirm_upload(assignment_id: int):
         flash("Nothing was uploaded: " + ("; ".join(preview.errors[:3]) or "the file holds no answers") + ".", "error")
         return redirect(url_for("dashboard.assignment", assignment_id=row.id))
     mode = request.form.get("existing", "replace")
-    report = uploads.store_upload(db.session, row, preview.parsed, Source.dashboard,
-                                  mode=mode if mode in uploads.MODES else "replace")
-    for sid in report.to_grade:
-        _dispatch(enqueue_grading, sid, "submission")
+    report = submit_upload(row, preview.parsed, Source.dashboard, mode=mode if mode in uploads.MODES else "replace")
     flash(_upload_message(report.to_dict()), "ok")
     return redirect(url_for("dashboard.assignment", assignment_id=row.id))
 

@@ -16,14 +16,14 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.routing import BuildError
 
-import tasks
 from store.db import db
-from store.intake import IntakeError, create_submission, parse_answers
-from store.lms.integrations import DbToolConf
-from store.lms.kv import LtiCache
+from store.intake import IntakeError, parse_answers
+from lms.integrations import DbToolConf
+from lms.kv import LtiCache
 from store.lms.models import Integration, LtiResourceLink
-from store.lms.net import BlockedTarget, GuardedSession, check_url_syntax
+from lms.net import BlockedTarget, GuardedSession, check_url_syntax
 from store.models import Assignment, Source, Submission
+from web.intake import submit_answers
 from web.lms import bp
 from web.lms.common import log, public_url, settings
 
@@ -170,7 +170,7 @@ def _render_for(launch: FlaskMessageLaunch, integration: Integration, link: LtiR
     if assignment is None:
         return _refuse(409, "Your teacher has not linked a Stepwise assignment here yet.")
     existing = db.session.scalar(select(Submission).where(
-        Submission.teacher_id == integration.teacher_id, Submission.source == Source.lms.value,
+        Submission.assignment_id == assignment.id, Submission.source == Source.lms.value,
         Submission.external_id == _external_id(integration, link, data.get("sub", ""))))
     return render_template("lms/student.html", assignment=assignment, launch_id=launch_id, submission=existing)
 
@@ -307,16 +307,10 @@ def submit():
     }
     if link_row.lineitem_url:
         context["lti"]["lineitem"] = link_row.lineitem_url
-    session.commit()
-    submission, created = create_submission(
-        session, assignment, student=_student_name(data), answers=answers, source=Source.lms,
+    submission, created = submit_answers(
+        assignment, _student_name(data), answers, Source.lms,
         external_id=_external_id(integration, link_row, sub), integration_id=integration.id, lms_context=context,
     )
-    if created:
-        try:
-            tasks.enqueue_grading(submission.id)
-        except Exception:
-            log.exception("lms.lti.enqueue_failed submission=%s", submission.id)
     log.info("lms.lti.submitted integration=%s submission=%s created=%s",
              integration.public_id, submission.id, created)
     return render_template("lms/student.html", assignment=assignment, launch_id=message.get_launch_id(),

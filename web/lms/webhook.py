@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from flask import jsonify, request
 
-import tasks
 from store.db import db
 from store.intake import IntakeError
-from store.lms import crypto
-from store.lms.integrations import find_by_public_id, webhook_secret
-from store.lms.kv import rate_limit
-from store.lms.webhook import NotFound, parse_event, store_event
+from lms import crypto
+from lms.integrations import find_by_public_id, webhook_secret
+from lms.kv import rate_limit
+from lms.webhook import NotFound, parse_event, prepare_event
+from web.intake import submit_answers
 from web.lms import bp
 from web.lms.common import log, settings
 
@@ -63,7 +63,8 @@ def webhook():
 
     try:
         parsed = parse_event(body, integration, cfg)
-        submission, created = store_event(session, integration, parsed)
+        assignment, fields = prepare_event(session, integration, parsed)
+        submission, created = submit_answers(assignment, **fields)
     except IntakeError as exc:
         session.rollback()
         log.info("lms.webhook.invalid integration=%s field=%s", integration.public_id, exc.field)
@@ -74,11 +75,6 @@ def webhook():
         return _error(404, "not_found", "No such assignment for this integration's teacher.",
                       field="data.assignment")
 
-    if created:
-        try:
-            tasks.enqueue_grading(submission.id)
-        except Exception:  # the row and its job are committed; the grading sweep can pick it up
-            log.exception("lms.webhook.enqueue_failed submission=%s", submission.id)
     log.info("lms.webhook.accepted integration=%s submission=%s created=%s",
              integration.public_id, submission.id, created)
     response = jsonify({"id": submission.id, "status": submission.status,
@@ -91,7 +87,7 @@ def webhook():
 @bp.get("/jwks")
 def jwks():
     """The tool's public keys: platforms verify our client assertions and deep-link responses."""
-    from store.lms.integrations import tool_jwks
+    from lms.integrations import tool_jwks
 
     response = jsonify(tool_jwks(db.session()))
     response.headers["Cache-Control"] = "public, max-age=300"

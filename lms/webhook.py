@@ -8,10 +8,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from store.intake import IntakeError, create_submission, parse_answers, parse_external_id, parse_student
+from store.intake import IntakeError, parse_answers, parse_external_id, parse_student
 from store.lms.models import Integration, LtiResourceLink
-from store.lms.net import BlockedTarget, check_url_syntax
-from store.models import Assignment, Source, Submission
+from lms.net import BlockedTarget, check_url_syntax
+from store.models import Assignment, Source
 from store.settings import Settings
 
 EVENT_TYPES = ("submission.created",)
@@ -105,8 +105,9 @@ def parse_event(body: bytes, integration: Integration, settings: Settings) -> Pa
     return ParsedEvent(event_id, ref, student, external_id, data.get("answers"), callback_url, lti)
 
 
-def store_event(session: Session, integration: Integration, parsed: ParsedEvent) -> tuple[Submission, bool]:
-    """Store the submission (idempotent per integration + external id); raises NotFound, IntakeError."""
+def prepare_event(session: Session, integration: Integration, parsed: ParsedEvent) -> tuple[Assignment, dict]:
+    """The assignment and the intake fields of an event's submission (`web.intake.submit_answers`
+    stores it, idempotent per assignment + external id); raises NotFound, IntakeError."""
     assignment = session.get(Assignment, parsed.assignment_id)
     if assignment is None or assignment.teacher_id != integration.teacher_id:
         raise NotFound("assignment")
@@ -132,9 +133,7 @@ def store_event(session: Session, integration: Integration, parsed: ParsedEvent)
         context["event_id"] = parsed.event_id
     if lti:
         context["lti"] = lti
-    return create_submission(
-        session,
-        assignment,
+    return assignment, dict(
         student=parsed.student,
         answers=answers,
         source=Source.lms,

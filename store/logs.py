@@ -1,9 +1,10 @@
-"""Logging setup: plain lines by default, one JSON object per line with STEPWISE_LOG_FORMAT=json."""
+"""Logging setup for every process (web, workers, CLI): plain lines by default, one JSON object per
+line with STEPWISE_LOG_FORMAT=json. Workers call `configure(settings.log_format)` at start."""
 from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
@@ -11,7 +12,7 @@ _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         body = {
-            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(),
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "level": record.levelname.lower(),
             "logger": record.name,
             "event": record.getMessage(),
