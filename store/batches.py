@@ -334,7 +334,7 @@ def _verdict(answer: Answer, reference: str | None, source: str, timeout: float)
     """Everything a grade holds that depends on the answer's text and work, not on the student."""
     from store import grading
 
-    steps = grading._check_work(answer.work, timeout)
+    steps = grading._check_work(answer.work, answer.problem.policy, timeout)
     if reference is None:
         return {"status": "needs_review", "fraction": 0.0, "feedback": grading.REVIEW_FEEDBACK,
                 "interpreted": None, "diagnosis": None, "steps": steps}

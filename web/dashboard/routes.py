@@ -122,7 +122,7 @@ def new_assignment():
             raise IntakeError("title", "is required")
         assignment = submit_assignment(current_teacher(), title, problems)
     except IntakeError as exc:
-        flash(f"Not saved: {_readable_field(exc.field, labels)} {exc.message}.", "error")
+        flash(f"Not saved: {_readable_field(exc.field, labels)} {exc.message.rstrip('.')}.", "error")
         return _render_new(form, 400)
     flash(f"Created “{assignment.title}” with {len(assignment.problems)} problems.", "ok")
     return redirect(url_for("dashboard.assignment", assignment_id=assignment.id))
@@ -181,7 +181,7 @@ def edit_problem(problem_id: int):
             item["policy"] = policy
         checked = parse_problems([item])[0]
     except IntakeError as exc:
-        flash(f"Not saved: {exc.field} {exc.message}.", "error")
+        flash(f"Not saved: {exc.field} {exc.message.rstrip('.')}.", "error")
         return render_template("dashboard/edit_problem.html", form=form, problem=problem), 400
     changes = {}
     if (checked.answer or None) != (problem.answer_key or None):
