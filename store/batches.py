@@ -178,16 +178,21 @@ def _references(session: Session, batch: Batch, model_enabled: bool, *, retry_fa
 
 def _grading_due(session: Session, batch: Batch, now: datetime, resend_after: float) -> list[int] | None:
     """Submission ids to send for grading now; None when every item is done."""
-    items = session.scalars(select(BatchItem).where(BatchItem.batch_id == batch.id, BatchItem.done_at.is_(None))).all()
-    if not items:
-        return None
+    rows = session.execute(
+        select(BatchItem, Submission.status).join(Submission, Submission.id == BatchItem.submission_id)
+        .where(BatchItem.batch_id == batch.id, BatchItem.done_at.is_(None))
+    ).all()
     cutoff = now - timedelta(seconds=resend_after)
-    due = []
-    for item in items:
+    due, left = [], 0
+    for item, status in rows:
+        if status in FINAL:  # graded by the regular path meanwhile (its job row saw to once)
+            item.done_at = now
+            continue
+        left += 1
         if item.sent_at is None or _aware(item.sent_at) < cutoff:
             item.sent_at = now
             due.append(item.submission_id)
-    return due
+    return due if left else None
 
 
 def _passback_due(session: Session, batch: Batch):
@@ -260,7 +265,7 @@ def grade_chunk(session: Session, batch_id: int, submission_ids: list[int], *, t
         .options(selectinload(Submission.answers).selectinload(Answer.grade),
                  selectinload(Submission.answers).selectinload(Answer.problem).selectinload(Problem.reference))
     ).all()
-    now, memo, sources, graded, answers = _now(), {}, {}, [], []
+    now, memo, steps_memo, sources, graded, answers = _now(), {}, {}, {}, [], []
     task_id = f"batch-{batch_id}"
     for sub in subs:
         item = items[sub.id]
@@ -280,7 +285,10 @@ def grade_chunk(session: Session, batch_id: int, submission_ids: list[int], *, t
             reference, source = sources[answer.problem_id]
             key = (answer.problem_id, _normalised(answer.text) if group else answer.id, tuple(answer.work or ()))
             if key not in memo:
-                memo[key] = _verdict(answer, reference, source, timeout)
+                work = (answer.problem_id, key[2])  # the steps' verdict depends on the work and the policy
+                if work not in steps_memo:
+                    steps_memo[work] = _steps(key[2], answer.problem.policy, timeout)
+                memo[key] = _verdict(answer, reference, source, timeout, steps=steps_memo[work])
             _write(answer, memo[key], source)
             answers.append(answer)
         item.done_at, item.runs = now, item.runs + 1
@@ -330,18 +338,18 @@ def _normalised(text: str) -> str:
     return normalise(text)
 
 
-def _verdict(answer: Answer, reference: str | None, source: str, timeout: float) -> dict:
-    """Everything a grade holds that depends on the answer's text and work, not on the student."""
+def _steps(work: tuple, policy: dict | None, timeout: float) -> dict:
     from store import grading
 
-    steps = grading._check_work(answer.work, answer.problem.policy, timeout)
-    if reference is None:
-        return {"status": "needs_review", "fraction": 0.0, "feedback": grading.REVIEW_FEEDBACK,
-                "interpreted": None, "diagnosis": None, "steps": steps}
-    result = grading._check(answer.text, reference, answer.problem.policy, timeout)
-    return {"status": str(result.status), "fraction": float(result.score),
-            "feedback": grading._feedback(result.feedback, steps), "interpreted": result.interpreted,
-            "diagnosis": result.diagnosis, "steps": steps}
+    return grading._check_work(list(work), policy, timeout)
+
+
+def _verdict(answer: Answer, reference: str | None, source: str, timeout: float, *, steps: dict | None = None) -> dict:
+    """Everything a grade holds that depends on the answer's text and work, not on the student
+    (store.grading.verdict, with the step findings memoised per distinct work)."""
+    from store import grading
+
+    return grading.verdict(answer, reference, timeout, steps=steps)
 
 
 def _write(answer: Answer, verdict: dict, source: str) -> None:

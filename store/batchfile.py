@@ -143,7 +143,9 @@ def _load_json(text: str, field: str) -> Any:
         raise IntakeError(field, "is not valid JSON") from None
 
 
-def read_problems(data: bytes | str, field: str = "file", *, filename: str | None = None) -> tuple[str | None, list[dict]]:
+def read_problems(
+    data: bytes | str, field: str = "file", *, filename: str | None = None
+) -> tuple[str | None, list[dict]]:
     """(title or None, raw problem dicts) ready for `store.intake.parse_problems`."""
     table = _table(data, field, filename)
     if isinstance(table, str):

@@ -145,29 +145,35 @@ def grade_answer(session: Session, answer: Answer, *, timeout: float = 2.0) -> b
 
 
 def _write_grade(session: Session, answer: Answer, reference: str | None, source: str, timeout: float) -> None:
-    problem = answer.problem
     grade = answer.grade or Grade(answer_id=answer.id)
     answer.grade = grade
-    grade.points = problem.points
+    grade.points = answer.problem.points
     grade.reference_source = source if source in ("key", "model") else None
     grade.created_at = datetime.now(UTC)
-    steps = _check_work(answer.work, problem.policy, timeout)
-    grade.steps = steps["steps"]
-    grade.first_error = steps["first_error"]
+    found = verdict(answer, reference, timeout)
+    grade.steps, grade.first_error = found["steps"]["steps"], found["steps"]["first_error"]
+    grade.status, grade.feedback = found["status"], found["feedback"]
+    grade.score = round(found["fraction"] * answer.problem.points, 4)
+    grade.interpreted, grade.diagnosis = found["interpreted"], found["diagnosis"]
+
+
+def verdict(answer: Answer, reference: str | None, timeout: float, *, steps: dict | None = None) -> dict:
+    """Everything a grade holds that depends on the answer's text, work and problem, not on the
+    student: status, the fraction of the points, feedback, the reading and the step findings.
+    The one place a verdict is made, for the grading task, batches and regrades alike."""
+    policy = answer.problem.policy
+    if steps is None:  # callers that grade many answers pass the findings of work they checked already
+        steps = _check_work(answer.work, policy, timeout)
     if reference is None:
-        grade.status, grade.score, grade.feedback = "needs_review", 0.0, REVIEW_FEEDBACK
-        grade.interpreted = grade.diagnosis = None
-        return
-    result = _check(answer.text, reference, problem.policy, timeout)
-    grade.status = result.status
-    grade.score = round(float(result.score) * problem.points, 4)
-    grade.feedback = _feedback(result.feedback, steps)
+        return {"status": "needs_review", "fraction": 0.0, "feedback": REVIEW_FEEDBACK,
+                "interpreted": None, "diagnosis": None, "steps": steps}
+    result = _check(answer.text, reference, policy, timeout)
+    status, fraction, feedback = str(result.status), float(result.score), _feedback(result.feedback, steps)
     method = _method_marks(result, steps)
     if method is not None:
-        grade.status, grade.score = "partial", round(method * problem.points, 4)
-        grade.feedback = f"{grade.feedback} {steps['summary']}".strip()
-    grade.interpreted = result.interpreted
-    grade.diagnosis = result.diagnosis
+        status, fraction, feedback = "partial", method, f"{feedback} {steps['summary']}".strip()
+    return {"status": status, "fraction": fraction, "feedback": feedback, "interpreted": result.interpreted,
+            "diagnosis": result.diagnosis, "steps": steps}
 
 
 def _check(student: str, reference: str, policy: dict | None, timeout: float):

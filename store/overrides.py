@@ -255,7 +255,8 @@ def override_group(session: Session, teacher_id: int, group: AnswerGroup, score,
     return _finish(session, targets)
 
 
-def undo_group_override(session: Session, teacher_id: int, group: AnswerGroup, *, timeout: float = 2.0) -> Changed | None:
+def undo_group_override(session: Session, teacher_id: int, group: AnswerGroup, *,
+                        timeout: float = 2.0) -> Changed | None:
     """Remove the group's override and grade its answers again; None when it had none."""
     from store.groups import group_answers
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from store.intake import AnswerIn, create_submission
 from store import jobs
+from store.intake import AnswerIn, create_submission
 from store.models import Answer, Assignment, Source, Submission, SubmissionStatus
 
 log = logging.getLogger("stepwise.uploads")

@@ -59,11 +59,13 @@ def _class(app, settings, teacher_id: int, students: int) -> int:
 
     with app.app_context():
         owner = db.session.get(Teacher, teacher_id)
-        problems = parse_problems([{"statement": f"Problem {i + 1}", "answer": k} for i, k in enumerate(KEYS)])
+        problems = parse_problems([{"statement": f"Problem {i + 1}", "answer": k,
+                                    **({"policy": {"step_credit": True}} if i == 1 else {})}
+                                   for i, k in enumerate(KEYS)])
         assignment = submit_assignment(owner, "Night", problems, settings)
         for n in range(students):
             answers = [AnswerIn(problem=p + 1, answer=SPELLINGS[p][(n * (p + 1)) % 5],
-                                work=(f"{p} + 1 = {p + 1}",) if n % 3 == 0 else ()) for p in range(len(KEYS))]
+                                work=(f"x + {p} = {p + 3}", "x = 3") if n % 3 == 0 else ()) for p in range(len(KEYS))]
             create_submission(db.session, assignment, student=f"student {n:03d}", answers=answers, source=Source.batch)
         db.session.commit()  # stored, not queued
         assignment_id = assignment.id
@@ -224,3 +226,22 @@ def test_nightly_job_starts_one_batch_per_teacher_with_pending_work(app, setting
         assert (batch.teacher_id, batch.trigger, batch.total, batch.assignment_id) == (teacher.id, "schedule", 2, None)
         assert batch.stage == "grading"
         assert aid
+
+
+def test_batch_and_regular_task_never_both_grade_a_submission(app, settings, teacher):
+    from store import grading, jobs
+    from store.models import Job
+
+    aid = _class(app, settings, teacher.id, 4)
+    with app.app_context():
+        batch = batches.start_batch(db.session, trigger="api", assignment_id=aid)
+        ids = [i.submission_id for i in db.session.scalars(select(BatchItem).order_by(BatchItem.id))]
+        grading.grade(db.session, ids[0], "regular-task")  # the regular path got there first
+        result = batches.grade_chunk(db.session, batch.id, ids)
+        assert (result["graded"], result["already"]) == (3, 1)
+        # a late regular message for a batch-graded submission finds its job closed
+        assert grading.grade(db.session, ids[1], "late-task").status == "skipped"
+        attempts = db.session.scalars(select(Job.attempts).where(Job.kind == jobs.GRADE)).all()
+        assert sorted(attempts) == [1, 1, 1, 1]
+        runs = dict(db.session.execute(select(BatchItem.submission_id, BatchItem.runs)).all())
+        assert runs == {ids[0]: 0, ids[1]: 1, ids[2]: 1, ids[3]: 1}

@@ -310,6 +310,10 @@ def test_an_out_of_range_policy_value_is_refused_and_the_form_kept(logged_in, ap
     assert resp.status_code == 400
     page = resp.get_data(as_text=True)
     assert "Not saved" in page and "sigfigs" in page
+    resp = logged_in.post("/assignments/new", data={
+        "csrf_token": token, "title": "Bad", **rows(("", "", "1"), ("1+1", "2", "1"), ("2+2", "4", "1")),
+        "problems-2-answer": "x" * 10_001})
+    assert "Not saved: problem 3 answer" in resp.get_data(as_text=True)  # numbered as on the form
     assert re.search(r">\s*1\+1</textarea>", page)  # the teacher's typing is not lost
     assert count(app, Assignment) == 0
 
@@ -438,12 +442,27 @@ def test_pages_have_no_inline_scripts(logged_in, app):
 
 def test_keys_are_typeset_and_a_policy_tip_is_offered(logged_in, app):
     token = csrf(logged_in, "/assignments/new")
-    resp = logged_in.post("/assignments/new", data={
+    refused = logged_in.post("/assignments/new", data={
         "csrf_token": token, "title": "Tips", **rows(("Factor x^2 - 1", "(x-1)(x+1)", "1"), ("1+1", "2 +", "1"))})
+    assert refused.status_code == 400  # an unreadable key is refused with the grader's words, the form kept
+    assert "could not read this answer key" in html.unescape(refused.get_data(as_text=True))
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Assignment)) == 0
+    resp = logged_in.post("/assignments/new", data={
+        "csrf_token": token, "title": "Tips", **rows(("Factor x^2 - 1", "(x-1)(x+1)", "1"), ("1+1", "2", "1"))})
     page = logged_in.get(resp.headers["Location"]).get_data(as_text=True)
     assert 'class="tex" data-tex="\\left(x - 1\\right)\\left(x + 1\\right)"' in page
     assert "This problem asks to factor: set the <code>factored</code> requirement?" in page
-    assert re.search(r"<code>2 \+</code> <span class=\"status failed\">", page)  # an unreadable key says so
+
+
+def test_an_unreadable_key_is_refused_naming_the_problem(logged_in, app):
+    token = csrf(logged_in, "/assignments/new")
+    resp = logged_in.post("/assignments/new", data={
+        "csrf_token": token, "title": "Bad key", **rows(("1+1", "2", "1"), ("2+2", "4 +", "1"))})
+    assert resp.status_code == 400
+    text = html.unescape(resp.get_data(as_text=True))
+    assert re.search(r"Not saved: problem 2 answer [^<]*[^.]\.<", text)  # one full stop, not two
+    assert count(app, Assignment) == 0
 
 
 def test_decimal_places_and_units_reach_the_policy(logged_in, app):

@@ -45,7 +45,7 @@ def test_api_conforms_to_its_openapi_document(app, auth, client, mode):
 
         @seed(SEED)
         @given(case=strategy)
-        @settings(max_examples=30, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+        @settings(max_examples=20, deadline=None, database=None, suppress_health_check=list(HealthCheck))
         def exercise(case):
             case.call_and_validate(headers=auth, checks=checks)
 
@@ -56,19 +56,20 @@ def test_api_conforms_to_its_openapi_document(app, auth, client, mode):
 
 # Modules whose routes are still hand-validated; each is converted to `@operation` by its owner
 # (see /work/notes/platform-notes.md), then removed from here.
-PENDING_MODULES = {"web.api.workflow"}
+PENDING_MODULES: set[str] = set()
 
 
 def test_every_api_route_declares_its_shapes(app):
     from web.api.spec import operation_of
 
     undeclared = [
-        rule.rule for rule in app.url_map.iter_rules()
+        (rule.rule, app.view_functions[rule.endpoint].__module__) for rule in app.url_map.iter_rules()
         if rule.rule.startswith("/api/v1/") and rule.endpoint != "api.openapi"
         and operation_of(app.view_functions[rule.endpoint]) is None
-        and app.view_functions[rule.endpoint].__module__ not in PENDING_MODULES
     ]
-    assert undeclared == []
+    assert [path for path, module in undeclared if module not in PENDING_MODULES] == []
+    # A module converted in full leaves this list (so the exemption cannot outlive its reason).
+    assert {module for _, module in undeclared} >= PENDING_MODULES
 
 
 def test_document_and_validation_come_from_the_same_declaration(client, auth):

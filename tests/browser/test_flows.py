@@ -6,9 +6,8 @@ import csv
 import io
 
 import pytest
-from playwright.sync_api import expect
-
 from browsing import assert_accessible, login, screenshot
+from playwright.sync_api import expect
 
 from store.db import db
 

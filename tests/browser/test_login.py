@@ -1,9 +1,8 @@
 """Login in a real browser: refusal, success, and no accessibility faults on the pages."""
 from __future__ import annotations
 
-from playwright.sync_api import expect
-
 from browsing import PASSWORD, assert_accessible, login
+from playwright.sync_api import expect
 
 
 def test_login_refuses_a_wrong_password_then_lets_the_teacher_in(page, teacher):

@@ -3,14 +3,13 @@ and every teacher page free of critical or serious axe-core violations."""
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import expect
-
 from browsing import assert_accessible, login, screenshot
+from playwright.sync_api import expect
 from sqlalchemy import select
+from test_flows import make_assignment
 
 from store.db import db
 from store.models import Grade, Submission
-from test_flows import make_assignment
 
 PROBLEMS = [
     {"statement": "Compute $1 + 1$", "answer": "2"},
@@ -93,7 +92,8 @@ def test_every_teacher_page_passes_axe(page, app, teacher, graded_quiz, tmp_path
         ben = db.session.scalar(select(Submission).where(Submission.student == "Ben"))
         problem_id = ben.answers[0].problem_id
     pages = ["/", f"/assignments/{graded_quiz}", f"/submissions/{ben.id}", f"/problems/{problem_id}/edit",
-             f"/assignments/{graded_quiz}/report", f"/submissions/{ben.id}/delete", f"/assignments/{graded_quiz}/delete",
+             f"/assignments/{graded_quiz}/report", f"/submissions/{ben.id}/delete",
+             f"/assignments/{graded_quiz}/delete",
              f"/assignments/{graded_quiz}/problems/2/groups", "/review", "/assignments/new"]
     for path in pages:
         page.goto(path)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from store.models import Assignment, Submission
 
 WRONG = {"incorrect", "invalid", "partial"}
+DEFAULT_COMMAND = "huggingface-cli download deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"
 BINS = 10  # score histogram: 0-10 %, ..., 90-100 %
 
 
@@ -107,7 +108,7 @@ def missing_model(assignment: Assignment) -> dict | None:
     command = re.search(r"`([^`]+)`", detail)
     return {
         "problems": [p.position for p in stuck],
-        "command": command.group(1) if command else "huggingface-cli download deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B",
+        "command": command.group(1) if command else DEFAULT_COMMAND,
         "detail": detail,
     }
 

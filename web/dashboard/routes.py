@@ -108,6 +108,7 @@ def new_assignment():
     if not form.validate():
         flash("Not saved: " + _form_errors(form) + ".", "error")
         return _render_new(form, 400)
+    labels = None  # the form's row number of each filled problem, for error messages
     try:
         upload = form.file.data
         if upload and upload.filename:
@@ -115,15 +116,28 @@ def new_assignment():
             title = form.title.data or title
         else:
             title, raw = form.title.data, problems_from_form(form)
+            labels = [i + 1 for i, e in enumerate(form.problems.entries) if (e.form.statement.data or "").strip()]
         problems = parse_problems(raw)
         if not title or not str(title).strip():
             raise IntakeError("title", "is required")
         assignment = submit_assignment(current_teacher(), title, problems)
     except IntakeError as exc:
-        flash(f"Not saved: {exc.field} {exc.message}.", "error")
+        flash(f"Not saved: {_readable_field(exc.field, labels)} {exc.message.rstrip('.')}.", "error")
         return _render_new(form, 400)
     flash(f"Created “{assignment.title}” with {len(assignment.problems)} problems.", "ok")
     return redirect(url_for("dashboard.assignment", assignment_id=assignment.id))
+
+
+def _readable_field(field: str, labels: list[int] | None) -> str:
+    """`problems[1].policy.sigfigs` -> "problem 2 policy.sigfigs" (numbered as the teacher sees them)."""
+    import re
+
+    match = re.match(r"problems\[(\d+)\]\.?(.*)", field)
+    if not match:
+        return field
+    i = int(match.group(1))
+    number = labels[i] if labels and i < len(labels) else i + 1
+    return f"problem {number} {match.group(2)}".strip()
 
 
 def _form_errors(form) -> str:
@@ -167,7 +181,7 @@ def edit_problem(problem_id: int):
             item["policy"] = policy
         checked = parse_problems([item])[0]
     except IntakeError as exc:
-        flash(f"Not saved: {exc.field} {exc.message}.", "error")
+        flash(f"Not saved: {exc.field} {exc.message.rstrip('.')}.", "error")
         return render_template("dashboard/edit_problem.html", form=form, problem=problem), 400
     changes = {}
     if (checked.answer or None) != (problem.answer_key or None):
@@ -180,7 +194,8 @@ def edit_problem(problem_id: int):
     if changes:
         message += " " + _regrade(problem, **changes)
     flash(message, "ok")
-    return redirect(url_for("dashboard.assignment", assignment_id=problem.assignment_id) + f"#problem-{problem.position}")
+    back = url_for("dashboard.assignment", assignment_id=problem.assignment_id)
+    return redirect(f"{back}#problem-{problem.position}")
 
 
 def _owned_problem(problem_id: int) -> Problem:

@@ -90,7 +90,7 @@ def resolve_review(answer_id: int):
         changed = review.resolve(db.session, current_teacher().id, answer, action, score=score, feedback=feedback)
     except overrides.OverrideError as exc:
         db.session.rollback()
-        flash(f"Not saved: {exc.field} {exc.message}.", "error")
+        flash(f"Not saved: {exc.field} {exc.message.rstrip('.')}.", "error")
     else:
         _passback(changed)
         verb = "Accepted" if action == "accept" else "Corrected"
@@ -128,7 +128,7 @@ def override_group(group_id: int):
         changed = overrides.override_group(db.session, current_teacher().id, group, score, feedback)
     except overrides.OverrideError as exc:
         db.session.rollback()
-        flash(f"Not saved: {exc.field} {exc.message}.", "error")
+        flash(f"Not saved: {exc.field} {exc.message.rstrip('.')}.", "error")
     else:
         _passback(changed)
         flash(_changed_text(changed, f"Group “{group.answer}” now scores {score:g}"), "ok")
@@ -159,7 +159,7 @@ def override_answer(answer_id: int):
         changed = overrides.override_answer(db.session, current_teacher().id, answer, score, feedback)
     except overrides.OverrideError as exc:
         db.session.rollback()
-        flash(f"Not saved: {exc.field} {exc.message}.", "error")
+        flash(f"Not saved: {exc.field} {exc.message.rstrip('.')}.", "error")
     else:
         _passback(changed)
         flash(f"Problem {answer.position} now scores {score:g} (graded by you).", "ok")

@@ -96,7 +96,7 @@ def upload_submissions(assignment_id: int):
     try:
         raw = read_submissions(upload.read(), "file", filename=upload.filename)
     except IntakeError as exc:
-        flash(f"Nothing was uploaded: {exc.field} {exc.message}.", "error")
+        flash(f"Nothing was uploaded: {exc.field} {exc.message.rstrip('.')}.", "error")
         return redirect(url_for("dashboard.assignment", assignment_id=row.id))
     preview = build_preview(row, raw)
     return render_template("dashboard/upload_preview.html", assignment=row, preview=preview,
