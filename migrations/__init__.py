@@ -52,7 +52,7 @@ def not_ready(url: str) -> str | None:
         )
     try:
         revision = current(url)
-    except Exception as exc:  # noqa: BLE001  unreachable server, bad credentials: say so in one line
+    except Exception as exc:
         return f"cannot open the database {parsed.render_as_string(hide_password=True)}: {type(exc).__name__}"
     head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
     if revision != head:

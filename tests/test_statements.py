@@ -5,10 +5,10 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 from sqlalchemy import event
+from test_api import make_assignment
 
 from store import grading
 from store.db import db
-from test_api import make_assignment
 
 PROBLEMS = 20
 
