@@ -64,8 +64,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _add(args, settings: Settings) -> int:
-    from store.db import db
     from lms import IntegrationError, create_integration
+    from store.db import db
     from web.auth import find_teacher
 
     teacher = find_teacher(args.teacher)
@@ -112,9 +112,9 @@ def _list(args, settings: Settings) -> int:
 
 
 def _rotate(args, settings: Settings) -> int:
-    from store.db import db
     from lms import rotate_secret
     from lms.integrations import find_by_public_id
+    from store.db import db
 
     integration = find_by_public_id(db.session, args.public_id)
     if integration is None:
