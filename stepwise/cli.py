@@ -278,44 +278,112 @@ def cmd_worker(queues: str, concurrency: int | None, pool: str | None) -> int:
 
 
 @cli.command("batch")
-@click.argument("assignment", type=click.IntRange(1, 2**31 - 1))
-@click.argument("file", type=click.Path(dir_okay=False))
-def cmd_batch(assignment: int, file: str) -> int:
-    """Store and queue a file of submissions (CSV or JSON) for an assignment (the overnight path)."""
+@click.argument("assignment", type=click.IntRange(1, 2**31 - 1), required=False)
+@click.argument("file", type=click.Path(dir_okay=False), required=False)
+@click.option("--on-duplicate", type=click.Choice(["replace", "skip"]), default="replace", show_default=True,
+              help="a student already uploaded: replace their answers, or skip them")
+@click.option("--run", "run_now", is_flag=True, help="run the batch job now: references, grading, LMS passback")
+@click.option("--wait", is_flag=True, help="with --run: wait, showing a progress bar with rate and time left")
+def cmd_batch(assignment: int | None, file: str | None, on_duplicate: str, run_now: bool, wait: bool) -> int:
+    """Store and queue a file of submissions (CSV or JSON) for an assignment (re-uploads replace or
+    skip, never duplicate); with --run, run the overnight job now (over that assignment, or all)."""
+    if assignment is None and not run_now:
+        raise click.UsageError("give ASSIGNMENT FILE, or --run")
+    if assignment is not None and file is None:
+        raise click.UsageError("give the FILE of submissions after ASSIGNMENT")
+    settings = _settings()
+    app = _app(settings)
+    with app.app_context():
+        if file is not None:
+            code = _store_batch_file(assignment, file, on_duplicate, queue=not run_now)
+            if code:
+                return code
+        if run_now:
+            return _run_batch(settings, assignment, wait=wait)
+    return 0
+
+
+def _store_batch_file(assignment: int, file: str, on_duplicate: str, *, queue: bool) -> int:
     from store.batchfile import read_submissions
     from store.db import db
-    from store.intake import IntakeError, parse_answers, parse_external_id, parse_student
+    from store.intake import (
+        IntakeError,
+        parse_answers,
+        parse_external_id,
+        parse_student,
+    )
     from store.models import Assignment, Source
-    from web.intake import submit_answers
+    from store.uploads import store_upload
+    from tasks import GRADE_TASK, send
 
     try:
         data = Path(file).read_bytes()
     except OSError as exc:
         click.echo(f"error: cannot read {file}: {exc.strerror or exc}", err=True)
         return 2
-    app = _app()
-    with app.app_context():
-        row = db.session.get(Assignment, assignment)
-        if row is None:
-            click.echo(f"error: no assignment {assignment}", err=True)
-            return 1
-        try:
-            raw = read_submissions(data)
-            parsed = []
-            for i, s in enumerate(raw):
-                if not isinstance(s, dict):
-                    raise IntakeError(f"submissions[{i}]", "must be an object")
-                parsed.append((parse_student(s.get("student")), parse_external_id(s.get("external_id")),
-                               parse_answers(s.get("answers"), len(row.problems))))
-        except IntakeError as exc:
-            click.echo(f"error: {exc.field} {exc.message}", err=True)
-            return 2
-        created = 0
-        for student, external_id, answers in parsed:
-            _, new = submit_answers(row, student, answers, Source.batch, external_id=external_id)
-            created += new
-    click.echo(f"queued {created} new submission(s), {len(parsed) - created} already stored")
+    row = db.session.get(Assignment, assignment)
+    if row is None:
+        click.echo(f"error: no assignment {assignment}", err=True)
+        return 1
+    try:
+        raw = read_submissions(data)
+        parsed = []
+        for i, s in enumerate(raw):
+            if not isinstance(s, dict):
+                raise IntakeError(f"submissions[{i}]", "must be an object")
+            parsed.append((parse_student(s.get("student")), parse_external_id(s.get("external_id")),
+                           parse_answers(s.get("answers"), len(row.problems))))
+    except IntakeError as exc:
+        click.echo(f"error: {exc.field} {exc.message}", err=True)
+        return 2
+    report = store_upload(db.session, row, parsed, Source.batch, mode=on_duplicate)
+    if queue:
+        send(GRADE_TASK, report.to_grade)  # committed; a broker outage leaves them queued for the sweeper
+    kept = len(report.unchanged) + len(report.skipped)
+    extra = f"; {len(report.replaced)} replaced" if report.replaced else ""
+    click.echo(f"{'queued' if queue else 'stored'} {len(report.to_grade)} new submission(s), "
+               f"{kept} already stored{extra}")
     return 0
+
+
+def _run_batch(settings: Settings, assignment_id: int | None, *, wait: bool) -> int:
+    import time
+
+    from store import batches
+    from store.db import db
+    from store.workflow import Batch
+    from tasks.batch import advance_batch
+
+    batch = batches.start_batch(db.session, trigger="cli", assignment_id=assignment_id)
+    advance_batch(batch.id, settings)
+    click.echo(f"batch {batch.id}: {batch.total} submission(s)")
+    if not wait:
+        return 0
+    from tqdm import tqdm
+
+    with tqdm(total=batch.total, unit="sub", desc=f"batch {batch.id}", file=sys.stderr) as bar:
+        while True:
+            db.session.expire_all()
+            stage = advance_batch(batch.id, settings)  # drive it here too: beat need not be running
+            state = batches.batch_json(db.session, db.session.get(Batch, batch.id))
+            bar.update(state["total"] - state["pending"] - bar.n)
+            bar.set_postfix(stage=stage, review=state["needs_review"], failed=state["failed"])
+            if state["status"] == "done":
+                break
+            time.sleep(1.0)
+    click.echo(f"batch {batch.id} done: {state['graded']} graded, {state['needs_review']} need review, "
+               f"{state['failed']} failed")
+    return 0
+
+
+@cli.command("beat")
+def cmd_beat() -> int:
+    """Run Celery beat: the nightly batch at STEPWISE_BATCH_AT, and the batch tick."""
+    settings = _settings()
+    schedule = Path(settings.instance_dir) / "celerybeat-schedule"
+    cmd = [sys.executable, "-m", "celery", "-A", "worker.app", "beat", "--loglevel", "INFO", "-s", str(schedule)]
+    os.execvpe(cmd[0], cmd, _child_env(settings))
+    return 0  # not reached
 
 
 @cli.command("grade")

@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _add(args, settings: Settings) -> int:
     from store.db import db
-    from store.lms import IntegrationError, create_integration
+    from lms import IntegrationError, create_integration
     from web.auth import find_teacher
 
     teacher = find_teacher(args.teacher)
@@ -113,8 +113,8 @@ def _list(args, settings: Settings) -> int:
 
 def _rotate(args, settings: Settings) -> int:
     from store.db import db
-    from store.lms import rotate_secret
-    from store.lms.integrations import find_by_public_id
+    from lms import rotate_secret
+    from lms.integrations import find_by_public_id
 
     integration = find_by_public_id(db.session, args.public_id)
     if integration is None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -143,7 +143,7 @@ def _write_grade(session: Session, answer: Answer, reference: str | None, source
     answer.grade = grade
     grade.points = problem.points
     grade.reference_source = source if source in ("key", "model") else None
-    grade.created_at = datetime.now(timezone.utc)
+    grade.created_at = datetime.now(UTC)
     steps = _check_work(answer.work, problem.policy, timeout)
     grade.steps = steps["steps"]
     grade.first_error = steps["first_error"]
@@ -200,7 +200,7 @@ def _total(submission: Submission) -> None:
     submission.score = round(sum(g.score for g in grades), 4)
     review = any(g.status == "needs_review" for g in grades)
     submission.status = (SubmissionStatus.needs_review if review else SubmissionStatus.graded).value
-    submission.graded_at = datetime.now(timezone.utc)
+    submission.graded_at = datetime.now(UTC)
     submission.error = None
 
 

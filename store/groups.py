@@ -28,10 +28,11 @@ CHECK_TIMEOUT_S = 0.5  # per check
 
 def normalise(text: str | None) -> str:
     """The spelling two answers must share to be one group without asking the grader."""
-    value = unicodedata.normalize("NFKC", text or "").strip()
+    value = unicodedata.normalize("NFKC", text or "").strip().rstrip(".").strip()
     value = value.strip("$").strip()
-    value = re.sub(r"\s+", "", value)
-    return value.rstrip(".")
+    value = re.sub(r"\s+", " ", value)
+    # Spaces around operators carry no meaning; between two numbers they do ("2 1/2" is 5/2).
+    return re.sub(r" ?([=+\-*/^(),<>≤≥]) ?", r"\1", value)
 
 
 def digest(text: str | None) -> str:
@@ -149,9 +150,20 @@ def group_of(session: Session, problem_id: int, text: str) -> AnswerGroup | None
 
 def group_answers(session: Session, group: AnswerGroup) -> list[Answer]:
     """The answers in a group (every answer whose normalised text maps to it)."""
+    from sqlalchemy.orm import selectinload
+
+    from store.models import Submission
+
     keys = set(session.scalars(select(AnswerGroupText.digest).where(AnswerGroupText.group_id == group.id)))
-    rows = session.scalars(select(Answer).where(Answer.problem_id == group.problem_id))
-    return [a for a in rows if digest(a.text) in keys]
+    texts = session.execute(select(Answer.id, Answer.text).where(Answer.problem_id == group.problem_id)).all()
+    ids = [i for i, text in texts if digest(text) in keys]
+    if not ids:
+        return []
+    return list(session.scalars(
+        select(Answer).where(Answer.id.in_(ids)).order_by(Answer.id)
+        .options(selectinload(Answer.grade), selectinload(Answer.problem),
+                 selectinload(Answer.submission).selectinload(Submission.answers).selectinload(Answer.grade))
+    ))
 
 
 def list_groups(session: Session, problem: Problem) -> list[dict]:
@@ -162,18 +174,22 @@ def list_groups(session: Session, problem: Problem) -> list[dict]:
         select(AnswerGroupText.digest, AnswerGroupText.group_id).where(AnswerGroupText.problem_id == problem.id)
     ).all())
     groups = {g.id: g for g in session.scalars(select(AnswerGroup).where(AnswerGroup.problem_id == problem.id))}
-    members: dict[int, list[Grade | None]] = defaultdict(list)
-    for answer in session.scalars(select(Answer).where(Answer.problem_id == problem.id)):
-        group_id = mapping.get(digest(answer.text))
+    members: dict[int, list[tuple | None]] = defaultdict(list)
+    rows = session.execute(
+        select(Answer.text, Grade.status, Grade.score, Grade.feedback, Grade.interpreted)
+        .outerjoin(Grade, Grade.answer_id == Answer.id).where(Answer.problem_id == problem.id)
+    ).all()
+    for text, *grade in rows:
+        group_id = mapping.get(digest(text))
         if group_id is not None:
-            members[group_id].append(answer.grade)
+            members[group_id].append(tuple(grade) if grade[0] is not None else None)
     out = [_group_json(groups[gid], grades, problem.points) for gid, grades in members.items() if gid in groups]
     return sorted(out, key=lambda g: (-g["size"], g["answer"]))
 
 
-def _group_json(group: AnswerGroup, grades: list[Grade | None], points: float) -> dict:
-    graded = [g for g in grades if g is not None]
-    common = Counter((g.status, g.score, g.feedback, g.interpreted) for g in graded).most_common(1)
+def _group_json(group: AnswerGroup, grades: list[tuple | None], points: float) -> dict:
+    """grades: (status, score, feedback, interpreted) of each member, None for one not graded yet."""
+    common = Counter(g for g in grades if g is not None).most_common(1)
     status, score, feedback, interpreted = common[0][0] if common else ("pending", None, None, None)
     if status == "needs_review":
         score = None

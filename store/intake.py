@@ -47,7 +47,7 @@ from store.schemas import (  # the shapes live in store.schemas; IntakeError and
 from store.schemas import ExternalId as _ExternalId
 from store.schemas import Student as _Student
 from store.schemas import Title as _Title
-from store.schemas import _text as _text_type
+from store.schemas import text_field as _text_type
 
 
 @dataclass(frozen=True)

@@ -67,7 +67,8 @@ def claim_batch(session: Session, reference_id: int | None, *, limit: int, lease
     """Mark up to `limit` claimable rows "running": most urgent, then oldest, first (`reference_id` on a tie).
 
     Claimable: pending, or running with a lease older than `lease_s` (its worker is gone). The
-    caller commits. `reference_id` None: whatever is most urgent (a running worker refilling). Rows locked by another claim right now are skipped (SKIP LOCKED on PostgreSQL).
+    caller commits. `reference_id` None: whatever is most urgent (a running worker refilling).
+    Rows locked by another claim right now are skipped (SKIP LOCKED on PostgreSQL).
     """
     at = at or now()
     stale = at - timedelta(seconds=lease_s)

@@ -181,9 +181,16 @@ class RegradeReport:
 def regrade_problem(session: Session, problem: Problem, *, timeout: float = 2.0) -> RegradeReport:
     """Grade again only this problem's answers (after its key or policy changed); report changes.
 
-    Answers of submissions not graded yet are left to their grading task.
+    Each distinct answer (normalised text and work) is checked once. Answers of submissions not
+    graded yet are left to their grading task; overrides stand.
     """
-    from store.grading import grade_answer
+    from sqlalchemy.orm import selectinload
+
+    from store import grading
+    from store.batches import _verdict as fresh_verdict
+    from store.batches import _write
+    from store.groups import normalise
+    from store.overrides import apply_overrides
 
     report = RegradeReport(problem=problem.position)
     answers = session.scalars(
@@ -191,28 +198,40 @@ def regrade_problem(session: Session, problem: Problem, *, timeout: float = 2.0)
         .where(Answer.problem_id == problem.id,
                Submission.status.in_([SubmissionStatus.graded.value, SubmissionStatus.needs_review.value,
                                       SubmissionStatus.failed.value]))
+        .options(selectinload(Answer.grade),
+                 selectinload(Answer.submission).selectinload(Submission.answers).selectinload(Answer.grade))
         .order_by(Answer.id)
     ).all()
-    touched = {}
+    reference, source = grading.reference_for(problem)
+    if source == "waiting":  # its model reference is being written; that task regrades them
+        report.waiting = len(answers)
+        return report
+    before = {a.id: _verdict(a.grade) for a in answers}
+    memo: dict[tuple, dict] = {}
     for answer in answers:
-        before = _verdict(answer.grade)
-        if not grade_answer(session, answer, timeout=timeout):
-            report.waiting += 1
-            continue
-        report.regraded += 1
+        key = (normalise(answer.text), tuple(answer.work or ()))
+        if key not in memo:
+            memo[key] = fresh_verdict(answer, reference, source, timeout)
+        _write(answer, memo[key], source)
+    apply_overrides(session, answers)
+    touched = {a.submission_id: a.submission for a in answers}
+    old_state = {sid: (s.score, s.status) for sid, s in touched.items()}
+    for answer in answers:
         after = _verdict(answer.grade)
-        touched[answer.submission_id] = answer.submission
-        if before != after:
+        if before[answer.id] != after:
+            old = before[answer.id]
             report.changed.append({"answer_id": answer.id, "submission": answer.submission_id,
                                    "student": answer.submission.student, "answer": answer.text,
-                                   "old": {"status": before[0], "score": before[1]},
+                                   "old": {"status": old[0], "score": old[1]},
                                    "new": {"status": after[0], "score": after[1]}})
-    old_scores = {sid: s.score for sid, s in touched.items()}
+    report.regraded = len(answers)
     for sub in touched.values():
         retotal(sub)
     session.commit()
-    report.passback = sorted(sid for sid, s in touched.items() if s.source == "lms" and s.score != old_scores[sid])
-    log.info("regrade.problem problem=%s regraded=%d changed=%d", problem.id, report.regraded, len(report.changed))
+    report.passback = sorted(sid for sid, s in touched.items()
+                             if s.source == "lms" and (s.score, s.status) != old_state[sid])
+    log.info("regrade.problem problem=%s regraded=%d checks=%d changed=%d", problem.id, report.regraded, len(memo),
+             len(report.changed))
     return report
 
 

@@ -59,7 +59,7 @@ def _clean(limit: int, *, required: bool):
     return check
 
 
-def _text(limit: int, *, required: bool = True, strip: bool = False):
+def text_field(limit: int, *, required: bool = True, strip: bool = False):
     """A string field: NFC-normalised, no NUL, at most `limit` characters, non-blank when required."""
     after = [AfterValidator(_clean(limit, required=required))]
     if strip:
@@ -71,12 +71,12 @@ def _text(limit: int, *, required: bool = True, strip: bool = False):
     return Annotated[str | None, Field(json_schema_extra=schema), *after]
 
 
-Statement = _text(MAX_TEXT)
-Title = _text(MAX_TITLE, strip=True)
-Student = _text(MAX_STUDENT, strip=True)
-ExternalId = _text(255, required=False, strip=True)
-KeyText = _text(MAX_TEXT, required=False)
-WorkLine = _text(MAX_WORK_LINE)
+Statement = text_field(MAX_TEXT)
+Title = text_field(MAX_TITLE, strip=True)
+Student = text_field(MAX_STUDENT, strip=True)
+ExternalId = text_field(255, required=False, strip=True)
+KeyText = text_field(MAX_TEXT, required=False)
+WorkLine = text_field(MAX_WORK_LINE)
 
 
 def check_policy(raw: dict[str, Any]) -> dict[str, Any]:
@@ -151,6 +151,11 @@ def check_key(key: str | None, policy: dict[str, Any] | None, *, at: str = "") -
 class AssignmentIn(Strict):
     title: Title
     problems: list[ProblemIn] = Field(min_length=1, max_length=MAX_PROBLEMS)
+    worked_solutions: bool = Field(
+        default=False,
+        description="Also have the model write worked solutions for problems that have a key "
+        "(problems without a key always get one when a model is installed)",
+    )
 
 
 class AnswerIn(Strict):

@@ -1,4 +1,5 @@
 """JSON shapes of stored rows that both the API and the exports use (one place decides them)."""
+
 from __future__ import annotations
 
 
@@ -8,15 +9,31 @@ def _iso(value):
 
 def answer_json(answer) -> dict:
     grade = answer.grade
-    body = {"problem": answer.position, "answer": answer.text, "work": answer.work or []}
+    body = {
+        "problem": answer.position,
+        "answer": answer.text,
+        "work": answer.work or [],
+    }
     if grade is None:
-        body.update(status="pending", score=None, points=answer.problem.points, feedback=None,
-                    interpreted=None, first_error=None, diagnosis=None, steps=[], reference=None,
-                    overridden=False, graded_by=None)
+        body.update(
+            status="pending",
+            score=None,
+            points=answer.problem.points,
+            feedback=None,
+            interpreted=None,
+            first_error=None,
+            diagnosis=None,
+            steps=[],
+            reference=None,
+            overridden=False,
+            graded_by=None,
+        )
         return body
     body.update(
         status=grade.status,
-        score=None if grade.status == "needs_review" else grade.score,  # not 0: nobody graded it yet
+        score=None
+        if grade.status == "needs_review"
+        else grade.score,  # not 0: nobody graded it yet
         points=grade.points,
         feedback=grade.feedback,
         interpreted=grade.interpreted,

@@ -56,9 +56,16 @@ class Settings:
     public_url: str = "http://127.0.0.1:8000"
     webhook_rate_limit: int = 120  # deliveries per minute per integration
     lms_allow_private: bool = False  # tests only: allow callbacks to loopback hosts
+    # Overnight batch (tasks/batch.py): "02:00" or "02:00 Europe/Paris"; empty: no nightly run.
+    batch_at: str = ""
+    timezone: str = "UTC"  # the zone of batch_at when it names none (IANA name)
+    batch_tick: float = 15.0  # seconds between beat's checks of running batches
+    batch_resend: float = 120.0  # seconds before a batch sends an unfinished submission again
+    batch_chunk: int = 25  # submissions graded together by one batch task
+    batch_grouping: bool = True  # batch tasks check each distinct answer of a problem once
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> Settings:
         """Read `STEPWISE_*` variables once; keyword overrides win (tests, CLI flags)."""
         env = os.environ if environ is None else environ
         values = {}
@@ -72,7 +79,7 @@ class Settings:
         settings = cls(**values)
         return settings.with_defaults()
 
-    def with_defaults(self) -> "Settings":
+    def with_defaults(self) -> Settings:
         """Fill the embedded defaults: a SQLite file and a secret under `instance/`. Creates nothing:
         `prepare_instance()` does, for the commands that set an install up (`run`, `db upgrade`)."""
         instance = Path(self.instance_dir or Path.cwd() / "instance")
@@ -83,7 +90,7 @@ class Settings:
             changes["secret_key"] = (instance / "secret_key").read_text().strip()
         return replace(self, **changes)
 
-    def prepare_instance(self) -> "Settings":
+    def prepare_instance(self) -> Settings:
         """Create the instance folder and, without a configured secret, a generated one kept there
         (so sessions survive restarts). Called by the commands that set an install up and serve."""
         instance = Path(self.instance_dir)

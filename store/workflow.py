@@ -94,6 +94,7 @@ class Batch(Base):
     error: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     stage_started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    advanced_at: Mapped[datetime | None]  # last time a driver looked at it
     finished_at: Mapped[datetime | None]
 
 

@@ -5,10 +5,11 @@ session's commit, never before. One failure policy: if the broker refuses, the r
 `queued`, a warning is logged, and the sweeper (Celery beat, `tasks/sweep.py`) sends them again.
 No request fails because the broker is down.
 """
+
 from __future__ import annotations
 
 import logging
-from typing import Iterable
+from collections.abc import Iterable
 
 from celery import current_app
 from celery.exceptions import SoftTimeLimitExceeded
@@ -20,7 +21,9 @@ from tasks.celery_app import REASON_TASK
 
 GRADE_TASK = "stepwise.grading.grade_submission"
 PASSBACK_TASK = "stepwise.lms.passback"
-JOB_KINDS = {GRADE_TASK: jobs.GRADE}  # tasks guarded by a job row: a failed send clears its send time
+JOB_KINDS = {
+    GRADE_TASK: jobs.GRADE
+}  # tasks guarded by a job row: a failed send clears its send time
 
 log = logging.getLogger("stepwise.queue")
 
@@ -55,12 +58,16 @@ def send(task_name: str, ids: Iterable[int], *, app=None, bind=None) -> list[int
             app.send_task(task_name, args=[object_id])
         except SoftTimeLimitExceeded:
             raise
-        except Exception as exc:  # any broker failure: the row is stored, the sweeper re-sends it
+        except Exception as exc:  # noqa: BLE001  any broker failure: the row is stored, the sweeper re-sends it
             refused.append(object_id)
             error = f"{type(exc).__name__}: {exc}"[:300]
     if refused:
-        log.warning("queue.send_failed task=%s ids=%s error=%s: stored and queued, the sweeper re-sends them",
-                    task_name, refused, error)
+        log.warning(
+            "queue.send_failed task=%s ids=%s error=%s: stored and queued, the sweeper re-sends them",
+            task_name,
+            refused,
+            error,
+        )
         _mark_unsent(task_name, refused, bind)
     return refused
 
@@ -74,7 +81,7 @@ def _mark_unsent(task_name: str, ids: list[int], bind) -> None:
             jobs.mark_unsent(session, kind, ids)
     except SoftTimeLimitExceeded:
         raise
-    except Exception:  # the database too: the sweeper still re-sends after `requeue_after`
+    except Exception:  # noqa: BLE001  the database too: the sweeper still re-sends after `requeue_after`
         log.warning("queue.mark_unsent_failed task=%s ids=%s", task_name, ids)
 
 

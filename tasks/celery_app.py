@@ -1,11 +1,18 @@
 """The one Celery configuration: built from Stepwise settings (or a Flask app's), importable by
 `web/` without the model worker. `worker/app.py` is the `celery -A` shim that calls it."""
+
 from __future__ import annotations
 
 import logging
 
 from celery import Celery
-from celery.signals import celeryd_init, task_postrun, worker_init, worker_process_init, worker_process_shutdown
+from celery.signals import (
+    celeryd_init,
+    task_postrun,
+    worker_init,
+    worker_process_init,
+    worker_process_shutdown,
+)
 from kombu import Exchange, Queue
 from kombu.transport import TRANSPORT_ALIASES
 from kombu.transport.sqlalchemy import Transport as SqlaTransport
@@ -18,7 +25,7 @@ REASONING_QUEUE = "reasoning"  # GPU: the model
 LMS_QUEUE = "lms"  # network: grade passback to LMSs
 QUEUES = (GRADING_QUEUE, REASONING_QUEUE, LMS_QUEUE)
 
-TASK_MODULES = ["tasks.grading", "tasks.reasoning", "tasks.lms", "tasks.sweep"]
+TASK_MODULES = ["tasks.grading", "tasks.reasoning", "tasks.lms", "tasks.sweep", "tasks.batch"]
 SWEEP_TASK = "stepwise.grading.sweep"
 REASON_TASK = "stepwise.reasoning.solve"
 
@@ -47,7 +54,11 @@ def visibility_timeouts(settings: Settings) -> dict[str, int]:
     """Seconds Redis waits before it hands an unacknowledged message to another worker, per queue:
     a little longer than the queue's hard time limit, so a live task is never delivered twice."""
     grading = settings.task_time_limit + HARD_MARGIN_S + 15
-    return {GRADING_QUEUE: grading, LMS_QUEUE: grading, REASONING_QUEUE: settings.reasoning_time_limit + 360}
+    return {
+        GRADING_QUEUE: grading,
+        LMS_QUEUE: grading,
+        REASONING_QUEUE: settings.reasoning_time_limit + 360,
+    }
 
 
 def make_celery(settings: Settings | None = None) -> Celery:
@@ -70,31 +81,54 @@ def make_celery(settings: Settings | None = None) -> Celery:
         },
         task_soft_time_limit=settings.task_time_limit,
         task_time_limit=settings.task_time_limit + HARD_MARGIN_S,
-        task_annotations={REASON_TASK: {"soft_time_limit": settings.reasoning_time_limit,
-                                        "time_limit": settings.reasoning_time_limit + 300}},
+        task_annotations={
+            REASON_TASK: {
+                "soft_time_limit": settings.reasoning_time_limit,
+                "time_limit": settings.reasoning_time_limit + 300,
+            }
+        },
         broker_connection_retry_on_startup=True,
         broker_connection_max_retries=None,  # a Redis restart is waited out, never fatal
         task_publish_retry=False,  # intake must not hang on a dead broker; the sweeper re-sends
         worker_hijack_root_logger=False,
         broker_transport_options=_transport_options(settings, None),
-        beat_schedule={"sweep": {"task": SWEEP_TASK, "schedule": float(settings.sweep_interval)}},
+        beat_schedule={
+            "sweep": {"task": SWEEP_TASK, "schedule": float(settings.sweep_interval)}
+        },
         stepwise_settings=settings,
     )
     db.configure(settings.database_url)
+    _configure_beat(app, settings)
     return app
+
+
+def _configure_beat(app: Celery, settings: Settings) -> None:
+    # Workflow (issue 9): the nightly batch at STEPWISE_BATCH_AT and the batch tick; see tasks/batch.py.
+    from tasks.batch import configure_beat
+
+    configure_beat(app, settings)
 
 
 def _transport_options(settings: Settings, queues: list[str] | None) -> dict:
     if settings.embedded_broker:
         return {}
     timeouts = visibility_timeouts(settings)
-    chosen = [timeouts[q] for q in (queues or QUEUES) if q in timeouts] or list(timeouts.values())
+    chosen = [timeouts[q] for q in (queues or QUEUES) if q in timeouts] or list(
+        timeouts.values()
+    )
     # Publishing must fail fast while Redis is down (the row stays queued, the sweeper re-sends).
-    return {"visibility_timeout": max(chosen), "max_retries": 0, "socket_connect_timeout": 2, "socket_timeout": 5}
+    return {
+        "visibility_timeout": max(chosen),
+        "max_retries": 0,
+        "socket_connect_timeout": 2,
+        "socket_timeout": 5,
+    }
 
 
 def _broker_url(settings: Settings) -> str:
-    if settings.embedded_broker:  # same SQLite file, through the faster-polling transport
+    if (
+        settings.embedded_broker
+    ):  # same SQLite file, through the faster-polling transport
         return settings.broker_url.replace("sqla+", "stepwise-sqla+", 1)
     return settings.broker_url
 

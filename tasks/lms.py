@@ -1,4 +1,5 @@
 """`stepwise.lms.passback`: send a graded LMS submission's score back, with backoff retries."""
+
 from __future__ import annotations
 
 import logging
@@ -6,7 +7,13 @@ import logging
 from celery import shared_task
 
 from store.db import db
-from store.lms.passback import BACKOFF_BASE_S, BACKOFF_CAP_S, MAX_ATTEMPTS, Backoff, deliver
+from lms.passback import (
+    BACKOFF_BASE_S,
+    BACKOFF_CAP_S,
+    MAX_ATTEMPTS,
+    Backoff,
+    deliver,
+)
 from store.settings import Settings
 from tasks.celery_app import app_settings
 
@@ -17,7 +24,13 @@ def _settings(app) -> Settings:
     return app_settings(app)
 
 
-@shared_task(name="stepwise.lms.passback", bind=True, acks_late=True, max_retries=None, ignore_result=True)
+@shared_task(
+    name="stepwise.lms.passback",
+    bind=True,
+    acks_late=True,
+    max_retries=None,
+    ignore_result=True,
+)
 def passback(
     self,
     submission_id: int,
@@ -34,8 +47,14 @@ def passback(
     kwargs = {"timeout": (min(5.0, timeout), timeout)} if timeout else {}
     session = db.session()
     try:
-        outcome = deliver(session, int(submission_id), settings, retries_done=self.request.retries,
-                          backoff=backoff, **kwargs)
+        outcome = deliver(
+            session,
+            int(submission_id),
+            settings,
+            retries_done=self.request.retries,
+            backoff=backoff,
+            **kwargs,
+        )
     finally:
         session.close()
     if outcome.status == "retry":

@@ -25,7 +25,9 @@ log = logging.getLogger("stepwise.reasoning")
 @shared_task(name=REASON_TASK, bind=True, acks_late=True)
 def solve(self, reference_id: int) -> dict:
     """Write the reference solution `reference_id` (and whatever else is most urgent, as one batch)."""
-    from worker.reference import solve_reference  # the model side loads only in the reasoning worker
+    from worker.reference import (
+        solve_reference,  # the model side loads only in the reasoning worker
+    )
 
     return solve_reference(reference_id, app_settings(self.app), enqueue_grading=_enqueue_grading,
                            enqueue_reasoning=_enqueue_reasoning, exit_process=_exit_worker)

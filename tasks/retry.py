@@ -1,4 +1,5 @@
 """Retry policy shared by every task: only transient errors, exponential backoff, a deadline."""
+
 from __future__ import annotations
 
 import logging
@@ -28,9 +29,19 @@ def retry_transient(task, exc: BaseException, settings: Settings):
     that the job row is still open and the sweeper sends the task again once the database is back."""
     retries = task.request.retries
     countdown = backoff(retries)
-    log.warning("task.retry_transient task=%s id=%s retry=%s countdown=%s error=%s", task.name,
-                task.request.id, retries, countdown, type(exc).__name__)
-    return task.retry(exc=exc, countdown=countdown, max_retries=retries_within(settings.db_retry_deadline))
+    log.warning(
+        "task.retry_transient task=%s id=%s retry=%s countdown=%s error=%s",
+        task.name,
+        task.request.id,
+        retries,
+        countdown,
+        type(exc).__name__,
+    )
+    return task.retry(
+        exc=exc,
+        countdown=countdown,
+        max_retries=retries_within(settings.db_retry_deadline),
+    )
 
 
 __all__ = ["backoff", "retries_within", "retry_transient"]

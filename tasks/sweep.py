@@ -5,6 +5,7 @@ down, or sent to a Redis that lost its data) or still running past the hard time
 worker died), and model references still pending. Sending twice is harmless: the task claims its
 job row first. `stepwise requeue` is the same code with no waiting time.
 """
+
 from __future__ import annotations
 
 import logging
@@ -22,18 +23,32 @@ from tasks import GRADE_TASK, REASON_TASK, send
 from tasks.celery_app import SWEEP_TASK, app_settings, grading_stale_after
 
 log = logging.getLogger("stepwise.sweep")
-JOB_STATUS_FOR = {"queued": JobStatus.queued.value, "grading": JobStatus.running.value}  # submission -> job
+JOB_STATUS_FOR = {
+    "queued": JobStatus.queued.value,
+    "grading": JobStatus.running.value,
+}  # submission -> job
 
 
-def sweep(session: Session, settings: Settings, *, requeue_after: float | None = None,
-          statuses: tuple[str, ...] | None = None, references: bool = True) -> dict[str, list[int]]:
+def sweep(
+    session: Session,
+    settings: Settings,
+    *,
+    requeue_after: float | None = None,
+    statuses: tuple[str, ...] | None = None,
+    references: bool = True,
+) -> dict[str, list[int]]:
     """Find what waited too long, mark it sent, commit, then send. Returns the ids sent."""
     wait = settings.requeue_after if requeue_after is None else requeue_after
     job_statuses = (JobStatus.queued.value, JobStatus.running.value)
     if statuses is not None:  # `stepwise requeue --status queued grading ...`
         job_statuses = tuple(JOB_STATUS_FOR[s] for s in statuses if s in JOB_STATUS_FOR)
-    grading = jobs.due(session, jobs.GRADE, requeue_after=wait, stale_after=grading_stale_after(settings),
-                       statuses=job_statuses)
+    grading = jobs.due(
+        session,
+        jobs.GRADE,
+        requeue_after=wait,
+        stale_after=grading_stale_after(settings),
+        statuses=job_statuses,
+    )
     reasoning = _due_references(session, settings, wait) if references else []
     session.commit()
     sent = {"grading": grading, "reasoning": reasoning}
@@ -44,23 +59,38 @@ def sweep(session: Session, settings: Settings, *, requeue_after: float | None =
     return sent
 
 
-def requeue(session: Session, settings: Settings, *, statuses: tuple[str, ...] = ("queued",),
-            references: bool = False) -> dict[str, list[int]]:
+def requeue(
+    session: Session,
+    settings: Settings,
+    *,
+    statuses: tuple[str, ...] = ("queued",),
+    references: bool = False,
+) -> dict[str, list[int]]:
     """`stepwise requeue`: send again every open job now, whatever its send time. Safe at any time
     and with any backlog: a running job is re-sent only once it is stale, and every task claims
     its job row before it works, so nothing is graded twice. With `references`, model references
     that failed or found no model go back to pending first (after installing the weights)."""
     finished = [s for s in statuses if s not in JOB_STATUS_FOR]
     if finished:  # e.g. `--status failed`: grade those again, under a new job each
-        for submission_id in session.scalars(select(Submission.id).where(Submission.status.in_(finished))):
+        for submission_id in session.scalars(
+            select(Submission.id).where(Submission.status.in_(finished))
+        ):
             jobs.open_job(session, jobs.GRADE, submission_id)
         session.flush()
     if references:
         stuck = (ReferenceStatus.failed.value, ReferenceStatus.unavailable.value)
-        session.execute(update(ReferenceSolution).where(ReferenceSolution.status.in_(stuck))
-                        .values(status=ReferenceStatus.pending.value, error=None,
-                                updated_at=jobs.now() - timedelta(days=1)))
-    return sweep(session, settings, requeue_after=0, statuses=statuses, references=references)
+        session.execute(
+            update(ReferenceSolution)
+            .where(ReferenceSolution.status.in_(stuck))
+            .values(
+                status=ReferenceStatus.pending.value,
+                error=None,
+                updated_at=jobs.now() - timedelta(days=1),
+            )
+        )
+    return sweep(
+        session, settings, requeue_after=0, statuses=statuses, references=references
+    )
 
 
 def _due_references(session: Session, settings: Settings, wait: float) -> list[int]:
@@ -71,16 +101,29 @@ def _due_references(session: Session, settings: Settings, wait: float) -> list[i
     RS = ReferenceSolution
     moment = jobs.now()
     rows = session.scalars(
-        select(RS.id).where(
-            ((RS.status == ReferenceStatus.pending.value) & (RS.updated_at < moment - timedelta(seconds=wait)))
-            | ((RS.status == ReferenceStatus.running.value)
-               & (RS.updated_at < moment - timedelta(seconds=settings.reasoning_time_limit + 300)))
-        ).order_by(RS.id)
+        select(RS.id)
+        .where(
+            (
+                (RS.status == ReferenceStatus.pending.value)
+                & (RS.updated_at < moment - timedelta(seconds=wait))
+            )
+            | (
+                (RS.status == ReferenceStatus.running.value)
+                & (
+                    RS.updated_at
+                    < moment - timedelta(seconds=settings.reasoning_time_limit + 300)
+                )
+            )
+        )
+        .order_by(RS.id)
     ).all()
     pending = list(rows)
     if pending:
-        session.execute(update(RS).where(RS.id.in_(pending), RS.status == ReferenceStatus.pending.value)
-                        .values(updated_at=moment))
+        session.execute(
+            update(RS)
+            .where(RS.id.in_(pending), RS.status == ReferenceStatus.pending.value)
+            .values(updated_at=moment)
+        )
     return pending
 
 

@@ -1,5 +1,6 @@
 """Private Redis and Postgres servers for fault tests: started by the test on free ports in their
 own temporary folders, stopped and restarted at will. The shared servers are never touched."""
+
 from __future__ import annotations
 
 import glob
@@ -48,17 +49,38 @@ class PrivateRedis:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
-        cmd = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
-               "--save", "", "--appendonly", "yes" if self.persistent else "no", "--appendfsync", "always",
-               "--logfile", str(self.dir / "redis.log")]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cmd = [
+            "redis-server",
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.dir),
+            "--save",
+            "",
+            "--appendonly",
+            "yes" if self.persistent else "no",
+            "--appendfsync",
+            "always",
+            "--logfile",
+            str(self.dir / "redis.log"),
+        ]
+        self.proc = subprocess.Popen(
+            cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         _wait_port(self.port, up=True)
 
     def stop(self) -> None:
         """SHUTDOWN as a restart does: the AOF keeps the data when persistent, else it is gone."""
         if self.proc is None:
             return
-        subprocess.run(["redis-cli", "-p", str(self.port), "shutdown", "nosave"], capture_output=True, timeout=10)
+        subprocess.run(
+            ["redis-cli", "-p", str(self.port), "shutdown", "nosave"],
+            check=False,
+            capture_output=True,
+            timeout=10,
+        )
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -73,9 +95,13 @@ class PrivateRedis:
 
 
 def _pg_bin(name: str) -> str:
-    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}")) or [shutil.which(name) or ""]
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}")) or [
+        shutil.which(name) or ""
+    ]
     if not found[-1]:
-        raise RuntimeError(f"PostgreSQL's {name} is not installed: the fault tests need it")
+        raise RuntimeError(
+            f"PostgreSQL's {name} is not installed: the fault tests need it"
+        )
     return found[-1]
 
 
@@ -91,22 +117,51 @@ class PrivatePostgres:
         if os.geteuid() == 0:
             self._as_user = ["runuser", "-u", "postgres", "--"]
             shutil.chown(self.dir, "postgres")
-        self._run(_pg_bin("initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync",
-                  "-E", "UTF8")
+        self._run(
+            _pg_bin("initdb"),
+            "-D",
+            str(self.data),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        )
 
     def _run(self, *cmd: str) -> None:
-        out = subprocess.run([*self._as_user, *cmd], capture_output=True, text=True, timeout=120)
+        out = subprocess.run(
+            [*self._as_user, *cmd],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         if out.returncode != 0:
-            raise RuntimeError(f"{cmd[0]} failed: {out.stdout[-2000:]}{out.stderr[-2000:]}")
+            raise RuntimeError(
+                f"{cmd[0]} failed: {out.stdout[-2000:]}{out.stderr[-2000:]}"
+            )
 
     @property
     def url(self) -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
 
     def start(self) -> None:
-        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.dir / "pg.log"), "-w",
-                  "start")
+        options = (
+            f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        )
+        self._run(
+            _pg_bin("pg_ctl"),
+            "-D",
+            str(self.data),
+            "-o",
+            options,
+            "-l",
+            str(self.dir / "pg.log"),
+            "-w",
+            "start",
+        )
 
     def stop(self) -> None:
         self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")

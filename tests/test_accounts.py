@@ -42,7 +42,7 @@ def test_logout_ends_every_copy_of_the_session(app, client, teacher):
 @pytest.fixture
 def strict_app(settings):
     """An app with small login limits (its own limiter; Redis storage, keys unique to this test)."""
-    app = create_app(replace(settings, login_limit_account="3 per minute", login_limit_ip="6 per minute"))
+    app = create_app(replace(settings, login_limit_account="3 per hour", login_limit_ip="6 per hour"))
     app.config["TESTING"] = True
     return app
 

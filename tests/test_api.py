@@ -231,3 +231,22 @@ def test_a_broker_outage_still_stores_the_submission(settings, teacher, caplog):
     with broken.app_context():
         job = db.session.scalar(select(Job).where(Job.subject_id == body["id"]))
         assert job.status == "queued" and job.enqueued_at is None
+
+
+@pytest.mark.parametrize("worked, expected", [(False, 1), (True, 2)])
+def test_keyed_problems_use_no_model_unless_worked_solutions_are_asked_for(settings, teacher, auth, worked, expected):
+    """Issue 10: a keyed problem costs no GPU time unless the teacher asks for worked solutions."""
+    from dataclasses import replace
+
+    from web import create_app
+
+    app = create_app(replace(settings, model_enabled=True))
+    app.config.update(TESTING=True)
+    body = {"title": "w", "worked_solutions": worked,
+            "problems": [{"statement": "Solve 2x = 6", "answer": "x = 3"}, {"statement": "What is 7*6?"}]}
+    with app.test_client() as c:
+        created = c.post("/api/v1/assignments", headers=auth, json=body)
+        assert created.status_code == 201, created.get_json()
+    with app.app_context():
+        problems = db.session.scalars(select(Problem).where(Problem.assignment_id == created.get_json()["id"])).all()
+        assert sum(p.reference is not None for p in problems) == expected

@@ -109,7 +109,7 @@ def test_lms_add_integration_prints_the_secret_once(settings, app, teacher):
     assert "Canvas hook" in listed.stdout and "lms.school.example" in listed.stdout
     assert secret not in listed.stdout
     with app.app_context():
-        from store.lms.integrations import webhook_secret
+        from lms.integrations import webhook_secret
         from store.lms.models import Integration
 
         row = db.session.scalar(select(Integration))

@@ -273,7 +273,12 @@ def test_reference_solution_is_shown_and_a_disagreeing_key_is_flagged(logged_in,
             samples=[{"text": "…", "answer": "3"}] * 4 + [{"text": "…", "answer": None}],
             completion_tokens=321, latency_s=1.5,
         )
+        db.session.flush()
+        from store.grading import reference_changed
+
+        reference_changed(db.session, problem.reference_id)  # what the reasoning worker does on writing it
         db.session.commit()
+        assert problem.key_disagrees is True  # stored once, not computed on every page view
     page = logged_in.get(url).get_data(as_text=True)
     assert "So the sum is" in page and "The model's thinking" in page
     assert "80% of 5 samples agree" in page

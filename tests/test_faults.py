@@ -5,6 +5,7 @@ supervisor would.
 
 The Postgres outage lasts STEPWISE_FAULT_OUTAGE_S seconds (60 by default, as the issue asks).
 """
+
 from __future__ import annotations
 
 import os
@@ -18,23 +19,26 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
-
 from private_services import PrivatePostgres, PrivateRedis
+from sqlalchemy import func, select
+from support import ROOT, wait_for, worker_env
+
 from store.db import db
 from store.models import Grade, Job, Submission
 from store.settings import Settings
-from support import ROOT, wait_for, worker_env
 
 pytestmark = pytest.mark.slow
 
 OUTAGE_S = float(os.environ.get("STEPWISE_FAULT_OUTAGE_S", "60"))
 LIMITS = {"task_time_limit": 5, "sweep_interval": 1, "requeue_after": 4}
-ASSIGNMENT = {"title": "Faults", "problems": [
-    {"statement": "Solve 3(x - 2) = 12", "answer": "x = 6", "points": 2},
-    {"statement": "Expand (x+1)^2", "answer": "x^2 + 2x + 1", "points": 2},
-    {"statement": "Simplify 2/4", "answer": "1/2"},
-]}
+ASSIGNMENT = {
+    "title": "Faults",
+    "problems": [
+        {"statement": "Solve 3(x - 2) = 12", "answer": "x = 6", "points": 2},
+        {"statement": "Expand (x+1)^2", "answer": "x^2 + 2x + 1", "points": 2},
+        {"statement": "Simplify 2/4", "answer": "1/2"},
+    ],
+}
 
 
 class Stack:
@@ -51,14 +55,24 @@ class Stack:
         migrations.upgrade(self.pg.url)
         self.redis = PrivateRedis(persistent=persistent_redis)
         self.redis.start()
-        self.settings = Settings(database_url=self.pg.url, redis_url=self.redis.url, secret_key="f" * 48,
-                                 instance_dir=str(tmp / "instance"), model_enabled=False, **LIMITS)
+        self.settings = Settings(
+            database_url=self.pg.url,
+            redis_url=self.redis.url,
+            secret_key="f" * 48,
+            instance_dir=str(tmp / "instance"),
+            model_enabled=False,
+            **LIMITS,
+        )
         self.app = create_app(self.settings)
         self.client = self.app.test_client()
         with self.app.app_context():
-            _, token = create_teacher(f"fault-{secrets.token_hex(3)}@school.test", "a long fault password 7")
+            _, token = create_teacher(
+                f"fault-{secrets.token_hex(3)}@school.test", "a long fault password 7"
+            )
         self.auth = {"Authorization": f"Bearer {token}"}
-        resp = self.client.post("/api/v1/assignments", json=ASSIGNMENT, headers=self.auth)
+        resp = self.client.post(
+            "/api/v1/assignments", json=ASSIGNMENT, headers=self.auth
+        )
         assert resp.status_code == 201, resp.get_data(as_text=True)
         self.assignment = resp.get_json()["id"]
         self.workers: list[tuple[subprocess.Popen, Path]] = []
@@ -68,16 +82,47 @@ class Stack:
 
     def start_worker(self) -> subprocess.Popen:
         log = self.tmp / f"worker-{len(self.workers)}.log"
-        env = worker_env(self.settings, **{f"STEPWISE_{k.upper()}": v for k, v in LIMITS.items()})
-        cmd = [sys.executable, "-m", "celery", "-A", "worker.app", "worker", "-Q", "grading,lms", "-P", "prefork",
-               "--concurrency", "2", "--loglevel", "INFO", "-n", f"fault-{len(self.workers)}-{os.getpid()}@%h",
-               "--without-gossip", "--without-mingle", "--without-heartbeat",
-               "--beat", "--schedule", str(self.tmp / f"beat-{len(self.workers)}")]
+        env = worker_env(
+            self.settings, **{f"STEPWISE_{k.upper()}": v for k, v in LIMITS.items()}
+        )
+        cmd = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "worker.app",
+            "worker",
+            "-Q",
+            "grading,lms",
+            "-P",
+            "prefork",
+            "--concurrency",
+            "2",
+            "--loglevel",
+            "INFO",
+            "-n",
+            f"fault-{len(self.workers)}-{os.getpid()}@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "--beat",
+            "--schedule",
+            str(self.tmp / f"beat-{len(self.workers)}"),
+        ]
         with log.open("wb") as out:
-            proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
+            proc = subprocess.Popen(
+                cmd,
+                env=env,
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self.workers.append((proc, log))
-        wait_for(lambda: b" ready." in log.read_bytes() or proc.poll() is not None, timeout=60)
+        wait_for(
+            lambda: b" ready." in log.read_bytes() or proc.poll() is not None,
+            timeout=60,
+        )
         assert proc.poll() is None, log.read_text(errors="replace")[-3000:]
         return proc
 
@@ -107,13 +152,27 @@ class Stack:
     def submit(self, n: int, *, expect: int = 202) -> list:
         responses = []
         for i in range(n):
-            body = {"student": f"S{len(self.accepted)}-{i}", "answers": [
-                {"problem": 1, "answer": "6", "work": ["3(x - 2) = 12", "3x - 6 = 12", "3x = 18", "x = 6"]},
-                {"problem": 2, "answer": "x^2+2x+1", "work": ["(x+1)^2", "(x+1)(x+1)", "x^2 + 2x + 1"]},
-                {"problem": 3, "answer": "0.5"},
-            ]}
-            resp = self.client.post(f"/api/v1/assignments/{self.assignment}/submissions", json=body,
-                                    headers=self.auth)
+            body = {
+                "student": f"S{len(self.accepted)}-{i}",
+                "answers": [
+                    {
+                        "problem": 1,
+                        "answer": "6",
+                        "work": ["3(x - 2) = 12", "3x - 6 = 12", "3x = 18", "x = 6"],
+                    },
+                    {
+                        "problem": 2,
+                        "answer": "x^2+2x+1",
+                        "work": ["(x+1)^2", "(x+1)(x+1)", "x^2 + 2x + 1"],
+                    },
+                    {"problem": 3, "answer": "0.5"},
+                ],
+            }
+            resp = self.client.post(
+                f"/api/v1/assignments/{self.assignment}/submissions",
+                json=body,
+                headers=self.auth,
+            )
             assert resp.status_code == expect, resp.get_data(as_text=True)[:500]
             if resp.status_code == 202:
                 self.accepted.append(resp.get_json()["id"])
@@ -128,23 +187,44 @@ class Stack:
     def running_jobs(self) -> int:
         with self.app.app_context():
             db.session.rollback()
-            return db.session.scalar(select(func.count()).select_from(Job).where(Job.status == "running"))
+            return db.session.scalar(
+                select(func.count()).select_from(Job).where(Job.status == "running")
+            )
 
     def assert_each_graded_exactly_once(self, timeout: float = 180) -> None:
         total = len(self.accepted)
-        wait_for(lambda: self.statuses().get("graded", 0) == total, timeout=timeout, interval=1)
+        wait_for(
+            lambda: self.statuses().get("graded", 0) == total,
+            timeout=timeout,
+            interval=1,
+        )
         with self.app.app_context():
             db.session.rollback()
             stored = set(db.session.scalars(select(Submission.id)))
-            assert stored == set(self.accepted), "lost or unexpected submissions"  # 0 lost
-            done = Counter(db.session.scalars(select(Job.subject_id).where(Job.status == "done")))
-            assert set(done) == stored and set(done.values()) == {1}, f"graded twice: {done}"  # 0 doubled
-            open_jobs = db.session.scalar(select(func.count()).select_from(Job).where(Job.status != "done"))
+            assert stored == set(self.accepted), (
+                "lost or unexpected submissions"
+            )  # 0 lost
+            done = Counter(
+                db.session.scalars(select(Job.subject_id).where(Job.status == "done"))
+            )
+            assert set(done) == stored and set(done.values()) == {1}, (
+                f"graded twice: {done}"
+            )  # 0 doubled
+            open_jobs = db.session.scalar(
+                select(func.count()).select_from(Job).where(Job.status != "done")
+            )
             assert open_jobs == 0  # 0 stranded, 0 failed
-            assert db.session.scalar(select(func.count()).select_from(Grade)) == 3 * total
-        logged = Counter(m for _p, log in self.workers
-                         for m in re.findall(rb"grade\.done submission=(\d+) ", log.read_bytes()))
-        assert not [sid for sid, n in logged.items() if n > 1], "a submission was graded by two tasks"
+            assert (
+                db.session.scalar(select(func.count()).select_from(Grade)) == 3 * total
+            )
+        logged = Counter(
+            m
+            for _p, log in self.workers
+            for m in re.findall(rb"grade\.done submission=(\d+) ", log.read_bytes())
+        )
+        assert not [sid for sid, n in logged.items() if n > 1], (
+            "a submission was graded by two tasks"
+        )
 
 
 @pytest.fixture
@@ -164,8 +244,11 @@ def test_a_sigkilled_worker_strands_nothing(make_stack):
     stack = make_stack()
     stack.submit(40)
     worker = stack.start_worker()
-    wait_for(lambda: stack.statuses().get("graded", 0) >= 4 and stack.running_jobs() > 0, timeout=90,
-             interval=0.05)
+    wait_for(
+        lambda: stack.statuses().get("graded", 0) >= 4 and stack.running_jobs() > 0,
+        timeout=90,
+        interval=0.05,
+    )
     stack.kill_worker(worker)
     in_flight = stack.running_jobs()
     assert in_flight > 0  # the kill caught work mid-task
@@ -173,8 +256,12 @@ def test_a_sigkilled_worker_strands_nothing(make_stack):
     stack.assert_each_graded_exactly_once()
 
 
-@pytest.mark.parametrize("persistent", [True, False], ids=["appendonly", "no-persistence"])
-def test_a_redis_restart_with_a_backlog_loses_and_doubles_nothing(make_stack, persistent):
+@pytest.mark.parametrize(
+    "persistent", [True, False], ids=["appendonly", "no-persistence"]
+)
+def test_a_redis_restart_with_a_backlog_loses_and_doubles_nothing(
+    make_stack, persistent
+):
     from tasks.sweep import requeue
 
     stack = make_stack(persistent_redis=persistent)
@@ -184,7 +271,9 @@ def test_a_redis_restart_with_a_backlog_loses_and_doubles_nothing(make_stack, pe
     stack.submit(10)  # accepted while Redis is down: stored, queued, never sent
     assert time.monotonic() - started < 30  # intake does not hang on a dead broker
     stack.redis.start()
-    with stack.app.app_context():  # the README's cron line, run while the backlog sits in Redis
+    with (
+        stack.app.app_context()
+    ):  # the README's cron line, run while the backlog sits in Redis
         requeue(db.session(), stack.settings)
     stack.start_worker()
     stack.assert_each_graded_exactly_once()

@@ -73,6 +73,6 @@ def test_json_logs(settings, capsys):
         assert record["event"] == "submission.queued submission=7" and record["submission"] == 7
         assert record["level"] == "info" and record["logger"] == "stepwise.intake"
     finally:
-        from web import logs
+        from store import logs
 
         logs.configure("text")

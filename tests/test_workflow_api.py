@@ -139,7 +139,7 @@ def test_group_override_applies_to_members_later_students_and_survives_regrade(c
 
 
 def test_answer_override_updates_totals_and_is_audited(client, auth, app, teacher):
-    aid, subs = setup_class(client, auth, app)
+    _, subs = setup_class(client, auth, app)
     aid3 = answer_id(app, subs["Ada"], 3)
     resp = client.post(f"/api/v1/answers/{aid3}/override", json={"score": 1}, headers=auth)
     assert resp.status_code == 200
@@ -170,7 +170,7 @@ def test_answer_override_wins_over_group_override(client, auth, app):
 
 
 def test_review_queue_lists_reasons_and_resolves_in_one_action(client, auth, app):
-    aid, subs = setup_class(client, auth, app)
+    aid, _ = setup_class(client, auth, app)
     items = get(client, auth, "/api/v1/review")
     reasons = {(i["student"], i["problem"]): i["reason"] for i in items}
     assert reasons[("Ada", 3)] == "no_key" and reasons[("Dee", 3)] in ("no_key", "unreadable")
@@ -217,3 +217,31 @@ def test_other_teachers_get_404(client, auth, app):
         resp = getattr(client, method)(url, json={"score": 0} if method == "post" else None, headers=other)
         assert resp.status_code == 404, url
     assert get(client, auth, "/api/v1/review") and client.get("/api/v1/review", headers=other).get_json() == []
+
+
+def test_review_flags_unreadable_answers_and_a_key_the_model_disagrees_with(client, auth, app):
+    from store.models import Problem, ReferenceSolution
+
+    aid = make(client, auth, {"title": "Keys", "problems": [{"statement": "2+3", "answer": "5"}]})
+    with app.app_context():
+        problem = db.session.scalar(select(Problem).where(Problem.assignment_id == aid))
+        problem.reference = ReferenceSolution(cache_key="k" * 64, statement_hash="h" * 64, statement="2+3",
+                                              model_id="m", status="ready", final_answer="6", agreement=0.8)
+        grading.refresh_disagreement(problem)
+        db.session.commit()
+    subs = {name: submit(client, auth, aid, name, [text]) for name, text in
+            (("Ada", "5"), ("Ben", "6"), ("Cy", "7"), ("Dee", "@@@"))}
+    grade_all(app)
+    items = {i["student"]: i for i in get(client, auth, f"/api/v1/review?assignment={aid}")}
+    # Ada and Ben's grades depend on whether the key or the model is right; Cy is wrong either way.
+    assert items["Ada"]["reason"] == "key_disagrees" and items["Ben"]["reason"] == "key_disagrees"
+    assert items["Ada"]["key"] == "5" and items["Ada"]["model_answer"] == "6"
+    assert items["Dee"]["reason"] == "unreadable" and "Cy" not in items
+    resp = client.post(f"/api/v1/review/{items['Ada']['answer_id']}", json={"action": "accept"}, headers=auth)
+    assert resp.status_code == 200
+    ada = get(client, auth, f"/api/v1/submissions/{subs['Ada']}")
+    assert ada["answers"][0]["score"] == 1 and ada["answers"][0]["graded_by"] == "teacher"
+    assert "Ada" not in {i["student"] for i in get(client, auth, "/api/v1/review")}
+    assert get(client, auth, "/api/v1/overrides")[0]["action"] == "accept"
+    assert client.get("/api/v1/review?assignment=abc", headers=auth).status_code == 400
+    assert client.get("/api/v1/review?bogus=1", headers=auth).status_code == 400

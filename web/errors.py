@@ -6,7 +6,7 @@ import logging
 from flask import Flask, jsonify, make_response, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from store.db import db, is_transient
+from store.db import db, is_transient, safe_rollback
 
 log = logging.getLogger("stepwise.web")
 
@@ -39,10 +39,7 @@ RETRY_AFTER_S = 30
 def _database_down(exc: Exception):
     """The database is unreachable or restarting: 503 with Retry-After, never a 500 with a trace.
     Nothing was stored, so the client can safely send the same request again."""
-    try:
-        db.session.remove()  # drop the broken connection; the pool reconnects on the next request
-    except Exception:  # the connection is already gone; nothing more to release
-        pass
+    safe_rollback(db.session())  # drop the broken connection; the pool reconnects on the next request
     log.warning("request.database_unavailable path=%s error=%s", request.path, type(exc).__name__)
     message = "The database is unavailable for a moment; nothing was stored. Try again shortly."
     if wants_json():

@@ -27,11 +27,15 @@ def reference_settings(settings: Settings):
     return lambda: (settings.model, generation_settings(settings))
 
 
-def submit_assignment(teacher: Teacher, title: Any, problems: list[ProblemIn], settings: Settings | None = None):
+def submit_assignment(teacher: Teacher, title: Any, problems: list[ProblemIn], settings: Settings | None = None,
+                      *, worked_solutions: bool = False, priority: int = 0):
+    """Store an assignment and queue model solutions: for keyless problems, and for keyed ones too
+    when the teacher asks for `worked_solutions`. `priority` 0 is interactive, 1 nightly/batch."""
     settings = settings or current_app.config["STEPWISE"]
     session = db.session()
     assignment, to_solve = create_assignment(
-        session, teacher, title, problems, reference_settings=reference_settings(settings)
+        session, teacher, title, problems, reference_settings=reference_settings(settings),
+        worked_solutions=worked_solutions, priority=priority,
     )
     enqueue_on_commit(session, REASON_TASK, to_solve)
     session.commit()

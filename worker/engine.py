@@ -61,6 +61,14 @@ def is_fatal_device_error(exc: BaseException) -> bool:
     return any(marker in str(exc) for marker in _FATAL_MARKERS)
 
 
+class ModelUnavailable(Exception):
+    """The model cannot run here (weights, libraries, GPU or server missing); `message` says what to do."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 class GenerationTimeout(Exception):
     """The deadline passed before every request finished; the running requests were cancelled."""
 
@@ -261,6 +269,7 @@ __all__ = [
     "FatalDeviceError",
     "FollowUp",
     "GenerationTimeout",
+    "ModelUnavailable",
     "OnComplete",
     "Refill",
     "Request",

@@ -17,7 +17,7 @@ import logging
 import os
 from typing import Any
 
-from worker.engine import Completion, Request, StreamingEngine, cut_at_stop
+from worker.engine import Completion, ModelUnavailable, Request, StreamingEngine, cut_at_stop
 
 log = logging.getLogger("stepwise.reasoning")
 
@@ -66,8 +66,6 @@ class VLLMEngine(StreamingEngine):
         try:
             from vllm import LLM
         except ImportError as exc:
-            from worker.runtime import ModelUnavailable
-
             raise ModelUnavailable(f"Reference reasoning is unavailable: STEPWISE_ENGINE=vllm but vllm is not "
                                    f"installed; {INSTALL_HINT}, or set STEPWISE_ENGINE=transformers.") from exc
         if local_only:  # no Hub look-ups or retries: the weights must already be here
@@ -80,8 +78,10 @@ class VLLMEngine(StreamingEngine):
 
     def _params(self, request: Request):
         from vllm import SamplingParams
+        from vllm.sampling_params import RequestOutputKind
 
-        return SamplingParams(**sampling_kwargs(request, self.stop_ids))
+        # FINAL_ONLY: step() reports a request once, when it ends (the loop needs nothing else).
+        return SamplingParams(**sampling_kwargs(request, self.stop_ids), output_kind=RequestOutputKind.FINAL_ONLY)
 
     def _submit(self, rid: str, request: Request) -> None:
         from vllm.inputs import TokensPrompt

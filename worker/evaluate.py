@@ -89,7 +89,8 @@ def load_dataset_problems(name: str, limit: int | None = None) -> list[dict[str,
     rows = []
     for row in data:
         answer = str(row[spec["answer"]])
-        rows.append({"problem": str(row[spec["problem"]]), "answer": gsm8k_answer(answer) if name == "gsm8k" else answer})
+        expected = gsm8k_answer(answer) if name == "gsm8k" else answer
+        rows.append({"problem": str(row[spec["problem"]]), "answer": expected})
         if limit and len(rows) >= limit:
             break
     return rows

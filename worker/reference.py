@@ -47,31 +47,39 @@ def solve_reference(
     without it the FatalDeviceError is raised to the caller.
     """
     lease_s = float(settings.reasoning_time_limit)
+    from worker.runtime import ModelUnavailable, get_runner
+
+    runner = runner or get_runner(settings)
+    try:  # load before claiming: a worker that is still loading holds no rows
+        runner.ensure_ready()
+    except ModelUnavailable as exc:
+        if exc.message not in _logged_unavailable:  # say it once per process, clearly
+            _logged_unavailable.add(exc.message)
+            log.error("reasoning.model_unavailable %s", exc.message,
+                      extra={"event": "reasoning.model_unavailable", "reference_id": reference_id})
+        unavailable = exc
+    except FatalDeviceError as exc:  # no rows are held yet: restart the process and let a fresh one load
+        log.critical("reasoning.device_error at load: %s", exc, extra={"event": "reasoning.device_error"})
+        if exit_process is None:
+            raise
+        exit_process(1)
+        return {}
+    else:
+        unavailable = None
     with db.transaction() as session:
         claims = rows.claim_batch(session, reference_id, limit=int(settings.batch_size), lease_s=lease_s)
     if not claims:
         log.info("reasoning.skipped reference_id=%s", reference_id,
                  extra={"event": "reasoning.skipped", "reference_id": reference_id})
         return {}
-    ids = [c.id for c in claims]
-    log.info("reasoning.claimed reference_id=%s batch=%s", reference_id, ids,
-             extra={"event": "reasoning.claimed", "reference_id": reference_id, "batch": ids})
+    log.info("reasoning.claimed reference_id=%s batch=%s", reference_id, [c.id for c in claims],
+             extra={"event": "reasoning.claimed", "reference_id": reference_id, "batch": [c.id for c in claims]})
     deadline = time.monotonic() + lease_s * DEADLINE_MARGIN
-
-    from worker.runtime import ModelUnavailable, get_runner
-
-    runner = runner or get_runner(settings)
     stream = _Stream(claims, settings, runner, enqueue_grading, lease_s)
+    if unavailable is not None:
+        stream.fail(ReferenceStatus.unavailable, unavailable.message)
+        return stream.statuses
     try:
-        try:
-            runner.ensure_ready()
-        except ModelUnavailable as exc:
-            if exc.message not in _logged_unavailable:  # say it once per process, clearly
-                _logged_unavailable.add(exc.message)
-                log.error("reasoning.model_unavailable %s", exc.message,
-                          extra={"event": "reasoning.model_unavailable", "reference_id": reference_id})
-            stream.fail(ReferenceStatus.unavailable, exc.message)
-            return stream.statuses
         runner.run([stream.job(c) for c in claims], more=stream.more, on_done=stream.done, deadline=deadline)
     except FatalDeviceError as exc:
         log.critical("reasoning.device_error batch=%s: %s", stream.open_ids, exc,

@@ -26,6 +26,7 @@ from worker.engine import (
     Engine,
     FatalDeviceError,
     GenerationTimeout,
+    ModelUnavailable,
     Request,
     Sampling,
     choose_engine,
@@ -48,16 +49,10 @@ log = logging.getLogger("stepwise.reasoning")
 
 DEFAULT_MODEL = "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"
 DOWNLOAD_COMMAND = f"huggingface-cli download {DEFAULT_MODEL}"
-WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+WEIGHT_FILES = (
+    "model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json",
+)
 UNAVAILABLE_RETRY_S = 300.0  # a worker re-checks for weights this often instead of on every task
-
-
-class ModelUnavailable(Exception):
-    """The model cannot run here (weights, libraries or GPU missing); `message` says what to do."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 def _download_command(model_id: str) -> str:
@@ -224,7 +219,8 @@ class ModelRunner:
         self.engine = self._make_engine(kind, device, local_only)
         self.load_time_s = time.perf_counter() - started
         log.info("reasoning.model_loaded model=%s engine=%s device=%s dtype=%s load_s=%.1f", self.model_id, kind,
-                 device, self.dtype, self.load_time_s, extra={"event": "reasoning.model_loaded", "model": self.model_id})
+                 device, self.dtype, self.load_time_s,
+                 extra={"event": "reasoning.model_loaded", "model": self.model_id})
 
     def _load_tokenizer(self, local_only: bool) -> Any:
         from transformers import AutoTokenizer
@@ -232,7 +228,8 @@ class ModelRunner:
         try:
             tokenizer = AutoTokenizer.from_pretrained(self.model_id, local_files_only=local_only)
         except (OSError, ValueError) as exc:
-            raise ModelUnavailable(unavailable_message(self.model_id, f"loading {self.model_id} failed ({exc})")) from exc
+            why = unavailable_message(self.model_id, f"loading {self.model_id} failed ({exc})")
+            raise ModelUnavailable(why) from exc
         tokenizer.padding_side = "left"
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
@@ -247,7 +244,8 @@ class ModelRunner:
         try:
             model = AutoModelForCausalLM.from_pretrained(self.model_id, dtype=dtype, local_files_only=local_only)
         except (OSError, ValueError) as exc:
-            raise ModelUnavailable(unavailable_message(self.model_id, f"loading {self.model_id} failed ({exc})")) from exc
+            why = unavailable_message(self.model_id, f"loading {self.model_id} failed ({exc})")
+            raise ModelUnavailable(why) from exc
         model.to(device)
         model.eval()
         stops = model.generation_config.eos_token_id

@@ -7,6 +7,7 @@ Create Date: 2026-11-30 16:00:00
 Existing rows are kept as they are: the old constraint (teacher, source, external id) was stricter
 than the new one (assignment, source, external id), so no stored data can violate it.
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -20,10 +21,13 @@ def upgrade() -> None:
     with op.batch_alter_table("submissions", schema=None) as batch_op:
         batch_op.drop_constraint("uq_submissions_external", type_="unique")
         batch_op.create_unique_constraint(
-            "uq_submissions_assignment_external", ["assignment_id", "source", "external_id"]
+            "uq_submissions_assignment_external",
+            ["assignment_id", "source", "external_id"],
         )
     with op.batch_alter_table("jobs", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("enqueued_at", sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(
+            sa.Column("enqueued_at", sa.DateTime(timezone=True), nullable=True)
+        )
         batch_op.create_index("ix_jobs_kind_status", ["kind", "status"], unique=False)
     with op.batch_alter_table("problems", schema=None) as batch_op:
         batch_op.add_column(sa.Column("key_disagrees", sa.Boolean(), nullable=True))
@@ -39,4 +43,6 @@ def downgrade() -> None:
         batch_op.drop_column("enqueued_at")
     with op.batch_alter_table("submissions", schema=None) as batch_op:
         batch_op.drop_constraint("uq_submissions_assignment_external", type_="unique")
-        batch_op.create_unique_constraint("uq_submissions_external", ["teacher_id", "source", "external_id"])
+        batch_op.create_unique_constraint(
+            "uq_submissions_external", ["teacher_id", "source", "external_id"]
+        )

@@ -1,6 +1,7 @@
-"""LMS integration: signed webhook intake, LTI 1.3 launch and grade passback (AGS or webhook).
+"""LMS rows: integrations, grade deliveries and their attempts, LTI resource links.
 
-Importing this package registers its tables on `store.models.Base`.
+Importing this package registers its tables on `store.models.Base`. The code that talks to LMSs
+(HTTP, signatures, passback) is the `lms` package above this layer.
 """
 from store.lms.models import (
     Delivery,
@@ -10,28 +11,5 @@ from store.lms.models import (
     IntegrationKind,
     LtiResourceLink,
 )
-from store.lms.integrations import (
-    IntegrationError,
-    create_integration,
-    find_by_public_id,
-    rotate_secret,
-    tool_jwks,
-)
-from store.lms.passback import Backoff, Outcome, deliver
 
-__all__ = [
-    "Backoff",
-    "Delivery",
-    "DeliveryAttempt",
-    "DeliveryStatus",
-    "Integration",
-    "IntegrationError",
-    "IntegrationKind",
-    "LtiResourceLink",
-    "Outcome",
-    "create_integration",
-    "deliver",
-    "find_by_public_id",
-    "rotate_secret",
-    "tool_jwks",
-]
+__all__ = ["Delivery", "DeliveryAttempt", "DeliveryStatus", "Integration", "IntegrationKind", "LtiResourceLink"]

@@ -56,7 +56,7 @@ def enqueued(monkeypatch):
 @pytest.fixture
 def lti_integration(app, session, teacher, settings, platform, client):
     """An LTI 1.3 integration registered with the test platform; returns (integration, secret)."""
-    from store.lms import create_integration
+    from lms import create_integration
     from store.models import Teacher
 
     row = session.get(Teacher, teacher.id)

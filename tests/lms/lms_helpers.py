@@ -7,7 +7,7 @@ import time
 
 from sqlalchemy import func, select
 
-from store.lms import crypto
+from lms import crypto
 
 
 def event(assignment_id, external_id="lms-sub-1", **data):

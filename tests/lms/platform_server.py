@@ -17,7 +17,7 @@ from jwcrypto.jwk import JWK
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from store.lms import crypto
+from lms import crypto
 
 SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
 LINEITEM_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"

@@ -7,8 +7,8 @@ import pytest
 from cryptography.fernet import Fernet
 from hypothesis import given, settings as hsettings, strategies as st
 
-from store.lms import crypto
-from store.lms.kv import LtiCache, rate_limit
+from lms import crypto
+from lms.kv import LtiCache, rate_limit
 from store.settings import Settings
 
 BASE = Settings(secret_key="k" * 40, database_url="sqlite://", instance_dir="/tmp")

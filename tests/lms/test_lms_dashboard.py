@@ -24,7 +24,7 @@ def test_create_integration_shows_secret_once(client, session, teacher, settings
     row = session.query(Integration).one()
     assert row.allowed_hosts == ["canvas.school.example"] and secret not in row.secret_encrypted
     assert secret not in client.get("/lms/integrations").get_data(as_text=True)
-    from store.lms.integrations import webhook_secret
+    from lms.integrations import webhook_secret
 
     assert webhook_secret(row, settings) == secret
 

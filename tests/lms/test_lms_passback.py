@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from lms_helpers import csrf_from, graded_submission, login, set_grade
-from store.lms import Backoff, Delivery, deliver
-from store.lms.passback import scores_url
+from lms import Backoff, Delivery, deliver
+from lms.passback import scores_url
 
 FAST = Backoff(base=0.01, cap=0.05, max_attempts=4)
 

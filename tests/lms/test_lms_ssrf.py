@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 
 from lms_helpers import graded_submission
-from store.lms import Delivery, deliver
-from store.lms.net import BlockedTarget, GuardedSession, check_url, check_url_syntax, host_allowed
+from lms import Delivery, deliver
+from lms.net import BlockedTarget, GuardedSession, check_url, check_url_syntax, host_allowed
 
 
 @pytest.mark.parametrize("url", [

@@ -8,7 +8,7 @@ import pytest
 
 from lms_helpers import counts, deliver_webhook, event, now
 from store.lms import Integration
-from store.lms import crypto
+from lms import crypto
 from store.models import Submission
 
 EMPTY = {"Submission": 0, "Answer": 0, "Job": 0}

@@ -15,7 +15,7 @@ def test_bench_cpu_mode_compares_static_and_continuous_in_one_run(tmp_path):
     out = tmp_path / "bench.json"
     proc = subprocess.run(
         [sys.executable, "-W", "error", str(ROOT / "bench" / "generate.py"), "--mode", "cpu", "--problems", "2",
-         "--samples", "3", "--cap", "24", "--max-batch", "4", "--json-out", str(out)],
+         "--samples", "3", "--cap", "24", "--max-batch", "4", "--rounds", "1", "--json-out", str(out)],
         capture_output=True, text=True, timeout=300, cwd=ROOT,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -90,7 +90,8 @@ def _operation(op: Operation, params: list, refs) -> dict[str, Any]:
         else:
             responses[str(status)] = {"description": (model.__doc__ or model.__name__).strip().splitlines()[0],
                                       "content": {"application/json": {"schema": refs[(model, "serialization")]}}}
-    statuses = set(op.errors) | ({401} if not op.public else set()) | ({404} if params else set())
+    statuses = (set(op.errors) | ({401} if not op.public else set()) | ({404} if params else set())
+                | ({400} if op.query is not None else set()))
     for status in sorted(statuses):
         responses[str(status)] = {"description": ERROR_TEXT.get(status, "Error"), "content": error}
     out: dict[str, Any] = {"operationId": op.operation_id, "responses": responses}
@@ -98,6 +99,8 @@ def _operation(op: Operation, params: list, refs) -> dict[str, Any]:
         out["summary"] = op.summary
     if op.tags:
         out["tags"] = list(op.tags)
+    if op.query is not None:
+        params = params + _query_params(op.query)
     if params:
         out["parameters"] = params
     if op.body is not None:
@@ -106,3 +109,19 @@ def _operation(op: Operation, params: list, refs) -> dict[str, Any]:
     if op.public:
         out["security"] = []
     return out
+
+
+def _query_params(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """Query-string parameters from a flat model: one optional parameter per field."""
+    schema = model.model_json_schema()
+    required = set(schema.get("required", []))
+    params = []
+    for name, prop in schema.get("properties", {}).items():
+        branches = [b for b in prop.get("anyOf", [prop]) if b.get("type") != "null"]
+        field_schema = {k: v for k, v in (branches[0] if len(branches) == 1 else prop).items()
+                        if k not in ("title", "default")}
+        param = {"name": name, "in": "query", "required": name in required, "schema": field_schema}
+        if prop.get("description"):
+            param["description"] = prop["description"]
+        params.append(param)
+    return params

@@ -82,7 +82,8 @@ def openapi():
 @operation("createAssignment", body=AssignmentIn, responses={201: AssignmentCreated}, errors=BODY_ERRORS)
 def create_assignment():
     body: AssignmentIn = request_body()
-    assignment = submit_assignment(g.api_teacher, body.title, problems_in(body.problems))
+    assignment = submit_assignment(g.api_teacher, body.title, problems_in(body.problems),
+                                   worked_solutions=body.worked_solutions)
     return jsonify(
         {
             "id": assignment.id,

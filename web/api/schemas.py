@@ -89,7 +89,11 @@ class AnswerOut(Out):
     first_error: int | None
     diagnosis: str | None
     steps: list[dict[str, Any]]
-    reference: Literal["key", "model"] | None
+    reference: Literal["key", "model", "teacher"] | None = Field(
+        description="What the grade was checked against: the key, the model's answer, or a teacher's override"
+    )
+    overridden: bool = Field(default=False, description="a teacher's override set this grade")
+    graded_by: Literal["teacher", "grader"] | None = Field(default=None, description="teacher: say so to the student")
 
 
 class SubmissionOut(Out):
@@ -99,7 +103,8 @@ class SubmissionOut(Out):
     source: Source
     external_id: str | None
     status: SubmissionStatus
-    score: float | None
+    score: float | None = Field(description="null while an answer needs the teacher (never 0 for it)")
+    needs_review: int = Field(default=0, description="answers waiting for the teacher")
     max_score: float
     created_at: str | None
     graded_at: str | None

@@ -53,6 +53,7 @@ class Operation:
     public: bool = False
     summary: str | None = None
     tags: tuple[str, ...] = field(default_factory=tuple)
+    query: type[BaseModel] | None = None  # query-string parameters (workflow routes), see `request_query`
 
 
 def operation(
@@ -64,9 +65,10 @@ def operation(
     public: bool = False,
     summary: str | None = None,
     tags: tuple[str, ...] = (),
+    query: type[BaseModel] | None = None,
 ) -> Callable:
     """Declare a view's request body, success responses and error statuses (put it under `@bp.get/post`)."""
-    op = Operation(operation_id, dict(responses), body, tuple(errors), public, summary, tuple(tags))
+    op = Operation(operation_id, dict(responses), body, tuple(errors), public, summary, tuple(tags), query)
 
     def declare(view: Callable) -> Callable:
         view.__api_operation__ = op  # type: ignore[attr-defined]
@@ -94,6 +96,23 @@ def request_body(**context: Any) -> Any:
     data = json_body()
     try:
         return op.body.model_validate(data, context=context)
+    except ValidationError as exc:
+        error = as_intake_error(exc)
+        raise ApiError(400, "invalid_payload", f"{error.field} {error.message}.", field=error.field) from None
+
+
+def request_query() -> Any:
+    """The query string validated against the current route's declared `query` model (400 with the
+    parameter's name as `field` for an unknown, repeated or bad one)."""
+    op = current_operation()
+    if op is None or op.query is None:
+        raise RuntimeError(f"{request.endpoint} declares no query model")
+    values = request.args.to_dict(flat=False)
+    repeated = next((k for k, v in values.items() if len(v) > 1), None)
+    if repeated is not None:
+        raise ApiError(400, "invalid_payload", f"{repeated} is given more than once.", field=repeated)
+    try:
+        return op.query.model_validate({k: v[0] for k, v in values.items()})
     except ValidationError as exc:
         error = as_intake_error(exc)
         raise ApiError(400, "invalid_payload", f"{error.field} {error.message}.", field=error.field) from None

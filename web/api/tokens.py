@@ -5,7 +5,7 @@ from flask import g, jsonify
 from pydantic import Field
 
 from store.db import db
-from store.schemas import Strict, _text
+from store.schemas import Strict, text_field
 from web.api import bp
 from web.api.schemas import Out
 from web.api.spec import BODY_ERRORS, operation, request_body
@@ -14,7 +14,7 @@ from web.errors import ApiError
 
 
 class TokenIn(Strict):
-    name: _text(255, required=False, strip=True) = Field(default=None, description="A label to tell tokens apart")
+    name: text_field(255, required=False, strip=True) = Field(default=None, description="A label to tell tokens apart")
 
 
 class TokenOut(Out):

@@ -1,20 +1,45 @@
 """API of the teacher workflow: progress, answer groups, overrides, review, regrade, deletes,
-gradebook exports, settings and batches. Same blueprint, auth and error shapes as `routes`."""
+gradebook exports, settings and batches. Shapes in web/api/workflow_schemas.py, declared once."""
 from __future__ import annotations
 
 import logging
 
-from flask import Response, current_app, g, jsonify, request
+from flask import Response, current_app, g, jsonify
 from kombu.exceptions import KombuError
+from sqlalchemy import select
 
-from store import exports, groups, overrides, review, uploads
+from store import batches, exports, groups, overrides, review, uploads
 from store.db import db
-from store.intake import IntakeError, _policy, _text
 from store.models import Answer, Assignment, Problem, Submission
 from store.overrides import OverrideError
-from store.workflow import AnswerGroup
+from store.workflow import AnswerGroup, Batch
 from web.api import bp
-from web.api.routes import _intake_error, _json_body, _owned
+from web.api.routes import _owned
+from web.api.spec import BODY_ERRORS, Media, operation, request_body, request_query
+from web.api.workflow_schemas import (
+    AuditList,
+    BatchIn,
+    BatchList,
+    BatchOut,
+    ChangedOut,
+    DeletedOut,
+    GradebookQuery,
+    GroupList,
+    HistoryQuery,
+    OverrideIn,
+    PickQuery,
+    ProblemPatch,
+    ProgressOut,
+    RegradeOut,
+    ReportOut,
+    ResolveIn,
+    ReviewList,
+    ReviewQuery,
+    SettingsIn,
+    SettingsOut,
+    UploadIn,
+    UploadOut,
+)
 from web.errors import ApiError
 
 log = logging.getLogger("stepwise.api")
@@ -62,67 +87,64 @@ def _answer(answer_id: int) -> Answer:
     return answer
 
 
-def _changed(changed: overrides.Changed | None, what: str):
+def _changed(changed: overrides.Changed | None, what: str) -> dict:
     if changed is None:
         raise ApiError(404, "not_found", f"This {what} has no override to undo.")
     _passback(changed.passback)
     return {"answers": changed.answers, "submissions": changed.submissions}
 
 
-def _score_body() -> tuple:
-    body = _json_body()
-    if "score" not in body:
-        raise ApiError(400, "invalid_payload", "score is required.", field="score")
-    return body.get("score"), body.get("feedback")
-
-
 # --- progress and groups ---------------------------------------------------------------------
 
 
 @bp.get("/assignments/<id:assignment_id>/progress")
+@operation("assignmentProgress", responses={200: ProgressOut})
 def assignment_progress(assignment_id: int):
     _owned(Assignment, assignment_id)
     return jsonify(review.progress(db.session, assignment_id))
 
 
 @bp.get("/assignments/<id:assignment_id>/problems/<id:position>/groups")
+@operation("answerGroups", responses={200: GroupList})
 def problem_groups(assignment_id: int, position: int):
     return jsonify(groups.list_groups(db.session, _problem(assignment_id, position)))
 
 
 @bp.post("/groups/<id:group_id>/override")
+@operation("overrideGroup", body=OverrideIn, responses={200: ChangedOut}, errors=BODY_ERRORS)
 def override_group(group_id: int):
+    """Grade every answer of the group, and later students' same answers."""
     group = _group(group_id)
-    score, feedback = _score_body()
+    body: OverrideIn = request_body()
     try:
-        changed = overrides.override_group(db.session, g.api_teacher.id, group, score, feedback)
+        changed = overrides.override_group(db.session, g.api_teacher.id, group, body.score, body.feedback)
     except OverrideError as exc:
         _override_error(exc)
     return jsonify({"group": group.id, **_changed(changed, "group")})
 
 
 @bp.delete("/groups/<id:group_id>/override")
+@operation("undoGroupOverride", responses={200: ChangedOut})
 def undo_group_override(group_id: int):
     group = _group(group_id)
     changed = overrides.undo_group_override(db.session, g.api_teacher.id, group, timeout=_timeout())
     return jsonify({"group": group_id, **_changed(changed, "group")})
 
 
-# --- one answer --------------------------------------------------------------------------------
-
-
 @bp.post("/answers/<id:answer_id>/override")
+@operation("overrideAnswer", body=OverrideIn, responses={200: ChangedOut}, errors=BODY_ERRORS)
 def override_answer(answer_id: int):
     answer = _answer(answer_id)
-    score, feedback = _score_body()
+    body: OverrideIn = request_body()
     try:
-        changed = overrides.override_answer(db.session, g.api_teacher.id, answer, score, feedback)
+        changed = overrides.override_answer(db.session, g.api_teacher.id, answer, body.score, body.feedback)
     except OverrideError as exc:
         _override_error(exc)
     return jsonify({"answer": answer.id, **_changed(changed, "answer")})
 
 
 @bp.delete("/answers/<id:answer_id>/override")
+@operation("undoAnswerOverride", responses={200: ChangedOut})
 def undo_answer_override(answer_id: int):
     answer = _answer(answer_id)
     changed = overrides.undo_answer_override(db.session, g.api_teacher.id, answer, timeout=_timeout())
@@ -130,30 +152,31 @@ def undo_answer_override(answer_id: int):
 
 
 @bp.get("/overrides")
+@operation("overrideHistory", query=HistoryQuery, responses={200: AuditList})
 def override_history():
-    answer_id = request.args.get("answer", type=int)
-    group_id = request.args.get("group", type=int)
-    return jsonify(overrides.audit_log(db.session, g.api_teacher.id, answer_id=answer_id, group_id=group_id))
+    q: HistoryQuery = request_query()
+    return jsonify(overrides.audit_log(db.session, g.api_teacher.id, answer_id=q.answer, group_id=q.group))
 
 
 # --- review queue --------------------------------------------------------------------------------
 
 
 @bp.get("/review")
+@operation("reviewQueue", query=ReviewQuery, responses={200: ReviewList}, errors=(404,))
 def review_queue():
-    assignment_id = request.args.get("assignment", type=int)
-    if assignment_id is not None:
-        _owned(Assignment, assignment_id)
-    return jsonify(review.review_queue(db.session, g.api_teacher.id, assignment_id=assignment_id))
+    q: ReviewQuery = request_query()
+    if q.assignment is not None:
+        _owned(Assignment, q.assignment)
+    return jsonify(review.review_queue(db.session, g.api_teacher.id, assignment_id=q.assignment))
 
 
 @bp.post("/review/<id:answer_id>")
+@operation("resolveReview", body=ResolveIn, responses={200: ChangedOut}, errors=BODY_ERRORS)
 def resolve_review(answer_id: int):
     answer = _answer(answer_id)
-    body = _json_body()
+    body: ResolveIn = request_body()
     try:
-        changed = review.resolve(db.session, g.api_teacher.id, answer, body.get("action"), body.get("score"),
-                                 body.get("feedback"))
+        changed = review.resolve(db.session, g.api_teacher.id, answer, body.action, body.score, body.feedback)
     except OverrideError as exc:
         _override_error(exc)
     return jsonify({"answer": answer.id, **_changed(changed, "answer")})
@@ -163,33 +186,54 @@ def resolve_review(answer_id: int):
 
 
 @bp.patch("/assignments/<id:assignment_id>/problems/<id:position>")
+@operation("updateProblem", body=ProblemPatch, responses={200: RegradeOut}, errors=BODY_ERRORS)
 def update_problem(assignment_id: int, position: int):
     problem = _problem(assignment_id, position)
-    body = _json_body()
-    changes = {}
-    try:
-        if "answer" in body:
-            changes["key"] = _text(body["answer"], "answer", required=False)
-        if "policy" in body:
-            changes["policy"] = _policy(body["policy"], "policy")
-    except IntakeError as exc:
-        _intake_error(exc)
-    if not changes:
-        raise ApiError(400, "invalid_payload", "Send answer and/or policy.", field="answer")
+    body: ProblemPatch = request_body()
+    changes = {"key": body.answer} if "answer" in body.model_fields_set else {}
+    if "policy" in body.model_fields_set:
+        changes["policy"] = body.policy
     report = review.update_problem(db.session, problem, timeout=_timeout(), **changes)
     _passback(report.passback)
     return jsonify(report.to_dict())
+
+
+# --- uploads ----------------------------------------------------------------------------------
+
+
+@bp.post("/assignments/<id:assignment_id>/uploads")
+@operation("uploadSubmissions", body=UploadIn, responses={200: UploadOut, 202: UploadOut}, errors=BODY_ERRORS)
+def upload_submissions(assignment_id: int):
+    """Store many students' answers; re-uploaded students are replaced (or skipped), never duplicated."""
+    from store.intake import answers_in
+    from store.models import Source
+    from tasks import GRADE_TASK, send
+
+    assignment = _owned(Assignment, assignment_id)
+    body: UploadIn = request_body(problems=len(assignment.problems))
+    rows = [(s.student, s.external_id, answers_in(s.answers)) for s in body.submissions]
+    found = uploads.duplicates(db.session, assignment, [(r[0], r[1]) for r in rows], Source.api)
+    if body.preview:
+        dup = len(found)
+        counts = {"created": len(rows) - dup, "replaced": dup if body.on_duplicate == "replace" else 0,
+                  "unchanged": 0, "skipped": dup if body.on_duplicate == "skip" else 0}
+        return jsonify({**counts, "submissions": [], "duplicates": found, "preview": True})
+    report = uploads.store_upload(db.session, assignment, rows, Source.api, mode=body.on_duplicate)
+    send(GRADE_TASK, report.to_grade)  # committed; a refused send leaves them queued for the sweeper
+    return jsonify({**report.to_dict(), "duplicates": found, "preview": False}), 202
 
 
 # --- deleting ----------------------------------------------------------------------------------
 
 
 @bp.delete("/submissions/<id:submission_id>")
+@operation("deleteSubmission", responses={200: DeletedOut})
 def delete_submission(submission_id: int):
     return jsonify(uploads.delete_submissions(db.session, [_owned(Submission, submission_id)]))
 
 
 @bp.delete("/assignments/<id:assignment_id>/students/<student>")
+@operation("deleteStudent", responses={200: DeletedOut})
 def delete_student(assignment_id: int, student: str):
     report = uploads.delete_student(db.session, _owned(Assignment, assignment_id), student)
     if not report["submissions"]:
@@ -198,6 +242,7 @@ def delete_student(assignment_id: int, student: str):
 
 
 @bp.delete("/assignments/<id:assignment_id>")
+@operation("deleteAssignment", responses={200: DeletedOut})
 def delete_assignment(assignment_id: int):
     return jsonify(uploads.delete_assignment(db.session, _owned(Assignment, assignment_id)))
 
@@ -205,49 +250,84 @@ def delete_assignment(assignment_id: int):
 # --- exports and settings ----------------------------------------------------------------------
 
 
-def _choice(name: str, allowed: tuple, default: str) -> str:
-    value = request.args.get(name, default)
-    if value not in allowed:
-        raise ApiError(400, "invalid_payload", f"{name} must be one of {', '.join(allowed)}.", field=name)
-    return value
+def _pick(q: PickQuery) -> str:
+    return q.pick or exports.teacher_settings(db.session, g.api_teacher.id)["gradebook"]
 
 
 @bp.get("/assignments/<id:assignment_id>/gradebook.csv")
+@operation("gradebookCsv", query=GradebookQuery,
+           responses={200: Media("text/csv", "One row per student (latest or best submission)")})
 def gradebook_csv(assignment_id: int):
+    q: GradebookQuery = request_query()
     assignment = _owned(Assignment, assignment_id)
-    default = exports.teacher_settings(db.session, g.api_teacher.id)["gradebook"]
-    pick = _choice("pick", exports.PICKS, default)
-    fmt = _choice("format", exports.FORMATS, "generic")
-    filename = f"assignment-{assignment.id}-gradebook-{fmt}.csv"
-    return Response(exports.gradebook_csv(assignment, pick, fmt), mimetype="text/csv",
+    filename = f"assignment-{assignment.id}-gradebook-{q.format}.csv"
+    return Response(exports.gradebook_csv(assignment, _pick(q), q.format), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
 @bp.get("/submissions/<id:submission_id>/report")
+@operation("submissionReport", responses={200: ReportOut})
 def submission_report(submission_id: int):
     return jsonify(exports.submission_report(_owned(Submission, submission_id)))
 
 
 @bp.get("/assignments/<id:assignment_id>/students/<student>/report")
+@operation("studentReport", query=PickQuery, responses={200: ReportOut})
 def student_report(assignment_id: int, student: str):
+    q: PickQuery = request_query()
     assignment = _owned(Assignment, assignment_id)
-    default = exports.teacher_settings(db.session, g.api_teacher.id)["gradebook"]
-    report = exports.student_report(assignment, student, _choice("pick", exports.PICKS, default))
+    report = exports.student_report(assignment, student, _pick(q))
     if report is None:
         raise ApiError(404, "not_found", "No submissions of that student in this assignment.")
     return jsonify(report)
 
 
 @bp.get("/settings")
+@operation("getSettings", responses={200: SettingsOut})
 def get_settings():
     return jsonify(exports.teacher_settings(db.session, g.api_teacher.id))
 
 
 @bp.put("/settings")
+@operation("putSettings", body=SettingsIn, responses={200: SettingsOut}, errors=BODY_ERRORS)
 def put_settings():
-    body = _json_body()
-    gradebook = body.get("gradebook")
-    if gradebook is not None and gradebook not in exports.PICKS:
-        raise ApiError(400, "invalid_payload", "gradebook must be latest or best.", field="gradebook")
-    return jsonify(exports.update_settings(db.session, g.api_teacher.id, gradebook=gradebook))
+    body: SettingsIn = request_body()
+    return jsonify(exports.update_settings(db.session, g.api_teacher.id, gradebook=body.gradebook))
 
+
+# --- batches ---------------------------------------------------------------------------------------
+
+
+@bp.post("/batches")
+@operation("startBatch", body=BatchIn, responses={202: BatchOut}, errors=(*BODY_ERRORS, 404))
+def start_batch():
+    """Start the batch job now: references, then grading, then LMS passback."""
+    from tasks.batch import advance_batch
+
+    body: BatchIn = request_body()
+    if body.assignment is not None:
+        _owned(Assignment, body.assignment)
+    batch = batches.start_batch(db.session, trigger="api", teacher_id=g.api_teacher.id, assignment_id=body.assignment)
+    try:
+        advance_batch(batch.id, current_app.config["STEPWISE"])
+    except (KombuError, OSError):  # stored all the same; beat's tick sends it once the broker is back
+        db.session.rollback()
+        log.exception("batch.enqueue_failed batch=%s", batch.id)
+    return jsonify(batches.batch_json(db.session, batch)), 202
+
+
+@bp.get("/batches")
+@operation("listBatches", responses={200: BatchList})
+def list_batches():
+    rows = db.session.scalars(select(Batch).where(Batch.teacher_id == g.api_teacher.id)
+                              .order_by(Batch.id.desc()).limit(100))
+    return jsonify([batches.batch_json(db.session, b) for b in rows])
+
+
+@bp.get("/batches/<id:batch_id>")
+@operation("getBatch", responses={200: BatchOut})
+def get_batch(batch_id: int):
+    batch = db.session.get(Batch, batch_id)
+    if batch is None or batch.teacher_id != g.api_teacher.id:
+        raise ApiError(404, "not_found", f"No batch {batch_id}.")
+    return jsonify(batches.batch_json(db.session, batch))

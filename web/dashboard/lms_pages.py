@@ -11,9 +11,9 @@ from wtforms.validators import DataRequired, Length
 
 import tasks
 from store.db import db
-from store.lms.integrations import IntegrationError, create_integration, rotate_secret
+from lms.integrations import IntegrationError, create_integration, rotate_secret
 from store.lms.models import Delivery, DeliveryStatus, Integration, IntegrationKind
-from store.lms.passback import reset_for_retry
+from lms.passback import reset_for_retry
 from web.auth import current_teacher, login_required
 from web.dashboard import bp
 from web.lms.common import log, public_url

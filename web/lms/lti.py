@@ -18,10 +18,10 @@ from werkzeug.routing import BuildError
 
 from store.db import db
 from store.intake import IntakeError, parse_answers
-from store.lms.integrations import DbToolConf
-from store.lms.kv import LtiCache
+from lms.integrations import DbToolConf
+from lms.kv import LtiCache
 from store.lms.models import Integration, LtiResourceLink
-from store.lms.net import BlockedTarget, GuardedSession, check_url_syntax
+from lms.net import BlockedTarget, GuardedSession, check_url_syntax
 from store.models import Assignment, Source, Submission
 from web.intake import submit_answers
 from web.lms import bp

@@ -5,10 +5,10 @@ from flask import jsonify, request
 
 from store.db import db
 from store.intake import IntakeError
-from store.lms import crypto
-from store.lms.integrations import find_by_public_id, webhook_secret
-from store.lms.kv import rate_limit
-from store.lms.webhook import NotFound, parse_event, prepare_event
+from lms import crypto
+from lms.integrations import find_by_public_id, webhook_secret
+from lms.kv import rate_limit
+from lms.webhook import NotFound, parse_event, prepare_event
 from web.intake import submit_answers
 from web.lms import bp
 from web.lms.common import log, settings
@@ -87,7 +87,7 @@ def webhook():
 @bp.get("/jwks")
 def jwks():
     """The tool's public keys: platforms verify our client assertions and deep-link responses."""
-    from store.lms.integrations import tool_jwks
+    from lms.integrations import tool_jwks
 
     response = jsonify(tool_jwks(db.session()))
     response.headers["Cache-Control"] = "public, max-age=300"

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from store.intake import IntakeError, parse_answers, parse_external_id, parse_student
 from store.lms.models import Integration, LtiResourceLink
-from store.lms.net import BlockedTarget, check_url_syntax
+from lms.net import BlockedTarget, check_url_syntax
 from store.models import Assignment, Source
 from store.settings import Settings
 

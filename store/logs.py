@@ -1,4 +1,5 @@
-"""Logging setup: plain lines by default, one JSON object per line with STEPWISE_LOG_FORMAT=json."""
+"""Logging setup for every process (web, workers, CLI): plain lines by default, one JSON object per
+line with STEPWISE_LOG_FORMAT=json. Workers call `configure(settings.log_format)` at start."""
 from __future__ import annotations
 
 import json

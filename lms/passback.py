@@ -27,10 +27,10 @@ from pylti1p3.service_connector import ServiceConnector
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from store.lms import crypto
-from store.lms.integrations import registration_for, webhook_secret
+from lms import crypto
+from lms.integrations import registration_for, webhook_secret
 from store.lms.models import Delivery, DeliveryAttempt, DeliveryStatus, Integration
-from store.lms.net import DEFAULT_TIMEOUT, BlockedTarget, GuardedSession
+from lms.net import DEFAULT_TIMEOUT, BlockedTarget, GuardedSession
 from store.models import Source, Submission, SubmissionStatus
 from store.settings import Settings
 

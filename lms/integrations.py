@@ -12,9 +12,9 @@ from pylti1p3.tool_config import ToolConfAbstract
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from store.lms import crypto
+from lms import crypto
 from store.lms.models import Integration, IntegrationKind
-from store.lms.net import BlockedTarget, check_url_syntax, normalise_host
+from lms.net import BlockedTarget, check_url_syntax, normalise_host
 from store.models import Teacher
 from store.settings import Settings
 
