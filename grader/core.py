@@ -16,7 +16,7 @@ from .units import UNIT_WORDS
 from .latex import ast_latex
 from .limits import GraderTimeout, cut_short, is_check_error, time_limit, track_cuts
 from .model import Policy, Result, Status
-from .parse import ParseError, normalize_parts
+from .parse import BASE_N, ParseError, normalize_parts
 
 __all__ = ["check_answer", "clear_cache", "cache_info", "warm_up"]
 
@@ -71,6 +71,9 @@ def cache_info() -> dict:
 
 def _key_text(s: str) -> str:
     """The normalised spelling of an answer ('½' and '1/2' share a cache entry)."""
+    if ("_" in s and BASE_N.search(s)) or "\\text" in s or "\\math" in s:
+        # 52_8 and 42, \text{ab} and ab read alike but are graded apart
+        return _ws.sub(" ", s.strip())
     try:
         text, unit = normalize_parts(s)
         return text if unit is None else text + " \x00" + unit

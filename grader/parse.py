@@ -142,9 +142,23 @@ def normalize_parts(text: str) -> tuple[str, str | None]:
         s = _THOUSANDS.sub(lambda m: m.group(0).replace(",", "") if depth[m.start()] == 0
                            else m.group(0), s)
     s = _THOUSANDS_SP.sub(lambda m: m.group(0).replace(" ", ""), s)
+    if "_" in s:
+        s = BASE_N.sub(_base_n, s)
     s, unit = split_unit_tail(s)
     s = re.sub(r"\s*\bdeg\b", "", s)
     return s, unit
+
+
+BASE_N = re.compile(r"(?<![\w.])(\d{1,40})_\{?(\d{1,2})\}?(?![\w{.])")
+
+
+def _base_n(m) -> str:
+    """52_8 -> 42: a number written in base n, inside a larger answer (a key written in base n
+    is compared digit by digit in grader.text)."""
+    base = int(m.group(2))
+    if not 2 <= base <= 10 or any(int(d) >= base for d in m.group(1)):
+        return m.group(0)
+    return str(int(m.group(1), base))
 
 
 def _repeating(m) -> str:

@@ -116,3 +116,18 @@ def test_steps_same_verdicts_twice():
     a = [s.to_dict() for s in check_steps(lines).steps]
     b = [s.to_dict() for s in check_steps(lines).steps]
     assert a == b
+
+
+# Pairs of keys that normalise alike but are graded differently: the cache must keep them apart.
+CACHE_APART = [("ba", "ab", "\\text{ab}"), ("42", "42", "52_8"), ("50.3", "50.3", "50.3 cm^2"),
+               ("5", "5", "5 km")]
+
+
+@pytest.mark.parametrize("student,key_a,key_b", CACHE_APART, ids=[b for _, _, b in CACHE_APART])
+def test_cache_keeps_apart_keys_that_read_alike(student, key_a, key_b):
+    grader.clear_cache()
+    fresh_b = check_answer(student, key_b).status
+    grader.clear_cache()
+    a = check_answer(student, key_a).status
+    b = check_answer(student, key_b).status
+    assert a == "correct" and b == fresh_b != "correct"
