@@ -358,7 +358,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     cpu.add_argument("--rounds", type=int, default=3, help="alternating static/continuous rounds")
     gpu = p.add_argument_group("gpu mode")
     gpu.add_argument("--engine", choices=("vllm", "transformers", "static"), default=None)
-    gpu.add_argument("--device", choices=("cuda", "cpu"), default="cuda", help="cpu: a dry run of this mode, tiny shape")
+    gpu.add_argument("--device", choices=("cuda", "cpu"), default="cuda",
+                     help="cpu: a dry run of this mode, tiny shape")
     gpu.add_argument("--model", default=None, help="checkpoint folder or hub id (random weights when absent)")
     gpu.add_argument("--batches", default="1,64,256")
     gpu.add_argument("--new-tokens", type=int, default=1024)

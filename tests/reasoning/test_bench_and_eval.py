@@ -76,7 +76,8 @@ def test_eval_model_report(tiny_model_path, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("STEPWISE_DATABASE_URL", "sqlite://")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     problems = tmp_path / "problems.jsonl"
-    problems.write_text('{"problem": "What is 2+2?", "answer": "4"}\n\n{"problem": "What is 1/2+1/2?", "answer": "1"}\n')
+    problems.write_text('{"problem": "What is 2+2?", "answer": "4"}\n\n'
+                        '{"problem": "What is 1/2+1/2?", "answer": "1"}\n')
     report, page = tmp_path / "report.json", tmp_path / "report.html"
     code = main(["--model", str(tiny_model_path), "--model", str(tmp_path / "absent"), "--dataset", str(problems),
                  "--max-new-tokens", "8", "--samples", "2", "--batch-size", "1", "--device", "cpu",

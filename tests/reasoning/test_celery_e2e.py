@@ -170,7 +170,7 @@ class _StuckServer(ThreadingHTTPServer):
 
 
 class _StuckHandler(BaseHTTPRequestHandler):
-    def do_POST(self):  # noqa: N802 (http.server's name)
+    def do_POST(self):  # http.server's name
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         if body["max_tokens"] > 4:
             self.server.release.wait(120)  # never answers while the test runs

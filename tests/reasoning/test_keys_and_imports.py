@@ -59,7 +59,8 @@ def test_no_torch_at_import():
         "import worker.engine, worker.engine_hf, worker.engine_vllm, worker.engine_openai, worker.reference\n"
         "from worker.runtime import model_available\n"
         "from store.settings import Settings\n"
-        "print(model_available(Settings(model='/nonexistent/model', secret_key='x', database_url='sqlite://', instance_dir='/tmp')))\n"
+        "print(model_available(Settings(model='/nonexistent/model', secret_key='x', database_url='sqlite://',"
+        " instance_dir='/tmp')))\n"
         "bad = [m for m in ('torch', 'transformers') if m in sys.modules]\n"
         "assert not bad, bad\n" % str(ROOT)
     )

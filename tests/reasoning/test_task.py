@@ -263,7 +263,9 @@ def test_unreadable_and_cut_off_answers_never_make_a_reference_ready(sqlite_db, 
 def test_keyed_problems_use_no_gpu_unless_worked_solutions_are_asked(sqlite_db, tiny_settings):
     from store.intake import ProblemIn, create_assignment
 
-    settings_fn = lambda: (tiny_settings.model, generation_settings(tiny_settings))
+    def settings_fn():
+        return tiny_settings.model, generation_settings(tiny_settings)
+
     problems = [ProblemIn("What is 6*7?"), ProblemIn("1+1", "2")]
     with sqlite_db.transaction() as s:
         teacher = Teacher(email="k@example.org", password_hash="x")
