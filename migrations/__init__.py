@@ -14,9 +14,7 @@ from alembic.script import ScriptDirectory
 
 from store.db import make_engine
 
-MIGRATIONS = (
-    Path(__file__).resolve().parent
-)  # the checkout's folder or the installed package's
+MIGRATIONS = Path(__file__).resolve().parent  # the checkout's folder or the installed package's
 
 
 def alembic_config(url: str) -> Config:
@@ -41,11 +39,7 @@ def not_ready(url: str) -> str | None:
     from sqlalchemy.engine import make_url
 
     parsed = make_url(url)
-    if (
-        parsed.get_backend_name() == "sqlite"
-        and parsed.database
-        and not Path(parsed.database).exists()
-    ):
+    if parsed.get_backend_name() == "sqlite" and parsed.database and not Path(parsed.database).exists():
         return (
             f"no Stepwise database at {parsed.database}; run `stepwise db upgrade` (or `stepwise run`) "
             "here first, or set STEPWISE_INSTANCE_DIR / STEPWISE_DATABASE_URL to an existing install"

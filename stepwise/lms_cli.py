@@ -1,4 +1,5 @@
 """`stepwise lms ...`: manage LMS integrations from the command line (secrets shown once)."""
+
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -74,10 +75,19 @@ def _add(args, settings: Settings) -> int:
         return 1
     try:
         integration, secret = create_integration(
-            db.session, teacher, settings, name=args.name, kind=args.kind, allowed_hosts=args.allowed_host,
-            issuer=args.issuer, client_id=args.client_id, deployment_ids=args.deployment_id or None,
-            auth_login_url=args.auth_login_url, auth_token_url=args.auth_token_url,
-            key_set_url=args.key_set_url, auth_audience=args.auth_audience,
+            db.session,
+            teacher,
+            settings,
+            name=args.name,
+            kind=args.kind,
+            allowed_hosts=args.allowed_host,
+            issuer=args.issuer,
+            client_id=args.client_id,
+            deployment_ids=args.deployment_id or None,
+            auth_login_url=args.auth_login_url,
+            auth_token_url=args.auth_token_url,
+            key_set_url=args.key_set_url,
+            auth_audience=args.auth_audience,
         )
     except IntegrationError as exc:
         click.echo(f"error: {exc.field} {exc.message}", err=True)

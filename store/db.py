@@ -1,4 +1,5 @@
 """Engine and session registry, bound at run time by the app factory, the worker or the CLI."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator

@@ -3,11 +3,13 @@
 Dashboard, API, LMS webhook and batch all call these functions: validate, store, commit, and
 only then hand the ids to the queue, so a worker never looks for a row that is not there yet.
 """
+
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from pydantic import ConfigDict, TypeAdapter
 from sqlalchemy import select
@@ -32,16 +34,10 @@ from store.models import (
 from store.reasoning import raise_priority
 from store.refkeys import reference_cache_key
 from store.schemas import (  # the shapes live in store.schemas; IntakeError and the limits are re-exported
-    MAX_PROBLEMS,
-    MAX_STUDENT,
     MAX_TEXT,
-    MAX_TITLE,
-    MAX_WORK_LINES,
     POLICY,
     PROBLEMS,
     AnswersIn,
-    IntakeError,
-    SubmissionIn,
     validate,
 )
 from store.schemas import ExternalId as _ExternalId
@@ -156,8 +152,9 @@ def create_assignment(
     return assignment, [r.id for r in to_solve if r.status == ReferenceStatus.pending.value]
 
 
-def _reference_for(session: Session, statement: str, reference_settings,
-                   priority: int = 0) -> tuple[ReferenceSolution, bool]:
+def _reference_for(
+    session: Session, statement: str, reference_settings, priority: int = 0
+) -> tuple[ReferenceSolution, bool]:
     """Get or create the cached reference solution for this statement and model settings."""
     if reference_settings is None:
         model_id, gen = "none", {}

@@ -21,9 +21,7 @@ from tasks.celery_app import REASON_TASK
 
 GRADE_TASK = "stepwise.grading.grade_submission"
 PASSBACK_TASK = "stepwise.lms.passback"
-JOB_KINDS = {
-    GRADE_TASK: jobs.GRADE
-}  # tasks guarded by a job row: a failed send clears its send time
+JOB_KINDS = {GRADE_TASK: jobs.GRADE}  # tasks guarded by a job row: a failed send clears its send time
 
 log = logging.getLogger("stepwise.queue")
 

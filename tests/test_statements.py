@@ -1,5 +1,6 @@
 """SQL statements per submission stay a small constant at intake and at grading: no per-answer
 queries (the N+1 that made grading issue 69 statements for 20 answers)."""
+
 from __future__ import annotations
 
 from contextlib import contextmanager
