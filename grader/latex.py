@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .parse import GREEK
+
 __all__ = ["ast_latex", "MAX_LATEX"]
 
 MAX_LATEX = 2_000
@@ -34,43 +36,7 @@ _PREC = {"add": 1, "pm": 1, "neg": 2, "upm": 2, "mul": 3, "div": 3, "pow": 5, "f
 
 def _sym(name: str) -> str:
     base, _, sub = name.partition("_")
-    greek = {
-        "alpha",
-        "beta",
-        "gamma",
-        "delta",
-        "epsilon",
-        "varepsilon",
-        "zeta",
-        "eta",
-        "theta",
-        "vartheta",
-        "iota",
-        "kappa",
-        "lambda",
-        "mu",
-        "nu",
-        "xi",
-        "rho",
-        "sigma",
-        "tau",
-        "upsilon",
-        "phi",
-        "varphi",
-        "chi",
-        "psi",
-        "omega",
-        "Gamma",
-        "Delta",
-        "Theta",
-        "Lambda",
-        "Xi",
-        "Sigma",
-        "Phi",
-        "Psi",
-        "Omega",
-    }
-    b = "\\" + base if base in greek else base
+    b = "\\" + base if base in GREEK else base
     return b + ("_{%s}" % sub if sub else "")
 
 

@@ -42,12 +42,14 @@ class Database:
     def transaction(self) -> Iterator[Session]:
         """A session that commits on success and rolls back on error."""
         session = self.session()
+        committed = False
         try:
             yield session
             session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+            committed = True
+        finally:
+            if not committed:  # any error, a time limit or an interrupt: nothing half-written stays
+                session.rollback()
 
 
 def after_commit(session: Session, callback: Callable[[], None]) -> None:
