@@ -34,10 +34,16 @@ from store.models import (
 from store.reasoning import raise_priority
 from store.refkeys import reference_cache_key
 from store.schemas import (  # the shapes live in store.schemas; IntakeError and the limits are re-exported
+    MAX_PROBLEMS,
+    MAX_STUDENT,
     MAX_TEXT,
+    MAX_TITLE,
+    MAX_WORK_LINES,
     POLICY,
     PROBLEMS,
     AnswersIn,
+    IntakeError,
+    SubmissionIn,
     validate,
 )
 from store.schemas import ExternalId as _ExternalId
@@ -257,3 +263,26 @@ def find_external(session: Session, assignment_id: int, source: Source, external
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+__all__ = [
+    "MAX_PROBLEMS",
+    "MAX_STUDENT",
+    "MAX_TEXT",
+    "MAX_TITLE",
+    "MAX_WORK_LINES",
+    "AnswerIn",
+    "IntakeError",
+    "ProblemIn",
+    "SubmissionIn",
+    "answers_in",
+    "create_assignment",
+    "create_submission",
+    "find_external",
+    "parse_answers",
+    "parse_external_id",
+    "parse_problems",
+    "parse_student",
+    "problems_in",
+    "token_hash",
+]
