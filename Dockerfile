@@ -12,6 +12,7 @@ COPY worker worker
 COPY tasks tasks
 COPY web web
 COPY store store
+COPY lms lms
 COPY stepwise stepwise
 COPY migrations migrations
 RUN pip install --index-url "$TORCH_INDEX" "$TORCH_SPEC" \

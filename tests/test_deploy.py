@@ -156,10 +156,16 @@ def test_start_order_is_valid():
 
 
 def test_dockerfile_copies_every_package():
+    """Every package the wheel ships (pyproject's package list) is copied into the image."""
+    import tomllib
+
     dockerfile = (ROOT / "Dockerfile").read_text()
     copied = set(re.findall(r"^COPY (\S+) ", dockerfile, re.M))
-    for package in ("grader", "worker", "tasks", "web", "store", "stepwise", "migrations"):
-        assert package in copied
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    packages = {p.rstrip("*") for p in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]}
+    assert {"grader", "worker", "tasks", "web", "store", "stepwise", "migrations", "lms"} <= packages
+    for package in packages:
+        assert package in copied, f"the Dockerfile does not copy {package}/"
         assert (ROOT / package).is_dir()
 
 
