@@ -16,6 +16,7 @@ Prints answers/s for both, their ratio, and checks that both runs gave every ans
 Needs Postgres (STEPWISE_BENCH_PG, default postgresql+psycopg://postgres@127.0.0.1:5432/postgres)
 and Redis (STEPWISE_TEST_REDIS, default redis://127.0.0.1:6379; an empty database is claimed).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -122,13 +123,23 @@ def _store_class(app, settings, klass, problems: int, title: str) -> int:
         assignment = submit_assignment(teacher, title, parse_problems(raw), settings)
         ids = {p.position: p.id for p in assignment.problems}
         for n, row in enumerate(klass):
-            sub = Submission(assignment_id=assignment.id, teacher_id=teacher.id, student=f"student {n:03d}",
-                             source="batch", status="queued", max_score=assignment.max_score)
+            sub = Submission(
+                assignment_id=assignment.id,
+                teacher_id=teacher.id,
+                student=f"student {n:03d}",
+                source="batch",
+                status="queued",
+                max_score=assignment.max_score,
+            )
             db.session.add(sub)
             db.session.flush()
-            db.session.execute(insert(Answer), [
-                {"submission_id": sub.id, "problem_id": ids[p + 1], "position": p + 1, "text": text, "work": work}
-                for p, (text, work) in enumerate(row)])
+            db.session.execute(
+                insert(Answer),
+                [
+                    {"submission_id": sub.id, "problem_id": ids[p + 1], "position": p + 1, "text": text, "work": work}
+                    for p, (text, work) in enumerate(row)
+                ],
+            )
             db.session.add(Job(kind="grade", subject_id=sub.id))
         db.session.commit()
         aid = assignment.id
@@ -137,9 +148,27 @@ def _store_class(app, settings, klass, problems: int, title: str) -> int:
 
 
 def _worker(env: dict, concurrency: int, log: Path) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "celery", "-A", "worker.app", "worker", "-Q", "grading,lms", "-P", "prefork",
-           "--concurrency", str(concurrency), "--loglevel", "WARNING", "-n", f"bench-{os.getpid()}@%h",
-           "--without-gossip", "--without-mingle", "--without-heartbeat"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "worker.app",
+        "worker",
+        "-Q",
+        "grading,lms",
+        "-P",
+        "prefork",
+        "--concurrency",
+        str(concurrency),
+        "--loglevel",
+        "WARNING",
+        "-n",
+        f"bench-{os.getpid()}@%h",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+    ]
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
     # ready when the broker answers for this worker: ping it
@@ -170,8 +199,11 @@ def _run_queue(app, settings, aid: int, concurrency: int, tmp: Path) -> float:
             ids = db.session.scalars(select(Submission.id).where(Submission.assignment_id == aid)).all()
             start = time.perf_counter()
             send(GRADE_TASK, ids)
-            pending = select(func.count()).select_from(Submission).where(
-                Submission.assignment_id == aid, Submission.status.in_(["queued", "grading"]))
+            pending = (
+                select(func.count())
+                .select_from(Submission)
+                .where(Submission.assignment_id == aid, Submission.status.in_(["queued", "grading"]))
+            )
             while db.session.scalar(pending):
                 time.sleep(0.1)
                 db.session.expire_all()
@@ -184,11 +216,18 @@ def _run_queue(app, settings, aid: int, concurrency: int, tmp: Path) -> float:
 
 
 def _env(settings, *, grouping: bool) -> dict:
-    return dict(os.environ, PYTHONPATH=str(ROOT), STEPWISE_DATABASE_URL=settings.database_url,
-                STEPWISE_REDIS_URL=settings.redis_url, STEPWISE_SECRET_KEY=settings.secret_key,
-                STEPWISE_INSTANCE_DIR=settings.instance_dir, STEPWISE_MODEL_ENABLED="0",
-                STEPWISE_BATCH_GROUPING="1" if grouping else "0", STEPWISE_BATCH_CHUNK=str(settings.batch_chunk),
-                STEPWISE_BATCH_RESEND="600")
+    return dict(
+        os.environ,
+        PYTHONPATH=str(ROOT),
+        STEPWISE_DATABASE_URL=settings.database_url,
+        STEPWISE_REDIS_URL=settings.redis_url,
+        STEPWISE_SECRET_KEY=settings.secret_key,
+        STEPWISE_INSTANCE_DIR=settings.instance_dir,
+        STEPWISE_MODEL_ENABLED="0",
+        STEPWISE_BATCH_GROUPING="1" if grouping else "0",
+        STEPWISE_BATCH_CHUNK=str(settings.batch_chunk),
+        STEPWISE_BATCH_RESEND="600",
+    )
 
 
 def _run(app, settings, aid: int, grouping: bool, concurrency: int, tmp: Path) -> float:
@@ -227,8 +266,10 @@ def _grades(app, aid: int) -> dict:
     with app.app_context():
         rows = db.session.execute(
             select(Submission.student, Answer.position, Grade.status, Grade.score)
-            .join(Answer, Answer.submission_id == Submission.id).join(Grade, Grade.answer_id == Answer.id)
-            .where(Submission.assignment_id == aid)).all()
+            .join(Answer, Answer.submission_id == Submission.id)
+            .join(Grade, Grade.answer_id == Answer.id)
+            .where(Submission.assignment_id == aid)
+        ).all()
         db.session.remove()
     return {(s, p): (st, sc) for s, p, st, sc in rows}
 
@@ -253,31 +294,50 @@ def main(argv: list[str] | None = None) -> int:
     url, name = _database()
     try:
         with private_redis_db() as redis_url, tempfile.TemporaryDirectory() as tmp:
-            settings = Settings(database_url=url, redis_url=redis_url, secret_key="bench-" + "x" * 40,
-                                instance_dir=tmp, model_enabled=False, batch_chunk=args.chunk)
+            settings = Settings(
+                database_url=url,
+                redis_url=redis_url,
+                secret_key="bench-" + "x" * 40,
+                instance_dir=tmp,
+                model_enabled=False,
+                batch_chunk=args.chunk,
+            )
             app = create_app(settings)
             with app.app_context():
                 create_teacher("bench@stepwise.local", "bench-bench")
             queued = _store_class(app, settings, klass, args.problems, "regular queue")
             plain = _store_class(app, settings, klass, args.problems, "without grouping")
             grouped = _store_class(app, settings, klass, args.problems, "with grouping")
-            print(f"class: {args.students} students x {args.problems} problems = {total} answers, "
-                  f"{distinct} distinct (problem, answer, work); {args.concurrency} worker processes", flush=True)
+            print(
+                f"class: {args.students} students x {args.problems} problems = {total} answers, "
+                f"{distinct} distinct (problem, answer, work); {args.concurrency} worker processes",
+                flush=True,
+            )
             t_queue = _run_queue(app, settings, queued, args.concurrency, Path(tmp))
-            print(f"regular queue (grade_submission per submission): {t_queue:6.1f} s  "
-                  f"{total / t_queue:7.1f} answers/s", flush=True)
+            print(
+                f"regular queue (grade_submission per submission): {t_queue:6.1f} s  {total / t_queue:7.1f} answers/s",
+                flush=True,
+            )
             t_plain = _run(app, settings, plain, False, args.concurrency, Path(tmp))
-            print(f"batch without grouping (one task per submission): {t_plain:6.1f} s  "
-                  f"{total / t_plain:7.1f} answers/s", flush=True)
+            print(
+                f"batch without grouping (one task per submission): {t_plain:6.1f} s  {total / t_plain:7.1f} answers/s",
+                flush=True,
+            )
             t_grouped = _run(app, settings, grouped, True, args.concurrency, Path(tmp))
-            print(f"batch with grouping ({args.chunk} submissions a task, each distinct answer once): "
-                  f"{t_grouped:6.1f} s  {total / t_grouped:7.1f} answers/s", flush=True)
+            print(
+                f"batch with grouping ({args.chunk} submissions a task, each distinct answer once): "
+                f"{t_grouped:6.1f} s  {total / t_grouped:7.1f} answers/s",
+                flush=True,
+            )
             a, b, c = _grades(app, queued), _grades(app, plain), _grades(app, grouped)
             same = a == b == c and len(a) == total
-            print(f"ratio with / without grouping: {t_plain / t_grouped:.1f}x "
-                  f"(vs the regular queue: {t_queue / t_grouped:.1f}x); same grades in all runs: {same}")
-            print(f"target: {total} answers in under 60 s -> {'met' if t_grouped < 60 else 'NOT met'} "
-                  f"({t_grouped:.1f} s)")
+            print(
+                f"ratio with / without grouping: {t_plain / t_grouped:.1f}x "
+                f"(vs the regular queue: {t_queue / t_grouped:.1f}x); same grades in all runs: {same}"
+            )
+            print(
+                f"target: {total} answers in under 60 s -> {'met' if t_grouped < 60 else 'NOT met'} ({t_grouped:.1f} s)"
+            )
             return 0 if same else 1
     finally:
         _drop(name)

@@ -24,6 +24,7 @@ or it is in the Hugging Face cache, else random weights: the speed is the same),
 lengths (EOS ignored), and tokens/s and % of the limit above at batch 1, 64 and 256, with vLLM when
 installed (else transformers continuous batching; --engine picks).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,9 +57,18 @@ R1_DISTILL_QWEN_1_5B = dict(
     bos_token_id=151646,
     eos_token_id=151643,
 )
-TINY = dict(R1_DISTILL_QWEN_1_5B, vocab_size=2048, hidden_size=64, intermediate_size=128,
-            num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-            max_position_embeddings=4096, bos_token_id=0, eos_token_id=1)
+TINY = dict(
+    R1_DISTILL_QWEN_1_5B,
+    vocab_size=2048,
+    hidden_size=64,
+    intermediate_size=128,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    max_position_embeddings=4096,
+    bos_token_id=0,
+    eos_token_id=1,
+)
 
 
 def param_count(c: dict) -> int:
@@ -77,8 +87,14 @@ def kv_bytes_per_token(c: dict, dtype_bytes: int = 2) -> int:
     return 2 * c["num_hidden_layers"] * c["num_key_value_heads"] * head_dim * dtype_bytes
 
 
-def limit_tokens_per_s(batch: int, live_context: float, *, weight_bytes: float, bandwidth: float = H200_BANDWIDTH,
-                       kv_per_token: int = KV_BYTES_PER_TOKEN) -> float:
+def limit_tokens_per_s(
+    batch: int,
+    live_context: float,
+    *,
+    weight_bytes: float,
+    bandwidth: float = H200_BANDWIDTH,
+    kv_per_token: int = KV_BYTES_PER_TOKEN,
+) -> float:
     """The memory-bound decode limit B * BW / (W + B * L * kv) in tokens/s."""
     return batch * bandwidth / (weight_bytes + batch * live_context * kv_per_token)
 
@@ -131,11 +147,12 @@ def run_static(model, prompts, lengths, max_batch: int, sampling) -> float:
     order = sorted(range(len(prompts)), key=lambda n: len(prompts[n]))  # as StaticEngine groups them
     started = time.perf_counter()
     for pos in range(0, len(order), max_batch):
-        chunk = order[pos:pos + max_batch]
+        chunk = order[pos : pos + max_batch]
         longest = max(lengths[n] for n in chunk)
         ids, mask = left_pad([prompts[n] for n in chunk], 0)
-        config = generation_config(max_new_tokens=longest, min_new_tokens=longest, sampling=sampling, pad_id=0,
-                                   stop_ids={1})
+        config = generation_config(
+            max_new_tokens=longest, min_new_tokens=longest, sampling=sampling, pad_id=0, stop_ids={1}
+        )
         with torch.inference_mode():
             model.generate(input_ids=torch.tensor(ids), attention_mask=torch.tensor(mask), generation_config=config)
     return time.perf_counter() - started
@@ -144,7 +161,7 @@ def run_static(model, prompts, lengths, max_batch: int, sampling) -> float:
 def static_slot_steps(prompts, lengths, max_batch: int) -> int:
     """Decode slot-steps static batching pays: each chunk runs all its slots until its longest sample ends."""
     order = sorted(range(len(prompts)), key=lambda n: len(prompts[n]))
-    chunks = [order[pos:pos + max_batch] for pos in range(0, len(order), max_batch)]
+    chunks = [order[pos : pos + max_batch] for pos in range(0, len(order), max_batch)]
     return sum(len(chunk) * max(lengths[n] for n in chunk) for chunk in chunks)
 
 
@@ -153,8 +170,15 @@ def run_continuous(model, prompts, lengths, max_batch: int, sampling) -> float:
     from worker.engine import Request
     from worker.engine_hf import ContinuousEngine
 
-    engine = ContinuousEngine(model, device="cpu", pad_id=0, stop_ids={-1}, max_batch=max_batch,
-                              max_context=max(len(p) for p in prompts) + max(lengths) + 8, seed=0)
+    engine = ContinuousEngine(
+        model,
+        device="cpu",
+        pad_id=0,
+        stop_ids={-1},
+        max_batch=max_batch,
+        max_context=max(len(p) for p in prompts) + max(lengths) + 8,
+        seed=0,
+    )
     try:
         engine.generate([Request.of(prompts[0][:8], 2, sampling)])  # start the manager outside the timing
         requests = [Request.of(p, n, sampling) for p, n in zip(prompts, lengths)]
@@ -180,9 +204,11 @@ def cpu_mode(args) -> dict:
     sampling = Sampling(temperature=0.6, top_p=0.95)
     useful = sum(lengths)
     capped = sum(1 for n in lengths if n == args.cap)
-    print(f"workload: {args.problems} problems x {args.samples} samples, cap {args.cap} tokens, "
-          f"mean output {useful / len(lengths):.0f} tokens ({capped} samples at the cap), top-p 0.95, T 0.6, "
-          f"{args.max_batch} sequences in flight; tiny random Qwen2 on the CPU")
+    print(
+        f"workload: {args.problems} problems x {args.samples} samples, cap {args.cap} tokens, "
+        f"mean output {useful / len(lengths):.0f} tokens ({capped} samples at the cap), top-p 0.95, T 0.6, "
+        f"{args.max_batch} sequences in flight; tiny random Qwen2 on the CPU"
+    )
     run_static(model, prompts[:4], [4] * 4, args.max_batch, sampling)  # warm-up
     # Alternate the two engines, so a busy machine slows both alike; the ratio is the median of the rounds'.
     rounds = []
@@ -194,21 +220,32 @@ def cpu_mode(args) -> dict:
     static_s, continuous_s = middle["static_s"], middle["continuous_s"]
     slot_steps = static_slot_steps(prompts, lengths, args.max_batch)
     report = {
-        "mode": "cpu", "sequences": len(lengths), "useful_tokens": useful, "cap": args.cap,
-        "static_slot_use": useful / slot_steps, "rounds": rounds,
-        "max_batch": args.max_batch, "static_s": static_s, "continuous_s": continuous_s,
-        "static_tokens_per_s": useful / static_s, "continuous_tokens_per_s": useful / continuous_s,
+        "mode": "cpu",
+        "sequences": len(lengths),
+        "useful_tokens": useful,
+        "cap": args.cap,
+        "static_slot_use": useful / slot_steps,
+        "rounds": rounds,
+        "max_batch": args.max_batch,
+        "static_s": static_s,
+        "continuous_s": continuous_s,
+        "static_tokens_per_s": useful / static_s,
+        "continuous_tokens_per_s": useful / continuous_s,
         "ratio": middle["ratio"],
     }
     print(f"static batching:     {report['static_tokens_per_s']:9,.0f} useful tokens/s ({static_s:.2f} s)")
     print(f"continuous batching: {report['continuous_tokens_per_s']:9,.0f} useful tokens/s ({continuous_s:.2f} s)")
     each = ", ".join(f"{r['ratio']:.2f}" for r in rounds)
-    print(f"continuous / static throughput ratio: {report['ratio']:.2f}x (measured in this run: median of "
-          f"{len(rounds)} alternating rounds: {each})")
-    print(f"static batching keeps {100 * report['static_slot_use']:.0f}% of its slot-steps busy with useful tokens: "
-          f"scheduling alone is worth {1 / report['static_slot_use']:.2f}x; the measured ratio also holds each "
-          "engine's cost per step, which on a CPU with a tiny model is mostly Python overhead (on a GPU the step "
-          "is the weight read, and the scheduling gain dominates)")
+    print(
+        f"continuous / static throughput ratio: {report['ratio']:.2f}x (measured in this run: median of "
+        f"{len(rounds)} alternating rounds: {each})"
+    )
+    print(
+        f"static batching keeps {100 * report['static_slot_use']:.0f}% of its slot-steps busy with useful tokens: "
+        f"scheduling alone is worth {1 / report['static_slot_use']:.2f}x; the measured ratio also holds each "
+        "engine's cost per step, which on a CPU with a tiny model is mostly Python overhead (on a GPU the step "
+        "is the weight read, and the scheduling gain dominates)"
+    )
     _print_production_limit(args.bandwidth)
     return report
 
@@ -217,9 +254,11 @@ def _print_production_limit(bandwidth: float) -> None:
     named, weight_bytes = named_baseline(bandwidth)
     live = 150 + 4000 / 2  # mean live context over a sample's life: prompt + half its output
     batched = limit_tokens_per_s(256, live, weight_bytes=weight_bytes, bandwidth=bandwidth)
-    print(f"H200 limit, R1-Distill-Qwen-1.5B ({weight_bytes / 1e9:.3f} GB bf16, {bandwidth / 1e12:.1f} TB/s): "
-          f"{named:,.0f} tokens/s at batch 1; {batched:,.0f} tokens/s at batch 256 with {live:,.0f} tokens of "
-          f"live context -> 40M tokens in {40e6 / batched / 60:.1f} min")
+    print(
+        f"H200 limit, R1-Distill-Qwen-1.5B ({weight_bytes / 1e9:.3f} GB bf16, {bandwidth / 1e12:.1f} TB/s): "
+        f"{named:,.0f} tokens/s at batch 1; {batched:,.0f} tokens/s at batch 256 with {live:,.0f} tokens of "
+        f"live context -> 40M tokens in {40e6 / batched / 60:.1f} min"
+    )
 
 
 # -- GPU mode: the real shape, fixed lengths, % of the limit ----------------------------------------
@@ -243,16 +282,26 @@ def gpu_vllm(shape: dict, checkpoint: str | None, batches: list[int], prompt: in
 
         folder = tempfile.mkdtemp(prefix="r1-shape-")
         Qwen2Config(**shape, torch_dtype="bfloat16").save_pretrained(folder)
-    llm = LLM(model=folder, dtype="bfloat16", load_format="auto" if checkpoint else "dummy",
-              skip_tokenizer_init=True, enable_prefix_caching=False, max_model_len=prompt + new + 16,
-              max_num_seqs=max(batches), gpu_memory_utilization=0.9, seed=0)
-    params = SamplingParams(max_tokens=new, min_tokens=new, ignore_eos=True, temperature=0.6, top_p=0.95,
-                            detokenize=False)
+    llm = LLM(
+        model=folder,
+        dtype="bfloat16",
+        load_format="auto" if checkpoint else "dummy",
+        skip_tokenizer_init=True,
+        enable_prefix_caching=False,
+        max_model_len=prompt + new + 16,
+        max_num_seqs=max(batches),
+        gpu_memory_utilization=0.9,
+        seed=0,
+    )
+    params = SamplingParams(
+        max_tokens=new, min_tokens=new, ignore_eos=True, temperature=0.6, top_p=0.95, detokenize=False
+    )
     rng = random.Random(2)
 
     def run(batch: int, tokens: int) -> float:
-        prompts = [{"prompt_token_ids": [rng.randint(2, shape["vocab_size"] - 1) for _ in range(prompt)]}
-                   for _ in range(batch)]
+        prompts = [
+            {"prompt_token_ids": [rng.randint(2, shape["vocab_size"] - 1) for _ in range(prompt)]} for _ in range(batch)
+        ]
         p = params.clone()
         p.max_tokens = p.min_tokens = tokens
         started = time.perf_counter()
@@ -265,8 +314,15 @@ def gpu_vllm(shape: dict, checkpoint: str | None, batches: list[int], prompt: in
     return [run(b, new) for b in batches]
 
 
-def gpu_transformers(shape: dict, checkpoint: str | None, batches: list[int], prompt: int, new: int,
-                     engine_kind: str, device: str = "cuda") -> list[float]:
+def gpu_transformers(
+    shape: dict,
+    checkpoint: str | None,
+    batches: list[int],
+    prompt: int,
+    new: int,
+    engine_kind: str,
+    device: str = "cuda",
+) -> list[float]:
     import torch
 
     from worker.engine import Request, Sampling
@@ -288,12 +344,15 @@ def gpu_transformers(shape: dict, checkpoint: str | None, batches: list[int], pr
         if engine_kind == "static":
             engine = StaticEngine(model, device=device, dtype_bytes=2, pad_id=0, stop_ids={-1}, max_batch=batch)
         else:
-            engine = ContinuousEngine(model, device=device, pad_id=0, stop_ids={-1}, max_batch=batch,
-                                      max_context=prompt + new + 16, seed=0)
+            engine = ContinuousEngine(
+                model, device=device, pad_id=0, stop_ids={-1}, max_batch=batch, max_context=prompt + new + 16, seed=0
+            )
         try:
             engine.generate([Request.of([5] * prompt, 8, sampling)])  # warm-up
-            requests = [Request.of([rng.randint(2, shape["vocab_size"] - 1) for _ in range(prompt)], new, sampling)
-                        for _ in range(batch)]
+            requests = [
+                Request.of([rng.randint(2, shape["vocab_size"] - 1) for _ in range(prompt)], new, sampling)
+                for _ in range(batch)
+            ]
             sync()
             started = time.perf_counter()
             done = engine.generate(requests)
@@ -319,28 +378,46 @@ def gpu_mode(args) -> dict:
     batches = [int(b) for b in args.batches.split(",")]
     weight_bytes = 2 * param_count(shape)
     kv = kv_bytes_per_token(shape)
-    print(f"GPU {torch.cuda.get_device_name() if not dry_run else 'none (CPU dry run, tiny shape)'}; engine {engine}; "
-          f"{'tiny Qwen2' if dry_run else 'R1-Distill-Qwen-1.5B'} "
-          f"{'checkpoint ' + checkpoint if checkpoint else 'shape with random weights'}; "
-          f"{args.prompt_tokens} prompt + {args.new_tokens} output tokens per sequence (fixed, EOS ignored)")
+    print(
+        f"GPU {torch.cuda.get_device_name() if not dry_run else 'none (CPU dry run, tiny shape)'}; engine {engine}; "
+        f"{'tiny Qwen2' if dry_run else 'R1-Distill-Qwen-1.5B'} "
+        f"{'checkpoint ' + checkpoint if checkpoint else 'shape with random weights'}; "
+        f"{args.prompt_tokens} prompt + {args.new_tokens} output tokens per sequence (fixed, EOS ignored)"
+    )
     if engine == "vllm":
         times = gpu_vllm(shape, checkpoint, batches, args.prompt_tokens, args.new_tokens)
     else:
-        times = gpu_transformers(shape, checkpoint, batches, args.prompt_tokens, args.new_tokens, engine,
-                                 "cpu" if dry_run else "cuda")
+        times = gpu_transformers(
+            shape, checkpoint, batches, args.prompt_tokens, args.new_tokens, engine, "cpu" if dry_run else "cuda"
+        )
     live = args.prompt_tokens + args.new_tokens / 2
     rows = []
     print(f"{'batch':>6} {'seconds':>9} {'tokens/s':>11} {'limit tok/s':>12} {'% of limit':>11}")
     for batch, seconds in zip(batches, times):
         tps = batch * args.new_tokens / seconds
         limit = limit_tokens_per_s(batch, live, weight_bytes=weight_bytes, bandwidth=args.bandwidth, kv_per_token=kv)
-        rows.append({"batch": batch, "seconds": seconds, "tokens_per_s": tps, "limit_tokens_per_s": limit,
-                     "percent_of_limit": 100 * tps / limit})
+        rows.append(
+            {
+                "batch": batch,
+                "seconds": seconds,
+                "tokens_per_s": tps,
+                "limit_tokens_per_s": limit,
+                "percent_of_limit": 100 * tps / limit,
+            }
+        )
         print(f"{batch:>6} {seconds:>9.2f} {tps:>11,.0f} {limit:>12,.0f} {100 * tps / limit:>10.1f}%")
     print("limit = B * BW / (W + B * L * 28,672 B), L = prompt + half the output (mean live context)")
     _print_production_limit(args.bandwidth)
-    return {"mode": "gpu", "engine": engine, "checkpoint": checkpoint, "prompt_tokens": args.prompt_tokens,
-            "new_tokens": args.new_tokens, "bandwidth": args.bandwidth, "weight_bytes": weight_bytes, "runs": rows}
+    return {
+        "mode": "gpu",
+        "engine": engine,
+        "checkpoint": checkpoint,
+        "prompt_tokens": args.prompt_tokens,
+        "new_tokens": args.new_tokens,
+        "bandwidth": args.bandwidth,
+        "weight_bytes": weight_bytes,
+        "runs": rows,
+    }
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -358,7 +435,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     cpu.add_argument("--rounds", type=int, default=3, help="alternating static/continuous rounds")
     gpu = p.add_argument_group("gpu mode")
     gpu.add_argument("--engine", choices=("vllm", "transformers", "static"), default=None)
-    gpu.add_argument("--device", choices=("cuda", "cpu"), default="cuda", help="cpu: a dry run of this mode, tiny shape")
+    gpu.add_argument(
+        "--device", choices=("cuda", "cpu"), default="cuda", help="cpu: a dry run of this mode, tiny shape"
+    )
     gpu.add_argument("--model", default=None, help="checkpoint folder or hub id (random weights when absent)")
     gpu.add_argument("--batches", default="1,64,256")
     gpu.add_argument("--new-tokens", type=int, default=1024)

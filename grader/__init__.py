@@ -37,6 +37,7 @@ How a check works
    limit cut short is not cached.  Only math/parse errors become "invalid": exceptions used to
    stop work (Celery's SoftTimeLimitExceeded) propagate.
 """
+
 from .core import cache_info, check_answer, clear_cache, warm_up
 from .extract import extract_final_answer
 from .keys import read_key, suggest_policy
@@ -47,7 +48,22 @@ from .steps import check_steps
 GRADER_VERSION = "1.1.0"
 
 __all__ = [
-    "GRADER_VERSION", "Policy", "PolicyError", "Result", "Status", "StepFinding", "StepStatus",
-    "StepsResult", "KeyReading", "GraderTimeout", "check_answer", "check_steps",
-    "extract_final_answer", "read_key", "suggest_policy", "warm_up", "clear_cache", "cache_info",
+    "GRADER_VERSION",
+    "Policy",
+    "PolicyError",
+    "Result",
+    "Status",
+    "StepFinding",
+    "StepStatus",
+    "StepsResult",
+    "KeyReading",
+    "GraderTimeout",
+    "check_answer",
+    "check_steps",
+    "extract_final_answer",
+    "read_key",
+    "suggest_policy",
+    "warm_up",
+    "clear_cache",
+    "cache_info",
 ]

@@ -1,4 +1,5 @@
 """Classify a parsed answer into a kind and build the sympy values for it."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -13,8 +14,7 @@ from .parse import ParseError, parse
 
 __all__ = ["Answer", "read_answer"]
 
-KINDS = ("expr", "equation", "values", "tuple", "bracket", "realset", "relation", "named",
-         "matrix", "system")
+KINDS = ("expr", "equation", "values", "tuple", "bracket", "realset", "relation", "named", "matrix", "system")
 
 
 @dataclass
@@ -23,9 +23,9 @@ class Answer:
     value: Any
     ast: Any
     text: str
-    var: Any = None               # the variable of "x = 3 or x = -2"
-    decimal: bool = False         # any decimal literal in the answer
-    braces: bool = False          # values written as a set {...}
+    var: Any = None  # the variable of "x = 3 or x = -2"
+    decimal: bool = False  # any decimal literal in the answer
+    braces: bool = False  # values written as a set {...}
     joined_by_or: bool = False
     extra: dict = field(default_factory=dict)
 
@@ -55,7 +55,7 @@ def _split_pm(node):
         for i, n in enumerate(node):
             r = _split_pm(n)
             if r:
-                return [node[:i] + [r[0]] + node[i + 1:], node[:i] + [r[1]] + node[i + 1:]]
+                return [node[:i] + [r[0]] + node[i + 1 :], node[:i] + [r[1]] + node[i + 1 :]]
         return None
     if not isinstance(node, tuple):
         return None
@@ -67,7 +67,7 @@ def _split_pm(node):
         if i and isinstance(c, (tuple, list)):
             r = _split_pm(c)
             if r:
-                return [node[:i] + (r[0],) + node[i + 1:], node[:i] + (r[1],) + node[i + 1:]]
+                return [node[:i] + (r[0],) + node[i + 1 :], node[:i] + (r[1],) + node[i + 1 :]]
     return None
 
 
@@ -171,8 +171,7 @@ def relation_set(rel_node, var=None):
     except (TypeError, ValueError, NotImplementedError) as e:
         if isinstance(e, ParseError):
             raise
-        raise ParseError("We could not read this inequality: both sides must be real.",
-                         "not-real") from None
+        raise ParseError("We could not read this inequality: both sides must be real.", "not-real") from None
 
 
 def _relation_set(rel_node):
@@ -217,13 +216,17 @@ def _poly_relation(op, a, b, x):
     """Solution set of a polynomial relation from its real roots: fast and the same on a cold
     process as on a warm one (sympy's first solveset call takes about half a second)."""
     from sympy.solvers.inequalities import solve_poly_inequality
+
     f = a - b
     try:
         if not f.is_polynomial(x):
             return None
         P = sympy.Poly(f, x)
-        if P.degree() > MAX_RELATION_DEGREE or P.degree() < 1 or \
-                not all(c.is_real and c.is_number for c in P.all_coeffs()):
+        if (
+            P.degree() > MAX_RELATION_DEGREE
+            or P.degree() < 1
+            or not all(c.is_real and c.is_number for c in P.all_coeffs())
+        ):
             return None
         rel = {"=": "==", "!=": "!="}.get(op, op)
         return sympy.Union(*solve_poly_inequality(P, rel))
@@ -294,8 +297,13 @@ def _from_rel(node, text, decimal):
         if _lone_symbol(exprs[0]) and len(exprs) > 2:
             return _from_rel(("rel", [exprs[0], last], ["="]), text, decimal)
         return _from_node(last, text, decimal)
-    if ops == ["="] and exprs[0][0] == "tuple" and all(_lone_symbol(e) for e in exprs[0][1]) \
-            and exprs[1][0] == "tuple" and len(exprs[0][1]) == len(exprs[1][1]):
+    if (
+        ops == ["="]
+        and exprs[0][0] == "tuple"
+        and all(_lone_symbol(e) for e in exprs[0][1])
+        and exprs[1][0] == "tuple"
+        and len(exprs[0][1]) == len(exprs[1][1])
+    ):
         # "(p, q) = (3, 2)": a tuple whose entries are named
         names = [e[1] for e in exprs[0][1]]
         if len(set(names)) == len(names):
@@ -330,8 +338,7 @@ def _from_rel(node, text, decimal):
     try:
         rels = [_rel(o, to_expr(a), to_expr(b)) for o, a, b in zip(ops, exprs, exprs[1:])]
     except TypeError:
-        raise ParseError("We could not read this inequality: both sides must be real.",
-                         "not-real") from None
+        raise ParseError("We could not read this inequality: both sides must be real.", "not-real") from None
     return A("relation", rels)
 
 
@@ -358,14 +365,17 @@ def _from_list(node, text, decimal):
         if len(set(names)) == 1:
             vals = [v for p in parts for v in p.value]
             return A("values", vals, var=names[0], joined_by_or=True)
-        if len(set(names)) == len(names) and all(len(p.value) == 1 for p in parts) \
-                and not joined_by_or:
+        if len(set(names)) == len(names) and all(len(p.value) == 1 for p in parts) and not joined_by_or:
             return A("named", {str(p.var): p.value[0] for p in parts})
         if not joined_by_or and all(len(p.value) == 1 for p in parts):
             return A("system", [sympy.Eq(p.var, p.value[0]) for p in parts])
     named = {str(p.var) for p in parts if p.var is not None}
-    if kinds <= {"expr", "values"} and len(named) == 1 and parts[0].var is not None \
-            and all(p.var is None or len(p.value) == 1 for p in parts):
+    if (
+        kinds <= {"expr", "values"}
+        and len(named) == 1
+        and parts[0].var is not None
+        and all(p.var is None or len(p.value) == 1 for p in parts)
+    ):
         vals = [v for p in parts for v in (p.value if p.kind == "values" else [p.value])]
         return A("values", vals, var=parts[0].var, joined_by_or=joined_by_or)
     if kinds <= {"expr", "values"} and all(p.var is None for p in parts):
@@ -381,8 +391,7 @@ def _from_list(node, text, decimal):
     if kinds <= {"tuple"} or kinds <= {"bracket"} or kinds <= {"tuple", "bracket"}:
         if all(len(p.value) == 2 for p in parts) and kinds == {"tuple"} and joined_by_or:
             pass
-        return A("values", [sympy.Tuple(*p.value) for p in parts], joined_by_or=joined_by_or,
-                 extra={"tuples": True})
+        return A("values", [sympy.Tuple(*p.value) for p in parts], joined_by_or=joined_by_or, extra={"tuples": True})
     if kinds <= {"equation", "values"} and not joined_by_or:
         eqs = []
         for p in parts:
@@ -419,5 +428,4 @@ def _check_finite(ans: Answer):
         vals = list(ans.value.values())
     for v in vals:
         if _bad(v):
-            raise ParseError("Your answer contains an undefined value (like 1/0 or 0/0).",
-                             "undefined")
+            raise ParseError("Your answer contains an undefined value (like 1/0 or 0/0).", "undefined")

@@ -1,4 +1,5 @@
 """AST -> sympy objects, through constructors only, with guards against huge work."""
+
 from __future__ import annotations
 
 import contextvars
@@ -10,7 +11,7 @@ from .parse import ParseError
 
 __all__ = ["TooBig", "to_expr", "MAX_DIGITS", "MAX_FACTORIAL"]
 
-MAX_DIGITS = 20_000        # refuse exact numbers with more digits than this
+MAX_DIGITS = 20_000  # refuse exact numbers with more digits than this
 MAX_FACTORIAL = 3_000
 MAX_SYMBOLIC_EXP = 10**6
 
@@ -21,10 +22,22 @@ class TooBig(ParseError):
 
 
 _FN = {
-    "sin": sympy.sin, "cos": sympy.cos, "tan": sympy.tan, "sec": sympy.sec, "csc": sympy.csc,
-    "cot": sympy.cot, "asin": sympy.asin, "acos": sympy.acos, "atan": sympy.atan,
-    "asec": sympy.asec, "acsc": sympy.acsc, "acot": sympy.acot,
-    "sinh": sympy.sinh, "cosh": sympy.cosh, "tanh": sympy.tanh, "exp": sympy.exp,
+    "sin": sympy.sin,
+    "cos": sympy.cos,
+    "tan": sympy.tan,
+    "sec": sympy.sec,
+    "csc": sympy.csc,
+    "cot": sympy.cot,
+    "asin": sympy.asin,
+    "acos": sympy.acos,
+    "atan": sympy.atan,
+    "asec": sympy.asec,
+    "acsc": sympy.acsc,
+    "acot": sympy.acot,
+    "sinh": sympy.sinh,
+    "cosh": sympy.cosh,
+    "tanh": sympy.tanh,
+    "exp": sympy.exp,
 }
 _CONST = {"pi": S.Pi, "E": S.Exp1, "I": S.ImaginaryUnit, "oo": S.Infinity}
 
@@ -181,8 +194,11 @@ def _fn(name, args, evaluate):
             if evaluate:
                 if n == 0:
                     raise ParseError("A zeroth root is undefined.", "undefined")
-                return sympy.root(x, n) if not (x.is_number and x.is_negative and n.is_Integer and n % 2) \
+                return (
+                    sympy.root(x, n)
+                    if not (x.is_number and x.is_negative and n.is_Integer and n % 2)
                     else -sympy.root(-x, n)
+                )
             return sympy.Pow(x, sympy.Pow(n, -1, evaluate=False), evaluate=False)
         if len(args) != 1:
             raise ParseError("sqrt takes one argument.", "syntax")
@@ -211,9 +227,11 @@ def _fn(name, args, evaluate):
             if evaluate and (x == 0 or b in (0, 1)):
                 raise ParseError("That logarithm is undefined.", "undefined")
             if not evaluate:
-                return sympy.Mul(sympy.log(x, evaluate=False),
-                                 sympy.Pow(sympy.log(b, evaluate=False), -1, evaluate=False),
-                                 evaluate=False)
+                return sympy.Mul(
+                    sympy.log(x, evaluate=False),
+                    sympy.Pow(sympy.log(b, evaluate=False), -1, evaluate=False),
+                    evaluate=False,
+                )
             return sympy.log(x, b)
         raise ParseError("log takes one or two arguments.", "syntax")
     if name == "binomial":

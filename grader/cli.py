@@ -1,4 +1,5 @@
 """Command line: ``stepwise check STUDENT REFERENCE [--policy JSON]`` / ``python -m grader``."""
+
 from __future__ import annotations
 
 import argparse
@@ -12,13 +13,13 @@ __all__ = ["main"]
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="stepwise check",
-                                description="Grade a student's answer against a reference answer "
-                                            "and print the result as JSON.")
+    p = argparse.ArgumentParser(
+        prog="stepwise check",
+        description="Grade a student's answer against a reference answer and print the result as JSON.",
+    )
     p.add_argument("student", help="the student's answer (plain text or LaTeX)")
     p.add_argument("reference", help="the reference answer")
-    p.add_argument("--policy", default=None,
-                   help='grading policy as JSON, e.g. \'{"require": ["simplified"]}\'')
+    p.add_argument("--policy", default=None, help='grading policy as JSON, e.g. \'{"require": ["simplified"]}\'')
     return p
 
 

@@ -2,6 +2,7 @@
 
 Feedback never shows the reference answer; it may quote the student's own values.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -11,19 +12,20 @@ import sympy
 from sympy import S
 
 from .answer import Answer
-from .model import Policy, Status
 from .limits import bounded
+from .model import Policy, Status
 from .numeric import ctx, numeric_value, ratio_constant, values_equal
 
-__all__ = ["Verdict", "compare", "real_solutions", "equations_equivalent", "exprs_equal",
-           "form_issues"]
+__all__ = ["Verdict", "compare", "real_solutions", "equations_equivalent", "exprs_equal", "form_issues"]
 
 MAX_POLY_DEGREE = 40
 # Feedback points to where to look, never to the answer ("check the sign of your answer" for
 # -8 against 8 would tell it).
-SIGN_HINT = ("Not correct: look again at each step where a sign can change (moving a term across "
-             "'=', multiplying or dividing by a negative number, removing brackets after a minus).")
-INNER_BUDGET = 0.4        # seconds for one open-ended sympy call (solveset, simplify)
+SIGN_HINT = (
+    "Not correct: look again at each step where a sign can change (moving a term across "
+    "'=', multiplying or dividing by a negative number, removing brackets after a minus)."
+)
+INNER_BUDGET = 0.4  # seconds for one open-ended sympy call (solveset, simplify)
 
 
 @dataclass
@@ -58,6 +60,7 @@ def _tex(v) -> str:
 
 # ------------------------------------------------------------------------------ equality
 
+
 def exprs_equal(a, b, pol: Policy | None = None) -> bool:
     """Mathematical equality (or within the policy's tolerance)."""
     if pol is not None and (pol.mode == "numeric" or pol.rel_tol is not None or pol.abs_tol is not None):
@@ -85,12 +88,12 @@ def _symbolic_equal(a, b):
             return False
         d = bounded(lambda: sympy.simplify(a - b), INNER_BUDGET, size=size)
         return d is not None and d == 0
-    except (TypeError, ValueError, ArithmeticError, NotImplementedError, AttributeError,
-            RecursionError):
+    except (TypeError, ValueError, ArithmeticError, NotImplementedError, AttributeError, RecursionError):
         return False
 
 
 # ------------------------------------------------------------------------------ forms
+
 
 def _literal_issues(node) -> bool:
     """True if the AST has arithmetic left undone on plain numbers (2/4, 3+4, 2*3, 2^3)."""
@@ -147,6 +150,7 @@ def _is_unsimplified(ans: Answer, value) -> bool:
     if value is None or not value.free_symbols:
         return False
     from .build import to_expr
+
     try:
         node = ans.ast
         if node[0] == "rel":
@@ -158,8 +162,15 @@ def _is_unsimplified(ans: Answer, value) -> bool:
             c = sympy.cancel(value)
             if _ops(c) < _ops(value) and _ops(c) < _ops(raw):
                 return True
-    except (TypeError, ValueError, ArithmeticError, AttributeError, NotImplementedError,
-            RecursionError, sympy.PolynomialError):   # form checks are best effort
+    except (
+        TypeError,
+        ValueError,
+        ArithmeticError,
+        AttributeError,
+        NotImplementedError,
+        RecursionError,
+        sympy.PolynomialError,
+    ):  # form checks are best effort
         return False
     return False
 
@@ -217,14 +228,18 @@ def form_issues(ans: Answer, ref: Answer, values: list, pol: Policy):
         return None
     if "exact" in req and ans.decimal and not ref.decimal:
         return ("wrong-form", "not-exact", "Give the exact value (a fraction, a root or \u03c0), not a decimal.")
-    if "simplified" in req and (any(_is_unsimplified(ans, v) for v in values) or not values
-                                and _literal_issues(ans.ast)):
+    if "simplified" in req and (
+        any(_is_unsimplified(ans, v) for v in values) or not values and _literal_issues(ans.ast)
+    ):
         return ("unsimplified", "unsimplified", "Your value is right, but it is not in simplest form: simplify it.")
     if "factored" in req and not all(_is_factored(v) for v in values):
         return ("wrong-form", "not-factored", "Your expression is equivalent, but it is not fully factored.")
     if "expanded" in req and not all(_is_expanded(v) for v in values):
-        return ("wrong-form", "not-expanded", "Your expression is equivalent, but it is not expanded: multiply "
-                                "out the brackets and collect like terms.")
+        return (
+            "wrong-form",
+            "not-expanded",
+            "Your expression is equivalent, but it is not expanded: multiply out the brackets and collect like terms.",
+        )
     return None
 
 
@@ -238,6 +253,7 @@ def _with_forms(ans, ref, values, pol, details=None, msg="Correct."):
 
 
 # ------------------------------------------------------------------------------ numbers / exprs
+
 
 def _decimal_node(ans: Answer):
     n = ans.ast
@@ -266,6 +282,7 @@ def _sig_round(x, n):
 
 def cmp_expr(sv, rv, s: Answer, r: Answer, pol: Policy) -> Verdict:
     from .build import decimal_places, sig_figs
+
     if pol.sigfigs is not None and not sv.free_symbols and not rv.free_symbols:
         return _cmp_sigfigs(sv, rv, s, pol, sig_figs(_decimal_node(s)))
     if pol.dp is not None and not sv.free_symbols and not rv.free_symbols:
@@ -296,6 +313,7 @@ def cmp_expr(sv, rv, s: Answer, r: Answer, pol: Policy) -> Verdict:
 def _places(ans: Answer) -> int | None:
     """Decimal places written in a lone number (0 for an integer), else None."""
     from .build import decimal_places
+
     node = _decimal_node(ans)
     if node[0] == "neg":
         node = node[1]
@@ -321,11 +339,19 @@ def _cmp_rounded_key(sv, rv, s: Answer, r: Answer, pol: Policy) -> Verdict | Non
     if dk is None or ds is None or vs is None or vr is None or ds == dk:
         return None
     if ds > dk and _round_to(vs, dk) == _round_to(vr, dk):
-        return _no("decimal-places", "Round your answer to %s." % _dp_words(dk),
-                   0.5 if pol.partial_credit else 0.0, {"places": ds, "expected_places": dk})
+        return _no(
+            "decimal-places",
+            "Round your answer to %s." % _dp_words(dk),
+            0.5 if pol.partial_credit else 0.0,
+            {"places": ds, "expected_places": dk},
+        )
     if ds < dk and _round_to(vr, ds) == _round_to(vs, ds):
-        return _no("rounded", "Not accurate enough: give your answer to %s." % _dp_words(dk), 0.0,
-                   {"places": ds, "expected_places": dk})
+        return _no(
+            "rounded",
+            "Not accurate enough: give your answer to %s." % _dp_words(dk),
+            0.0,
+            {"places": ds, "expected_places": dk},
+        )
     return None
 
 
@@ -343,11 +369,14 @@ def _cmp_dp(sv, rv, s: Answer, pol: Policy, given: int | None) -> Verdict:
     if vs == target or (given == n and abs(vs - target) <= abs(target) * 1e-12):
         return _ok()
     if given > n and _round_to(vs, n) == target:
-        return _no("decimal-places", "Right value, but round it to %s." % _dp_words(n),
-                   0.5 if pol.partial_credit else 0.0, {"places": given})
+        return _no(
+            "decimal-places",
+            "Right value, but round it to %s." % _dp_words(n),
+            0.5 if pol.partial_credit else 0.0,
+            {"places": given},
+        )
     if given < n and _round_to(vr, given) == vs:
-        return _no("rounded", "You rounded too much: give %s." % _dp_words(n), 0.0,
-                   {"places": given})
+        return _no("rounded", "You rounded too much: give %s." % _dp_words(n), 0.0, {"places": given})
     return _diagnose(sv, rv, s, None, pol)
 
 
@@ -366,11 +395,16 @@ def _cmp_sigfigs(sv, rv, s, pol, given):
         if given == n and abs(vs - target) <= abs(target) * 1e-12:
             return _ok()
         if given > n and abs(_sig_round(vs, n) - target) <= abs(target) * 1e-12:
-            return _no("wrong-form", "Right value, but give it to %d significant figures." % n,
-                       0.5 if pol.partial_credit else 0, {"form": "sig-figs"})
+            return _no(
+                "wrong-form",
+                "Right value, but give it to %d significant figures." % n,
+                0.5 if pol.partial_credit else 0,
+                {"form": "sig-figs"},
+            )
         if given < n and abs(_sig_round(vr, given) - vs) <= abs(vs) * 1e-12:
-            return _no("rounded", "You rounded too much: give %d significant figures." % n,
-                       0.5 if pol.partial_credit else 0)
+            return _no(
+                "rounded", "You rounded too much: give %d significant figures." % n, 0.5 if pol.partial_credit else 0
+            )
     elif abs(_sig_round(vs, n) - target) <= abs(target) * 1e-12:
         return _ok()
     return _diagnose(sv, rv, s, None, pol)
@@ -403,6 +437,7 @@ def _nice_factor(c) -> bool:
 def _approx_rational(c):
     try:
         from fractions import Fraction
+
         f = Fraction(float(c)).limit_denominator(12)
         if abs(float(c) - f.numerator / f.denominator) < 0.01 * abs(float(c)):
             return sympy.Rational(f.numerator, f.denominator)
@@ -422,6 +457,7 @@ def _is_power_of_ten(c) -> bool:
 
 def _diagnose(sv, rv, s: Answer, r: Answer | None, pol: Policy) -> Verdict:
     from .build import decimal_places
+
     pc = pol.partial_credit
     numeric = not sv.free_symbols and not rv.free_symbols
     tolerant = pol.mode == "numeric" or pol.has_tolerance
@@ -430,55 +466,76 @@ def _diagnose(sv, rv, s: Answer, r: Answer | None, pol: Policy) -> Verdict:
     if numeric and s.decimal and tolerant:
         vs, vr = numeric_value(sv), numeric_value(rv)
         if vs is not None and vr is not None and vr != 0 and abs(vs - vr) < abs(vr) * 0.05:
-            return _no("rounded", "Close, but not accurate enough: keep more digits until the "
-                                  "last step.", 0.0)
+            return _no("rounded", "Close, but not accurate enough: keep more digits until the last step.", 0.0)
     elif numeric and s.decimal and not (r is not None and r.decimal):
         vs, vr = numeric_value(sv), numeric_value(rv)
-        if vs is not None and vr is not None and vr != 0 and abs(vs.imag) < 1e-30 \
-                and abs(vr.imag) < 1e-30:
+        if vs is not None and vr is not None and vr != 0 and abs(vs.imag) < 1e-30 and abs(vr.imag) < 1e-30:
             dp = decimal_places(_decimal_node(s))
             err = abs(vs.real - vr.real)
             if dp is not None and err <= 0.5 * ctx().mpf(10) ** (-dp) * (1 + 1e-9) + 1e-40:
-                return _no("rounded", "Your decimal is only an approximation: give the exact value.",
-                           0.5 if pc else 0, {"error": "approximation"})
+                return _no(
+                    "rounded",
+                    "Your decimal is only an approximation: give the exact value.",
+                    0.5 if pc else 0,
+                    {"error": "approximation"},
+                )
             if dp is not None and err < ctx().mpf(10) ** (-dp) * 1.0001 or err < abs(vr.real) * 0.01:
-                return _no("rounded", "Close, but not accurate enough: did you round too early? "
-                                      "Keep full precision until the last step.", 0.0)
+                return _no(
+                    "rounded",
+                    "Close, but not accurate enough: did you round too early? Keep full precision until the last step.",
+                    0.0,
+                )
     if sv != 0 and rv != 0:
         c = ratio_constant(sv, rv)
         if c is not None and c == -1:
             return _no("sign-error", SIGN_HINT, 0.0)
         if not (rv.is_number and abs(rv) == 1) and values_equal(sv * rv, S.One):
-            return _no("reciprocal", "Not correct: look again at each division in your working - "
-                                     "is it the right way round?")
-        if c is not None and c != 1 and c.is_number and c.is_nonzero and \
-                (not numeric or _nice_factor(c) or tolerant and _nice_factor(_approx_rational(c))):
+            return _no(
+                "reciprocal", "Not correct: look again at each division in your working - is it the right way round?"
+            )
+        if (
+            c is not None
+            and c != 1
+            and c.is_number
+            and c.is_nonzero
+            and (not numeric or _nice_factor(c) or tolerant and _nice_factor(_approx_rational(c)))
+        ):
             if _is_power_of_ten(c):
-                return _no("off-by-factor", "Not correct: check the decimal point and any change "
-                                            "of units.", 0.0, {"factor": _safe_str(c)})
-            return _no("off-by-factor", "Not correct: check each multiplication and division in "
-                                        "your working for a missing or extra factor.", 0.0,
-                       {"factor": _safe_str(c)})
+                return _no(
+                    "off-by-factor",
+                    "Not correct: check the decimal point and any change of units.",
+                    0.0,
+                    {"factor": _safe_str(c)},
+                )
+            return _no(
+                "off-by-factor",
+                "Not correct: check each multiplication and division in your working for a missing or extra factor.",
+                0.0,
+                {"factor": _safe_str(c)},
+            )
     if rv.is_Add and len(rv.args) <= 8:
         for t in rv.args:
             if values_equal(sv, rv - 2 * t):
-                return _no("sign-error", "Check the sign of each term: one of them has the wrong "
-                                         "sign.", 0.0)
+                return _no("sign-error", "Check the sign of each term: one of them has the wrong sign.", 0.0)
     if sv.free_symbols or rv.free_symbols:
         diff = sv - rv
         pts = ratio_constant(diff, S.One) if not diff.is_number else diff
         if pts is not None and pts != 0 and getattr(pts, "is_number", False):
-            return _no("off-by-constant", "Not correct: check the constant terms in your working "
-                                          "(a term you moved or dropped, a constant you added).", 0.0)
+            return _no(
+                "off-by-constant",
+                "Not correct: check the constant terms in your working "
+                "(a term you moved or dropped, a constant you added).",
+                0.0,
+            )
     if rv.is_Add and len(rv.args) <= 8:
         for t in rv.args:
             if values_equal(sv, rv - 2 * t):
-                return _no("sign-error", "Check the sign of each term: one of them has the wrong "
-                                         "sign.", 0.0)
+                return _no("sign-error", "Check the sign of each term: one of them has the wrong sign.", 0.0)
     return _no("wrong-value", "That is not correct: check your working.", 0.0)
 
 
 # ------------------------------------------------------------------------------ value lists
+
 
 def _dedupe(vals, pol):
     out: list = []
@@ -498,8 +555,12 @@ def _values_same(a, b, pol) -> bool:
 
 def cmp_values(svals, rvals, s: Answer, r: Answer, pol: Policy, ordered=None) -> Verdict:
     ordered = pol.ordered if ordered is None else ordered
-    if len(svals) == 1 and len(rvals) == 1 and not isinstance(svals[0], sympy.Tuple) \
-            and not isinstance(rvals[0], sympy.Tuple):
+    if (
+        len(svals) == 1
+        and len(rvals) == 1
+        and not isinstance(svals[0], sympy.Tuple)
+        and not isinstance(rvals[0], sympy.Tuple)
+    ):
         return cmp_expr(svals[0], rvals[0], s, r, pol)
     pc = pol.partial_credit
     if ordered:
@@ -518,53 +579,78 @@ def cmp_values(svals, rvals, s: Answer, r: Answer, pol: Policy, ordered=None) ->
             missing.append(b)
     extra = [a for i, a in enumerate(sv) if not used[i]]
     matched = len(rv) - len(missing)
-    details = {"matched": matched, "missing": len(missing), "extra": len(extra),
-               "expected_count": len(rv)}
+    details = {"matched": matched, "missing": len(missing), "extra": len(extra), "expected_count": len(rv)}
     if not missing and not extra:
         if ordered:
-            return _no("wrong-order", "Your values are right, but not in the required order.",
-                       0.5 if pc else 0, details)
+            return _no(
+                "wrong-order", "Your values are right, but not in the required order.", 0.5 if pc else 0, details
+            )
         if len(svals) != len(sv):
             details["duplicates"] = len(svals) - len(sv)
         return _with_forms(s, r, [v for v in sv if not isinstance(v, sympy.Tuple)], pol, details)
     score = matched / (len(rv) + len(extra)) if pc else 0.0
     if missing and not extra:
         hint = ""
-        if any(any(_values_same(m, -a, pol) for a in sv) for m in missing
-               if not isinstance(m, sympy.Tuple)):
+        if any(any(_values_same(m, -a, pol) for a in sv) for m in missing if not isinstance(m, sympy.Tuple)):
             hint = " Did you forget the negative root (\u00b1)?"
         n = len(missing)
-        return _no("missing-solution", "%s missing: you found %d of the %d solutions.%s"
-                   % ("One solution is" if n == 1 else "%d solutions are" % n, matched, len(rv),
-                      hint), score, details)
+        return _no(
+            "missing-solution",
+            "%s missing: you found %d of the %d solutions.%s"
+            % ("One solution is" if n == 1 else "%d solutions are" % n, matched, len(rv), hint),
+            score,
+            details,
+        )
     if extra and not missing:
         if len(extra) == 1:
-            msg = "Your answer has an extra value: %s is not a solution. Check each value in " \
-                  "the original question." % ("$" + _tex(extra[0]) + "$")
+            msg = "Your answer has an extra value: %s is not a solution. Check each value in the original question." % (
+                "$" + _tex(extra[0]) + "$"
+            )
         else:
             msg = "Your answer has %d extra values that are not solutions: %s." % (
-                len(extra), ", ".join("$" + _tex(v) + "$" for v in extra[:5]))
+                len(extra),
+                ", ".join("$" + _tex(v) + "$" for v in extra[:5]),
+            )
         return _no("extra-solution", msg, score, details)
-    if len(missing) == 1 and len(extra) == 1 and not isinstance(missing[0], sympy.Tuple) \
-            and _values_same(extra[0], -missing[0], pol):
-        return _no("sign-error", "One value is not correct: look again at the signs in "
-                                     "your working.", score, details)
-    if matched == 0 and len(sv) == len(rv) > 1 and all(
-            not isinstance(m, sympy.Tuple) for m in missing) and sorted_match([-a for a in sv], rv, pol):
-        return _no("sign-error", "Not correct: check how you get each value from its "
-                                 "factor - (x - a) = 0 means x = a.", 0.0, dict(details, signs="all-flipped"))
+    if (
+        len(missing) == 1
+        and len(extra) == 1
+        and not isinstance(missing[0], sympy.Tuple)
+        and _values_same(extra[0], -missing[0], pol)
+    ):
+        return _no("sign-error", "One value is not correct: look again at the signs in your working.", score, details)
+    if (
+        matched == 0
+        and len(sv) == len(rv) > 1
+        and all(not isinstance(m, sympy.Tuple) for m in missing)
+        and sorted_match([-a for a in sv], rv, pol)
+    ):
+        return _no(
+            "sign-error",
+            "Not correct: check how you get each value from its factor - (x - a) = 0 means x = a.",
+            0.0,
+            dict(details, signs="all-flipped"),
+        )
     if matched == 0:
         if len(sv) == 1 and len(rv) > 1:
-            return _no("missing-solution", "Your value is not a solution, and there should be "
-                                           "%d solutions." % len(rv), 0.0, details)
-        return _no("wrong-value", "None of your values is correct: check your working.", 0.0,
-                   details)
-    return _no("missing-solution", "%d of your values %s not correct and %d solution%s missing."
-               % (len(extra), "is" if len(extra) == 1 else "are", len(missing),
-                  " is" if len(missing) == 1 else "s are"), score, details)
+            return _no(
+                "missing-solution",
+                "Your value is not a solution, and there should be %d solutions." % len(rv),
+                0.0,
+                details,
+            )
+        return _no("wrong-value", "None of your values is correct: check your working.", 0.0, details)
+    return _no(
+        "missing-solution",
+        "%d of your values %s not correct and %d solution%s missing."
+        % (len(extra), "is" if len(extra) == 1 else "are", len(missing), " is" if len(missing) == 1 else "s are"),
+        score,
+        details,
+    )
 
 
 # ------------------------------------------------------------------------------ equations
+
 
 def real_solutions(f, x):
     """Real solutions of f = 0 as a list of sympy numbers, or a sympy Set, or None."""
@@ -583,8 +669,7 @@ def real_solutions(f, x):
                     if dv != 0 and not (dv.is_number and abs(numeric_value(dv) or 1) < 1e-30):
                         out.append(rt)
                 return out
-        sol = bounded(lambda: sympy.solveset(sympy.Eq(f, 0), x, S.Reals), INNER_BUDGET,
-                      size=_ops(f))
+        sol = bounded(lambda: sympy.solveset(sympy.Eq(f, 0), x, S.Reals), INNER_BUDGET, size=_ops(f))
         if sol is None:
             return None
         if isinstance(sol, sympy.FiniteSet):
@@ -634,8 +719,12 @@ def equations_equivalent(f, g) -> bool | None:
     try:
         nf = sympy.fraction(sympy.together(f))[0]
         ng = sympy.fraction(sympy.together(g))[0]
-        if _max_exp(nf) <= MAX_POLY_DEGREE and _max_exp(ng) <= MAX_POLY_DEGREE and \
-                nf.is_polynomial(*syms) and ng.is_polynomial(*syms):
+        if (
+            _max_exp(nf) <= MAX_POLY_DEGREE
+            and _max_exp(ng) <= MAX_POLY_DEGREE
+            and nf.is_polynomial(*syms)
+            and ng.is_polynomial(*syms)
+        ):
             a, b = sympy.sqf_part(nf, *syms), sympy.sqf_part(ng, *syms)
             c = ratio_constant(a, b)
             return c is not None and c != 0
@@ -648,8 +737,10 @@ def _solved_forms_equal(f, g, syms):
     """Non-polynomial equations in several variables: solve both for one variable and compare
     (y = e^x and ln y = x).  None when no variable can be solved for in time."""
     for v in syms:
+
         def solve_both(v=v):
             return sympy.solve(f, v), sympy.solve(g, v)
+
         try:
             res = bounded(solve_both, INNER_BUDGET, size=_ops(f) + _ops(g))
         except (NotImplementedError, ValueError, TypeError, sympy.PolynomialError):
@@ -674,16 +765,16 @@ def cmp_equation(s_eq, r_eq, s: Answer, r: Answer, pol: Policy) -> Verdict:
     if res:
         return _ok({"note": "same solution set"})
     if res is None:
-        return _no("wrong-value", "We could not confirm that your equation has the same "
-                                  "solutions as the expected one.", 0.0)
+        return _no(
+            "wrong-value", "We could not confirm that your equation has the same solutions as the expected one.", 0.0
+        )
     syms = f.free_symbols | g.free_symbols
     if len(syms) == 1:
         x = next(iter(syms))
         sf, sg = real_solutions(f, x), real_solutions(g, x)
         if isinstance(sf, list) and isinstance(sg, list) and sf and sg:
             return cmp_values(sf, sg, s, r, pol)
-    return _no("wrong-value", "Your equation does not have the same solutions as the expected "
-                              "one.", 0.0)
+    return _no("wrong-value", "Your equation does not have the same solutions as the expected one.", 0.0)
 
 
 def _solution_set_of(ans: Answer, var):
@@ -701,6 +792,7 @@ def _solution_set_of(ans: Answer, var):
 
 # ------------------------------------------------------------------------------ sets of reals
 
+
 def _set_equal(a, b) -> bool:
     if a == b:
         return True
@@ -717,14 +809,18 @@ def cmp_realset(sset, rset, s: Answer, r: Answer, pol: Policy) -> Verdict:
         return cmp_values(list(sset.args), list(rset.args), s, r, pol)
     try:
         if _set_equal(sset.closure, rset.closure):
-            return _no("wrong-endpoints", "Check whether each endpoint is included: strict (<, >) "
-                                          "versus non-strict (\u2264, \u2265) inequality.",
-                       0.5 if pol.partial_credit else 0)
+            return _no(
+                "wrong-endpoints",
+                "Check whether each endpoint is included: strict (<, >) versus non-strict (\u2264, \u2265) inequality.",
+                0.5 if pol.partial_credit else 0,
+            )
         comp = sympy.Complement(S.Reals, sset)
         if _set_equal(comp.closure, rset.closure):
-            return _no("flipped-inequality", "Your inequality points the wrong way: flip the "
-                                             "sign when you multiply or divide by a negative "
-                                             "number.", 0.0)
+            return _no(
+                "flipped-inequality",
+                "Your inequality points the wrong way: flip the sign when you multiply or divide by a negative number.",
+                0.0,
+            )
     except (TypeError, ValueError, NotImplementedError, AttributeError):
         pass
     return _no("wrong-value", "That is not the right set of values: check your working.", 0.0)
@@ -739,6 +835,7 @@ def _relations_equivalent(srels, rrels) -> bool | None:
         if isinstance(rel, (sympy.StrictGreaterThan, sympy.GreaterThan)):
             return rel.lhs - rel.rhs, isinstance(rel, sympy.StrictGreaterThan)
         return rel.rhs - rel.lhs, isinstance(rel, sympy.StrictLessThan)
+
     fa, sa = norm(a)
     fb, sb = norm(b)
     c = ratio_constant(fa, fb)
@@ -751,17 +848,28 @@ def _relations_equivalent(srels, rrels) -> bool | None:
 
 # ------------------------------------------------------------------------------ dispatch
 
-_KIND_WORDS = {"expr": "a single value or expression", "equation": "an equation",
-               "values": "a list of values", "tuple": "an ordered pair or tuple",
-               "bracket": "a list or interval", "realset": "an interval or set",
-               "relation": "an inequality", "named": "named values like a = 2",
-               "matrix": "a matrix", "system": "a system of equations"}
+_KIND_WORDS = {
+    "expr": "a single value or expression",
+    "equation": "an equation",
+    "values": "a list of values",
+    "tuple": "an ordered pair or tuple",
+    "bracket": "a list or interval",
+    "realset": "an interval or set",
+    "relation": "an inequality",
+    "named": "named values like a = 2",
+    "matrix": "a matrix",
+    "system": "a system of equations",
+}
 
 
 def _wrong_kind(s: Answer, r: Answer) -> Verdict:
-    return _no("wrong-form", "We expected %s, but your answer is %s." % (
-        _KIND_WORDS.get(r.kind, "another kind of answer"), _KIND_WORDS.get(s.kind, "something else")),
-        0.0, {"expected_kind": r.kind, "got_kind": s.kind})
+    return _no(
+        "wrong-form",
+        "We expected %s, but your answer is %s."
+        % (_KIND_WORDS.get(r.kind, "another kind of answer"), _KIND_WORDS.get(s.kind, "something else")),
+        0.0,
+        {"expected_kind": r.kind, "got_kind": s.kind},
+    )
 
 
 def _as_set(ans: Answer):
@@ -805,12 +913,19 @@ def _vs_expr(s: Answer, r: Answer, pol: Policy) -> Verdict:
     return _wrong_kind(s, r)
 
 
-def _vs_values(s: Answer, r: Answer, pol: Policy) -> Verdict:  # noqa: C901 - one case per kind
+def _vs_values(s: Answer, r: Answer, pol: Policy) -> Verdict:
     sk, rv = s.kind, r.value
     if sk in ("values", "expr"):
         sv = s.value if sk == "values" else [s.value]
-        if r.var is not None and sk == "values" and s.var is not None and len(rv) == 1 \
-                and len(sv) == 1 and "lhs" in r.extra and r.value[0].free_symbols:
+        if (
+            r.var is not None
+            and sk == "values"
+            and s.var is not None
+            and len(rv) == 1
+            and len(sv) == 1
+            and "lhs" in r.extra
+            and r.value[0].free_symbols
+        ):
             return cmp_expr(sv[0], rv[0], s, r, pol)
         return cmp_values(sv, rv, s, r, pol, ordered=pol.ordered)
     if sk == "bracket":
@@ -820,9 +935,11 @@ def _vs_values(s: Answer, r: Answer, pol: Policy) -> Verdict:  # noqa: C901 - on
     if sk == "tuple":
         v = cmp_values(s.value, rv, s, r, pol)
         if v.correct and r.var is not None:
-            return _no("wrong-form", "Your values are right, but write them as a list of "
-                                     "solutions, not as an ordered pair.",
-                       0.5 if pol.partial_credit else 0)
+            return _no(
+                "wrong-form",
+                "Your values are right, but write them as a list of solutions, not as an ordered pair.",
+                0.5 if pol.partial_credit else 0,
+            )
         return v
     if sk == "realset":
         if isinstance(s.value, sympy.FiniteSet) or s.value is S.EmptySet:
@@ -833,12 +950,13 @@ def _vs_values(s: Answer, r: Answer, pol: Policy) -> Verdict:  # noqa: C901 - on
             return cmp_equation(s.value, (r.var, rv[0]), s, r, pol)
         sols = _solution_set_of(s, r.var)
         if isinstance(sols, list) and _same_solution_lists(sols, list(rv), pol):
-            return _no("wrong-form", "Your equation has the right solutions, but solve it: "
-                                     "write the value(s) of the variable.",
-                       0.5 if pol.partial_credit else 0)
+            return _no(
+                "wrong-form",
+                "Your equation has the right solutions, but solve it: write the value(s) of the variable.",
+                0.5 if pol.partial_credit else 0,
+            )
         return _no("wrong-form", "Solve for the variable and give its value(s).", 0.0)
-    if sk == "named" and len({k.partition("_")[0] for k in s.value}) == 1 \
-            and all("_" in k for k in s.value):
+    if sk == "named" and len({k.partition("_")[0] for k in s.value}) == 1 and all("_" in k for k in s.value):
         return cmp_values([s.value[k] for k in sorted(s.value)], rv, s, r, pol)
     return _wrong_kind(s, r)
 
@@ -887,7 +1005,7 @@ def _named_entries(ans: Answer) -> dict | None:
     return dict(zip(names, ans.value)) if names else None
 
 
-def _vs_sequence(s: Answer, r: Answer, pol: Policy) -> Verdict:  # noqa: C901 - one case per kind
+def _vs_sequence(s: Answer, r: Answer, pol: Policy) -> Verdict:
     sk, rk = s.kind, r.kind
     sn, rn = _named_entries(s), _named_entries(r)
     if sn is not None and rn is not None and set(sn) == set(rn):
@@ -921,8 +1039,7 @@ def _vs_named(s: Answer, r: Answer, pol: Policy) -> Verdict:
         keys = sorted(r.value)
         return _cmp_seq(list(s.value), [r.value[k] for k in keys], s, r, pol)
     if sk == "system":
-        return _cmp_system(s.value, [sympy.Eq(symbol_of(k), v) for k, v in r.value.items()],
-                           s, r, pol)
+        return _cmp_system(s.value, [sympy.Eq(symbol_of(k), v) for k, v in r.value.items()], s, r, pol)
     return _wrong_kind(s, r)
 
 
@@ -936,8 +1053,7 @@ def _vs_system(s: Answer, r: Answer, pol: Policy) -> Verdict:
             eqs = [sympy.Eq(x, v) for x, v in zip(syms, s.value)]
             return _cmp_system(eqs, r.value, s, r, pol)
     if sk == "named":
-        return _cmp_system([sympy.Eq(symbol_of(k), v) for k, v in s.value.items()], r.value,
-                           s, r, pol)
+        return _cmp_system([sympy.Eq(symbol_of(k), v) for k, v in s.value.items()], r.value, s, r, pol)
     return _wrong_kind(s, r)
 
 
@@ -952,17 +1068,27 @@ def _vs_matrix(s: Answer, r: Answer, pol: Policy) -> Verdict:
 
 # One named strategy per kind of reference answer.
 STRATEGIES: dict[str, Callable[[Answer, Answer, Policy], Verdict]] = {
-    "expr": _vs_expr, "values": _vs_values, "equation": _vs_equation, "realset": _vs_realset,
-    "relation": _vs_relation, "tuple": _vs_sequence, "bracket": _vs_sequence, "named": _vs_named,
-    "system": _vs_system, "matrix": _vs_matrix,
+    "expr": _vs_expr,
+    "values": _vs_values,
+    "equation": _vs_equation,
+    "realset": _vs_realset,
+    "relation": _vs_relation,
+    "tuple": _vs_sequence,
+    "bracket": _vs_sequence,
+    "named": _vs_named,
+    "system": _vs_system,
+    "matrix": _vs_matrix,
 }
 
 
 def compare(s: Answer, r: Answer, pol: Policy) -> Verdict:
     """Compare a student's answer with the reference: the strategy for the reference's kind."""
     if _var_mismatch(s, r) and s.kind in ("values", "realset") and r.kind in ("values", "realset"):
-        return _no("wrong-variable", "Check the variable: your answer is about a different "
-                                     "variable than the question asks for.", 0.0)
+        return _no(
+            "wrong-variable",
+            "Check the variable: your answer is about a different variable than the question asks for.",
+            0.0,
+        )
     strategy = STRATEGIES.get(r.kind)
     return strategy(s, r, pol) if strategy is not None else _wrong_kind(s, r)
 
@@ -979,22 +1105,20 @@ def _percent_convention(s: Answer, r: Answer) -> bool:
 
 def symbol_of(name):
     from .build import symbol
+
     return symbol(name)
 
 
 def _cmp_seq(sv, rv, s, r, pol):
     if len(sv) != len(rv):
-        return _no("wrong-size", "Your answer has %d entries, but %d are expected."
-                   % (len(sv), len(rv)), 0.0)
+        return _no("wrong-size", "Your answer has %d entries, but %d are expected." % (len(sv), len(rv)), 0.0)
     ok = [exprs_equal(a, b, pol) for a, b in zip(sv, rv)]
     if all(ok):
         return _with_forms(s, r, sv, pol)
     if len(sv) > 1 and sorted_match(sv, rv, pol):
-        return _no("wrong-order", "The entries are right, but in the wrong order: order matters "
-                                  "here.", 0.0)
+        return _no("wrong-order", "The entries are right, but in the wrong order: order matters here.", 0.0)
     n = ok.count(False)
-    return _no("wrong-value", "%d of the %d entries %s not correct." % (n, len(rv), "is" if n == 1
-                                                                         else "are"), 0.0)
+    return _no("wrong-value", "%d of the %d entries %s not correct." % (n, len(rv), "is" if n == 1 else "are"), 0.0)
 
 
 def sorted_match(sv, rv, pol):
@@ -1024,8 +1148,7 @@ def _cmp_named(sd, rd, s, r, pol):
 
 
 def _cmp_system(seqs, reqs, s, r, pol):
-    syms = sorted(set().union(*[e.free_symbols for e in list(seqs) + list(reqs)]),
-                  key=lambda x: x.name)
+    syms = sorted(set().union(*[e.free_symbols for e in list(seqs) + list(reqs)]), key=lambda x: x.name)
     try:
         a = sympy.solve([e.lhs - e.rhs for e in seqs], syms, dict=True)
         b = sympy.solve([e.lhs - e.rhs for e in reqs], syms, dict=True)
@@ -1034,6 +1157,7 @@ def _cmp_system(seqs, reqs, s, r, pol):
 
     def same(d1, d2):
         return set(d1) == set(d2) and all(exprs_equal(d1[k], d2[k], pol) for k in d1)
+
     if len(a) == len(b) and all(any(same(x, y) for y in b) for x in a):
         return _ok({"note": "same solution set"})
     return _no("wrong-value", "Your system does not have the same solutions.", 0.0)
@@ -1041,11 +1165,11 @@ def _cmp_system(seqs, reqs, s, r, pol):
 
 def _cmp_matrix(sm, rm, s, r, pol):
     if sm.shape != rm.shape:
-        return _no("wrong-size", "Your matrix is %dx%d, but a %dx%d matrix is expected."
-                   % (sm.shape + rm.shape), 0.0)
+        return _no("wrong-size", "Your matrix is %dx%d, but a %dx%d matrix is expected." % (sm.shape + rm.shape), 0.0)
     wrong = sum(1 for a, b in zip(sm, rm) if not exprs_equal(a, b, pol))
     if not wrong:
         return _with_forms(s, r, list(sm), pol)
     score = (len(rm) - wrong) / len(rm) if pol.partial_credit else 0.0
-    return _no("wrong-value", "%d of the %d entries %s not correct." % (
-        wrong, len(rm), "is" if wrong == 1 else "are"), score)
+    return _no(
+        "wrong-value", "%d of the %d entries %s not correct." % (wrong, len(rm), "is" if wrong == 1 else "are"), score
+    )

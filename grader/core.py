@@ -1,4 +1,5 @@
 """check_answer: read both answers, compare, diagnose, with a time limit and a cache."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -10,13 +11,13 @@ from collections import OrderedDict
 from .answer import Answer, read_answer
 from .build import BARE_LOG_BASE10, has_bare_log
 from .compare import Verdict, compare
-from .text import check_base, check_clock_or_ratio, check_text, is_junk, number_word, text_key
-from .unitcheck import apply_units, compound_quantity, missing_unit, unit_of
-from .units import UNIT_WORDS
 from .latex import ast_latex
 from .limits import GraderTimeout, cut_short, is_check_error, time_limit, track_cuts
 from .model import Policy, Result, Status
-from .parse import ParseError, normalize_parts
+from .parse import BASE_N, ParseError, normalize_parts
+from .text import check_base, check_clock_or_ratio, check_text, is_junk, number_word, text_key
+from .unitcheck import apply_units, compound_quantity, missing_unit, unit_of
+from .units import UNIT_WORDS
 
 __all__ = ["check_answer", "clear_cache", "cache_info", "warm_up"]
 
@@ -55,7 +56,7 @@ class _LRU:
 
 
 _results = _LRU(8192)
-MAX_CACHED_TEXT = 2_000      # longer answers are rare; keep the cache's memory bounded
+MAX_CACHED_TEXT = 2_000  # longer answers are rare; keep the cache's memory bounded
 _ws = re.compile(r"\s+")
 
 
@@ -65,12 +66,14 @@ def clear_cache() -> None:
 
 
 def cache_info() -> dict:
-    return {"size": len(_results), "hits": _results.hits, "misses": _results.misses,
-            "maxsize": _results.maxsize}
+    return {"size": len(_results), "hits": _results.hits, "misses": _results.misses, "maxsize": _results.maxsize}
 
 
 def _key_text(s: str) -> str:
     """The normalised spelling of an answer ('½' and '1/2' share a cache entry)."""
+    if ("_" in s and BASE_N.search(s)) or "\\text" in s or "\\math" in s:
+        # 52_8 and 42, \text{ab} and ab read alike but are graded apart
+        return _ws.sub(" ", s.strip())
     try:
         text, unit = normalize_parts(s)
         return text if unit is None else text + " \x00" + unit
@@ -99,8 +102,15 @@ def _echo(interp: str) -> str:
 def _result(v: Verdict, interp: str, **details) -> Result:
     d = dict(v.details)
     d.update(details)
-    return Result(v.status == Status.correct, round(float(v.score), 4), Status(v.status),
-                  _echo(interp) + v.feedback, interp, v.diagnosis, d)
+    return Result(
+        v.status == Status.correct,
+        round(float(v.score), 4),
+        Status(v.status),
+        _echo(interp) + v.feedback,
+        interp,
+        v.diagnosis,
+        d,
+    )
 
 
 def _not_algebra(student: str, reference: str, pol: Policy) -> Result | None:
@@ -125,23 +135,30 @@ def _check(student: str, reference: str, pol: Policy) -> Result:
     try:
         ref = _read(reference, pol)
     except ParseError as e:
-        return _invalid("The reference answer could not be read (%s) - please tell your teacher."
-                        % e.message.rstrip("."), "bad-reference", error="reference",
-                        reason=e.code)
+        return _invalid(
+            "The reference answer could not be read (%s) - please tell your teacher." % e.message.rstrip("."),
+            "bad-reference",
+            error="reference",
+            reason=e.code,
+        )
     letters = {c for x in _symbols(ref) for c in str(x)}
     words = number_word(student)
     if words is not None:
         student = words
     elif is_junk(student, letters):
-        return _invalid("We could not understand your answer: write a number, an expression or "
-                        "the word the question asks for.", reason="not-an-answer")
+        return _invalid(
+            "We could not understand your answer: write a number, an expression or the word the question asks for.",
+            reason="not-an-answer",
+        )
     try:
         ans = _read(student, pol)
     except ParseError as e:
-        diag = {"too-long": "too-long", "too-big": "too-big", "too-deep": "too-big",
-                "undefined": "undefined"}.get(e.code, "unreadable")
-        return _invalid(e.message + ("" if diag != "unreadable" else
-                                     " Check your typing and try again."), diag, reason=e.code)
+        diag = {"too-long": "too-long", "too-big": "too-big", "too-deep": "too-big", "undefined": "undefined"}.get(
+            e.code, "unreadable"
+        )
+        return _invalid(
+            e.message + ("" if diag != "unreadable" else " Check your typing and try again."), diag, reason=e.code
+        )
     r_unit = unit_of(reference)
     compound = compound_quantity(student, r_unit)
     if compound is not None:
@@ -170,8 +187,7 @@ def _check(student: str, reference: str, pol: Policy) -> Result:
         # "log" without a base: in school it is often base 10.  Accept that reading too.
         token = BARE_LOG_BASE10.set(True)
         try:
-            v10 = compare(apply_units(_reread(student, ans, pol), s_unit, r_unit, pol)[1],
-                          _read(reference, pol), pol)
+            v10 = compare(apply_units(_reread(student, ans, pol), s_unit, r_unit, pol)[1], _read(reference, pol), pol)
         except ParseError:
             v10 = None
         finally:
@@ -231,11 +247,15 @@ def check_answer(student: str, reference: str, policy: Policy | dict | None = No
     if not isinstance(reference, str):
         raise TypeError("reference must be a string")
     if len(reference) > pol.max_length:
-        return _invalid("The reference answer is too long to check.", "bad-reference",
-                        error="reference", reason="too-long")
+        return _invalid(
+            "The reference answer is too long to check.", "bad-reference", error="reference", reason="too-long"
+        )
     if len(student) > pol.max_length:
-        return _invalid("That answer is too long to check (more than %d characters)."
-                        % pol.max_length, "too-long", reason="too-long")
+        return _invalid(
+            "That answer is too long to check (more than %d characters)." % pol.max_length,
+            "too-long",
+            reason="too-long",
+        )
     cacheable = len(student) + len(reference) <= MAX_CACHED_TEXT
     raw_key = ("raw", student, reference, pol)
     hit = _results.get(raw_key) if cacheable else None
@@ -257,20 +277,30 @@ def check_answer(student: str, reference: str, policy: Policy | dict | None = No
                 result = _check(student, reference, pol)
             cut = cut_short()
     except GraderTimeout:
-        result = Result(False, 0.0, Status.timeout, "Checking this answer took too long; please "
-                        "write it in a simpler form.", "", "timeout", {"limit_s": pol.timeout})
+        result = Result(
+            False,
+            0.0,
+            Status.timeout,
+            "Checking this answer took too long; please write it in a simpler form.",
+            "",
+            "timeout",
+            {"limit_s": pol.timeout},
+        )
         result.details["elapsed_ms"] = round((time.perf_counter() - t0) * 1000, 3)
         return result
     except RecursionError:
-        result = _invalid("That answer is nested too deeply to check.", "too-big",
-                          reason="too-deep")
+        result = _invalid("That answer is nested too deeply to check.", "too-big", reason="too-deep")
     except (MemoryError, OverflowError):
         result = _invalid("That answer is too large to check.", "too-big", reason="too-big")
-    except Exception as e:  # noqa: BLE001 - re-raised below unless it is a math/parse error
+    except Exception as e:
         if not is_check_error(e):
-            raise                # e.g. Celery's SoftTimeLimitExceeded: stop, do not grade
-        result = _invalid("We could not check this answer. Check your typing and try again.",
-                          "unreadable", reason="internal", error_type=type(e).__name__)
+            raise  # e.g. Celery's SoftTimeLimitExceeded: stop, do not grade
+        result = _invalid(
+            "We could not check this answer. Check your typing and try again.",
+            "unreadable",
+            reason="internal",
+            error_type=type(e).__name__,
+        )
     result.details["elapsed_ms"] = round((time.perf_counter() - t0) * 1000, 3)
     if cut:
         # an inner time budget decided part of this verdict: it may differ on an idle machine
@@ -286,11 +316,23 @@ def check_answer(student: str, reference: str, policy: Policy | dict | None = No
 # solvers, simplify's rule tables, polys, units) so the first real check in a fresh process
 # does not pay for it and gets the same verdict as later ones.
 _WARM_UP = [
-    ("x^2 < 4", "-2 < x < 2"), ("x^2 - 5x + 6 = 0", "x = 2 or x = 3"), ("2x + 1 > 3", "x > 1"),
-    ("\\sin^2 x + \\cos^2 x", "1"), ("(x+1)^2", "x^2 + 2x + 1"), ("y = e^x", "\\ln y = x"),
-    ("\\sqrt{8}", "2\\sqrt{2}"), ("3.14", "\\pi"), ("x > 2", "(2, \\infty)"),
-    ("\\log_2 8", "3"), ("(x-1)(x+1)", "x^2 - 1"), ("250 cm", "2.5 m"), ("90\u00b0", "90^\\circ"),
-    ("2-3i", "2+3i"), ("[1, 3]", "(1, 3)"), ("\\sqrt{x^2}", "x"), ("2\\frac{1}{2}", "\\frac{5}{2}"),
+    ("x^2 < 4", "-2 < x < 2"),
+    ("x^2 - 5x + 6 = 0", "x = 2 or x = 3"),
+    ("2x + 1 > 3", "x > 1"),
+    ("\\sin^2 x + \\cos^2 x", "1"),
+    ("(x+1)^2", "x^2 + 2x + 1"),
+    ("y = e^x", "\\ln y = x"),
+    ("\\sqrt{8}", "2\\sqrt{2}"),
+    ("3.14", "\\pi"),
+    ("x > 2", "(2, \\infty)"),
+    ("\\log_2 8", "3"),
+    ("(x-1)(x+1)", "x^2 - 1"),
+    ("250 cm", "2.5 m"),
+    ("90\u00b0", "90^\\circ"),
+    ("2-3i", "2+3i"),
+    ("[1, 3]", "(1, 3)"),
+    ("\\sqrt{x^2}", "x"),
+    ("2\\frac{1}{2}", "\\frac{5}{2}"),
 ]
 
 

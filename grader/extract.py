@@ -3,14 +3,15 @@
 Linear in the length of the output: braces are matched in one pass, every box is looked at
 once, and the answer returned is at most :data:`MAX_BOX` characters.
 """
+
 from __future__ import annotations
 
 import re
 
 __all__ = ["extract_final_answer"]
 
-MAX_OUTPUT = 2_000_000      # characters looked at (the end of a longer output)
-MAX_BOX = 20_000            # a box longer than this is not an answer
+MAX_OUTPUT = 2_000_000  # characters looked at (the end of a longer output)
+MAX_BOX = 20_000  # a box longer than this is not an answer
 _BARE = re.compile(r"[^\s$]{1,200}")
 _BOXED = re.compile(r"\\(?:boxed|fbox)(?![a-zA-Z])\s*")
 _BRACES = re.compile(r"\\.|[{}]", re.S)
@@ -18,7 +19,8 @@ _PHANTOM = re.compile(r"\\(?:h|v)?phantom\s*\{[^{}]*\}")
 _MARKERS = re.compile(
     r"(?:\*\*)?(?:final\s+answer|the\s+(?:final\s+)?answer\s+is|answer\s*:|答案是|答案为|答案：|答案:|最终答案是?)"
     r"(?:\*\*)?\s*[:：]?\s*(?:\*\*)?",
-    re.I)
+    re.I,
+)
 # Text allowed between boxes that together give one answer: "\boxed{2} and \boxed{-3}".
 _JOINER = re.compile(r"(?:\s|\$|,|;|&|\\quad|\\qquad|\\text\s*\{\s*(?:and|or)\s*\}|\band\b|\bor\b)*")
 
@@ -40,7 +42,7 @@ class _Box:
     __slots__ = ("start", "end", "content")
 
     def __init__(self, start: int, end: int, content: str | None):
-        self.start, self.end, self.content = start, end, content   # content None: cut off
+        self.start, self.end, self.content = start, end, content  # content None: cut off
 
 
 def _boxes(text: str) -> list[_Box]:
@@ -56,12 +58,12 @@ def _boxes(text: str) -> list[_Box]:
             j = pairs.get(i)
             if j is None:
                 out.append(_Box(m.start(), len(text), None))
-                break                 # everything after an unclosed box is inside it
+                break  # everything after an unclosed box is inside it
             covered = j + 1
-            inner = text[i + 1:j] if j - i <= MAX_BOX else None
+            inner = text[i + 1 : j] if j - i <= MAX_BOX else None
             out.append(_Box(m.start(), j + 1, inner))
         else:
-            m2 = _BARE.match(text, i)     # \boxed 5
+            m2 = _BARE.match(text, i)  # \boxed 5
             if m2:
                 covered = m2.end()
                 out.append(_Box(m.start(), m2.end(), m2.group(0)))
@@ -78,20 +80,26 @@ def _group_ending_at(text: str, boxes: list[_Box], k: int) -> str | None:
     if boxes[k].content is None:
         return None
     first = k
-    while first > 0 and boxes[first - 1].content is not None and \
-            _JOINER.fullmatch(text, boxes[first - 1].end, boxes[first].start):
+    while (
+        first > 0
+        and boxes[first - 1].content is not None
+        and _JOINER.fullmatch(text, boxes[first - 1].end, boxes[first].start)
+    ):
         first -= 1
-    return _join(boxes[first:k + 1])
+    return _join(boxes[first : k + 1])
 
 
 def _group_starting_at(text: str, boxes: list[_Box], k: int) -> str | None:
     if boxes[k].content is None:
         return None
     last = k
-    while last + 1 < len(boxes) and boxes[last + 1].content is not None and \
-            _JOINER.fullmatch(text, boxes[last].end, boxes[last + 1].start):
+    while (
+        last + 1 < len(boxes)
+        and boxes[last + 1].content is not None
+        and _JOINER.fullmatch(text, boxes[last].end, boxes[last + 1].start)
+    ):
         last += 1
-    return _join(boxes[k:last + 1])
+    return _join(boxes[k : last + 1])
 
 
 def _join(group: list[_Box]) -> str | None:
@@ -125,7 +133,7 @@ def _plain_after(rest: str) -> str | None:
         if rest.startswith(opener):
             end = rest.find(closer, len(opener), len(opener) + MAX_BOX)
             if end > 0:
-                return _clean(rest[len(opener):end]) or None
+                return _clean(rest[len(opener) : end]) or None
             return None
     line = rest[:MAX_BOX].split("\n", 1)[0]
     line = re.split(r"(?<=[^\d\s])\.\s|\.$|。", line)[0]
@@ -149,7 +157,7 @@ def extract_final_answer(model_output: str) -> str | None:
     reasoning = ""
     cut = text.rfind("</think>")
     if cut >= 0:
-        reasoning, final = text[:cut], text[cut + len("</think>"):]
+        reasoning, final = text[:cut], text[cut + len("</think>") :]
     elif "<think>" in text:
         return None
     else:
@@ -169,7 +177,7 @@ def extract_final_answer(model_output: str) -> str | None:
     if boxes:
         return _group_ending_at(final, boxes, len(boxes) - 1)
     if reasoning and not final.strip():
-        boxes = [b for b in _boxes(reasoning[-MAX_BOX * 2:]) if _meaningful(b)]
+        boxes = [b for b in _boxes(reasoning[-MAX_BOX * 2 :]) if _meaningful(b)]
         if boxes:
-            return _group_ending_at(reasoning[-MAX_BOX * 2:], boxes, len(boxes) - 1)
+            return _group_ending_at(reasoning[-MAX_BOX * 2 :], boxes, len(boxes) - 1)
     return None

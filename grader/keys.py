@@ -1,4 +1,5 @@
 """Checking a teacher's answer key when it is entered: read_key and suggest_policy."""
+
 from __future__ import annotations
 
 import re
@@ -26,8 +27,7 @@ def read_key(text: str, policy: Policy | Mapping[str, Any] | None = None) -> Key
     if not isinstance(text, str) or not text.strip():
         return KeyReading(False, "", "The answer key is empty.")
     if len(text) > pol.max_length:
-        return KeyReading(False, "", "The answer key is too long (more than %d characters)."
-                          % pol.max_length)
+        return KeyReading(False, "", "The answer key is too long (more than %d characters)." % pol.max_length)
     special = _not_algebra(text)
     if special is not None:
         return KeyReading(True, special, None)
@@ -42,9 +42,8 @@ def read_key(text: str, policy: Policy | Mapping[str, Any] | None = None) -> Key
         msg = e.message.replace("your answer", "the key").replace("Your answer", "The key")
         return KeyReading(False, "", "We could not read this answer key. %s" % msg)
     except GraderTimeout:
-        return KeyReading(False, "", "This answer key takes too long to read: write it in a "
-                                     "simpler form.")
-    except Exception as e:  # noqa: BLE001 - re-raised unless it is a math/parse error
+        return KeyReading(False, "", "This answer key takes too long to read: write it in a simpler form.")
+    except Exception as e:
         if not is_check_error(e):
             raise
         return KeyReading(False, "", "We could not read this answer key.")
@@ -67,8 +66,19 @@ def _not_algebra(text: str) -> str | None:
 
 
 _DEFAULT = Policy()
-_NUMBER_WORDS = {"zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
-                 "seven": 7, "eight": 8, "nine": 9, "ten": 10}
+_NUMBER_WORDS = {
+    "zero": 0,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+}
 _N = r"(\d{1,2}|" + "|".join(_NUMBER_WORDS) + r")"
 _DP = re.compile(r"\b" + _N + r"\s*(?:decimal\s+places?|d\.?\s?p\.?(?![a-z]))", re.I)
 _SF = re.compile(r"\b" + _N + r"\s*(?:significant\s+(?:figures?|digits?)|s\.?\s?f\.?(?![a-z]))", re.I)
@@ -76,8 +86,15 @@ _NEAREST = re.compile(r"\bnearest\s+(whole\s+number|integer|tenth|hundredth|thou
 _NEAREST_DP = {"whole number": 0, "integer": 0, "tenth": 1, "hundredth": 2, "thousandth": 3}
 _ASKS = [
     ("simplified", "simplify", re.compile(r"\b(?:simplif(?:y|ied|ies)|lowest\s+terms|simplest\s+form)\b", re.I)),
-    ("factored", "factor", re.compile(r"\b(?:factori[sz](?:e|ed|ing)|factor\s+(?:completely|fully|each|this|the\s+"
-                                      r"(?:expression|polynomial|quadratic|following))|^\s*factor\b)", re.I)),
+    (
+        "factored",
+        "factor",
+        re.compile(
+            r"\b(?:factori[sz](?:e|ed|ing)|factor\s+(?:completely|fully|each|this|the\s+"
+            r"(?:expression|polynomial|quadratic|following))|^\s*factor\b)",
+            re.I,
+        ),
+    ),
     ("expanded", "expand", re.compile(r"\b(?:expand|multiply\s+out)\b", re.I)),
     ("exact", "give an exact value", re.compile(r"\b(?:exact\s+(?:value|answer|form)|in\s+surd\s+form)\b", re.I)),
 ]
@@ -102,15 +119,14 @@ def suggest_policy(statement: str, policy: Policy | Mapping[str, Any] | None = N
     nearest = _NEAREST.search(text)
     if m and pol.dp is None:
         n = _count(m.group(1))
-        tips.append("This problem asks to round to %d decimal place%s: set `dp` to %d?"
-                    % (n, "" if n == 1 else "s", n))
+        tips.append("This problem asks to round to %d decimal place%s: set `dp` to %d?" % (n, "" if n == 1 else "s", n))
     elif nearest and pol.dp is None:
         n = _NEAREST_DP[re.sub(r"\s+", " ", nearest.group(1).lower())]
-        tips.append("This problem asks to round to the nearest %s: set `dp` to %d?"
-                    % (nearest.group(1).lower(), n))
+        tips.append("This problem asks to round to the nearest %s: set `dp` to %d?" % (nearest.group(1).lower(), n))
     m = _SF.search(text)
     if m and pol.sigfigs is None:
         n = _count(m.group(1))
-        tips.append("This problem asks for %d significant figure%s: set `sigfigs` to %d?"
-                    % (n, "" if n == 1 else "s", n))
+        tips.append(
+            "This problem asks for %d significant figure%s: set `sigfigs` to %d?" % (n, "" if n == 1 else "s", n)
+        )
     return " ".join(tips) or None

@@ -1,28 +1,42 @@
 """Echo an answer as LaTeX exactly as it was read (from the AST, before any simplification)."""
+
 from __future__ import annotations
+
+from .parse import GREEK
 
 __all__ = ["ast_latex", "MAX_LATEX"]
 
 MAX_LATEX = 2_000
 
-_FN_TEX = {"sin": "\\sin", "cos": "\\cos", "tan": "\\tan", "sec": "\\sec", "csc": "\\csc",
-           "cot": "\\cot", "asin": "\\arcsin", "acos": "\\arccos", "atan": "\\arctan",
-           "sinh": "\\sinh", "cosh": "\\cosh", "tanh": "\\tanh", "ln": "\\ln", "log": "\\log",
-           "exp": "\\exp", "asec": "\\operatorname{arcsec}", "acsc": "\\operatorname{arccsc}",
-           "acot": "\\operatorname{arccot}", "log10": "\\log_{10}"}
+_FN_TEX = {
+    "sin": "\\sin",
+    "cos": "\\cos",
+    "tan": "\\tan",
+    "sec": "\\sec",
+    "csc": "\\csc",
+    "cot": "\\cot",
+    "asin": "\\arcsin",
+    "acos": "\\arccos",
+    "atan": "\\arctan",
+    "sinh": "\\sinh",
+    "cosh": "\\cosh",
+    "tanh": "\\tanh",
+    "ln": "\\ln",
+    "log": "\\log",
+    "exp": "\\exp",
+    "asec": "\\operatorname{arcsec}",
+    "acsc": "\\operatorname{arccsc}",
+    "acot": "\\operatorname{arccot}",
+    "log10": "\\log_{10}",
+}
 _CONST_TEX = {"pi": "\\pi", "E": "e", "I": "i", "oo": "\\infty"}
 _REL_TEX = {"=": "=", "<": "<", ">": ">", "<=": "\\le", ">=": "\\ge", "!=": "\\ne", "in": "\\in"}
-_PREC = {"add": 1, "pm": 1, "neg": 2, "upm": 2, "mul": 3, "div": 3, "pow": 5, "fact": 6,
-         "pct": 6}
+_PREC = {"add": 1, "pm": 1, "neg": 2, "upm": 2, "mul": 3, "div": 3, "pow": 5, "fact": 6, "pct": 6}
 
 
 def _sym(name: str) -> str:
     base, _, sub = name.partition("_")
-    greek = {"alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta", "theta",
-             "vartheta", "iota", "kappa", "lambda", "mu", "nu", "xi", "rho", "sigma", "tau",
-             "upsilon", "phi", "varphi", "chi", "psi", "omega", "Gamma", "Delta", "Theta",
-             "Lambda", "Xi", "Sigma", "Phi", "Psi", "Omega"}
-    b = "\\" + base if base in greek else base
+    b = "\\" + base if base in GREEK else base
     return b + ("_{%s}" % sub if sub else "")
 
 
@@ -38,7 +52,7 @@ def _p(node, min_prec: int) -> str:
     return _wrap(s) if prec < min_prec else s
 
 
-def _tex(node) -> str:  # noqa: C901
+def _tex(node) -> str:
     k = node[0]
     if k == "num":
         t = node[1]
@@ -82,8 +96,7 @@ def _tex(node) -> str:  # noqa: C901
     if k == "pow":
         base = node[1]
         if base[0] == "fn" and base[1] in _FN_TEX:
-            return "%s^{%s}\\left(%s\\right)" % (_FN_TEX[base[1]], _tex(node[2]),
-                                                 ", ".join(_tex(a) for a in base[2]))
+            return "%s^{%s}\\left(%s\\right)" % (_FN_TEX[base[1]], _tex(node[2]), ", ".join(_tex(a) for a in base[2]))
         return "%s^{%s}" % (_p(base, 6), _tex(node[2]))
     if k == "fact":
         return _p(node[1], 6) + "!"
@@ -105,15 +118,22 @@ def _tex(node) -> str:  # noqa: C901
             return "\\binom{%s}{%s}" % (_tex(args[0]), _tex(args[1]))
         if name == "log" and len(args) == 2:
             return "\\log_{%s}\\left(%s\\right)" % (_tex(args[1]), _tex(args[0]))
-        return "%s\\left(%s\\right)" % (_FN_TEX.get(name, "\\operatorname{%s}" % name),
-                                       ", ".join(_tex(a) for a in args))
+        return "%s\\left(%s\\right)" % (
+            _FN_TEX.get(name, "\\operatorname{%s}" % name),
+            ", ".join(_tex(a) for a in args),
+        )
     if k == "tuple":
         return _wrap(", ".join(_tex(a) for a in node[1]))
     if k == "bracket":
         return "\\left[" + ", ".join(_tex(a) for a in node[1]) + "\\right]"
     if k == "interval":
-        return ("\\left[" if node[1] else "\\left(") + _tex(node[2]) + ", " + _tex(node[3]) + \
-               ("\\right]" if node[4] else "\\right)")
+        return (
+            ("\\left[" if node[1] else "\\left(")
+            + _tex(node[2])
+            + ", "
+            + _tex(node[3])
+            + ("\\right]" if node[4] else "\\right)")
+        )
     if k == "set":
         return "\\left\\{" + ", ".join(_tex(a) for a in node[1]) + "\\right\\}"
     if k == "union":
@@ -121,8 +141,7 @@ def _tex(node) -> str:  # noqa: C901
     if k == "special":
         return "\\emptyset" if node[1] == "empty" else "\\mathbb{R}"
     if k == "matrix":
-        return "\\begin{pmatrix}" + " \\\\ ".join(" & ".join(_tex(c) for c in r) for r in node[1]) \
-               + "\\end{pmatrix}"
+        return "\\begin{pmatrix}" + " \\\\ ".join(" & ".join(_tex(c) for c in r) for r in node[1]) + "\\end{pmatrix}"
     if k == "rel":
         out = _tex(node[1][0])
         for op, e in zip(node[2], node[1][1:]):

@@ -14,6 +14,7 @@ Both ways deliver the exception between Python bytecodes; the builders in
 :class:`GraderTimeout` derives from ``BaseException`` so ``except Exception`` blocks inside
 sympy or mpmath cannot swallow it.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -25,8 +26,16 @@ import threading
 import time
 from contextlib import contextmanager
 
-__all__ = ["GraderTimeout", "time_limit", "deadline_left", "bounded", "cut_short", "track_cuts",
-           "SMALL_WORK", "is_check_error"]
+__all__ = [
+    "GraderTimeout",
+    "time_limit",
+    "deadline_left",
+    "bounded",
+    "cut_short",
+    "track_cuts",
+    "SMALL_WORK",
+    "is_check_error",
+]
 
 
 class GraderTimeout(BaseException):
@@ -43,6 +52,7 @@ def deadline_left() -> float:
 
 
 # ------------------------------------------------------------------ watchdog (any thread)
+
 
 class _Watchdog:
     """One daemon thread per process that fires armed deadlines."""
@@ -66,14 +76,12 @@ class _Watchdog:
             if self._pid != os.getpid():
                 self._reset()
             if self._thread is None:
-                t = threading.Thread(target=self._run, args=(self._cv, self._heap),
-                                     name="grader-watchdog", daemon=True)
+                t = threading.Thread(target=self._run, args=(self._cv, self._heap), name="grader-watchdog", daemon=True)
                 t.start()
                 self._thread = t
 
     def arm(self, when: float, tid: int):
-        entry = {"tid": tid, "done": False, "fired": False, "firing": False,
-                 "id": next(self._ids)}
+        entry = {"tid": tid, "done": False, "fired": False, "firing": False, "id": next(self._ids)}
         self._ensure()
         with self._cv:
             heapq.heappush(self._heap, (when, entry["id"], entry))
@@ -110,7 +118,8 @@ class _Watchdog:
                 if not entry["done"]:
                     entry["fired"] = True
                     ctypes.pythonapi.PyThreadState_SetAsyncExc(
-                        ctypes.c_ulong(entry["tid"]), ctypes.py_object(GraderTimeout))
+                        ctypes.c_ulong(entry["tid"]), ctypes.py_object(GraderTimeout)
+                    )
                 entry["firing"] = False
 
 
@@ -136,6 +145,7 @@ def _thread_limit(seconds: float):
 
 
 # ------------------------------------------------------------------ signal (main thread)
+
 
 def _alarm_handler(signum, frame):
     raise GraderTimeout()
@@ -177,7 +187,7 @@ def time_limit(seconds: float | None, force_thread: bool = False):
         if use_signal:
             try:
                 old = signal.signal(signal.SIGALRM, _alarm_handler)
-            except (ValueError, OSError):      # e.g. a sub-interpreter: no signals there
+            except (ValueError, OSError):  # e.g. a sub-interpreter: no signals there
                 use_signal = False
         if use_signal:
             try:
@@ -186,7 +196,7 @@ def time_limit(seconds: float | None, force_thread: bool = False):
             finally:
                 try:
                     signal.setitimer(signal.ITIMER_REAL, 0)
-                finally:   # even if the alarm fires right here, restore the old handler
+                finally:  # even if the alarm fires right here, restore the old handler
                     signal.signal(signal.SIGALRM, old)
         else:
             with _thread_limit(seconds):
@@ -203,8 +213,17 @@ def time_limit_mode() -> str:
 # Exceptions a check may meet on odd input: builtin math/parse errors and anything raised by
 # sympy, mpmath or the grader itself.  Everything else (Celery's SoftTimeLimitExceeded, a
 # KeyboardInterrupt, a caller's own stop signal) is not ours to swallow.
-_EXPECTED_BUILTINS = (ValueError, TypeError, ArithmeticError, AttributeError, LookupError,
-                      NotImplementedError, RecursionError, MemoryError, AssertionError)
+_EXPECTED_BUILTINS = (
+    ValueError,
+    TypeError,
+    ArithmeticError,
+    AttributeError,
+    LookupError,
+    NotImplementedError,
+    RecursionError,
+    MemoryError,
+    AssertionError,
+)
 _EXPECTED_MODULES = ("sympy.", "mpmath.", "grader.")
 
 

@@ -1,4 +1,5 @@
 """Public data types: Policy, Result, StepFinding, StepsResult, Status, KeyReading."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -9,8 +10,18 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["Policy", "PolicyError", "Result", "StepFinding", "StepsResult", "Status", "StepStatus",
-           "KeyReading", "STATUSES", "DIAGNOSES"]
+__all__ = [
+    "Policy",
+    "PolicyError",
+    "Result",
+    "StepFinding",
+    "StepsResult",
+    "Status",
+    "StepStatus",
+    "KeyReading",
+    "STATUSES",
+    "DIAGNOSES",
+]
 
 
 class Status(StrEnum):
@@ -36,17 +47,42 @@ class StepStatus(StrEnum):
 
 STATUSES = tuple(s.value for s in Status)
 DIAGNOSES = (
-    "equivalent", "sign-error", "off-by-factor", "off-by-constant", "reciprocal", "unsimplified",
-    "rounded", "missing-solution", "extra-solution", "wrong-form", "not-factored",
-    "not-expanded", "not-exact", "wrong-order", "wrong-endpoints", "flipped-inequality",
-    "wrong-variable", "wrong-size", "wrong-value", "unreadable", "too-long", "too-big",
-    "undefined", "timeout", "bad-reference", "sig-figs", "wrong-unit", "missing-unit",
-    "decimal-places", "added-fractions", "flipped-signs",
+    "equivalent",
+    "sign-error",
+    "off-by-factor",
+    "off-by-constant",
+    "reciprocal",
+    "unsimplified",
+    "rounded",
+    "missing-solution",
+    "extra-solution",
+    "wrong-form",
+    "not-factored",
+    "not-expanded",
+    "not-exact",
+    "wrong-order",
+    "wrong-endpoints",
+    "flipped-inequality",
+    "wrong-variable",
+    "wrong-size",
+    "wrong-value",
+    "unreadable",
+    "too-long",
+    "too-big",
+    "undefined",
+    "timeout",
+    "bad-reference",
+    "sig-figs",
+    "wrong-unit",
+    "missing-unit",
+    "decimal-places",
+    "added-fractions",
+    "flipped-signs",
 )
 _REQUIRES = {"simplified", "factored", "expanded", "exact"}
 _MODES = {"equivalent", "numeric"}
 _UNITS = ("required", "optional", "ignore")
-MAX_SIGFIGS = 15      # beyond a double's precision the request is a typo, not a teaching goal
+MAX_SIGFIGS = 15  # beyond a double's precision the request is a typo, not a teaching goal
 MAX_DP = 15
 MAX_TIMEOUT = 600.0
 MAX_LENGTH_LIMIT = 1_000_000
@@ -114,8 +150,11 @@ class Policy:
         object.__setattr__(self, "require", req)
         bad = req - _REQUIRES
         if bad:
-            raise PolicyError("require", "unknown requirement(s): %s (allowed: %s)"
-                              % (", ".join(sorted(map(str, bad))), ", ".join(sorted(_REQUIRES))))
+            raise PolicyError(
+                "require",
+                "unknown requirement(s): %s (allowed: %s)"
+                % (", ".join(sorted(map(str, bad))), ", ".join(sorted(_REQUIRES))),
+            )
         if self.mode not in _MODES:
             raise PolicyError("mode", "must be 'equivalent' or 'numeric', not %r" % (self.mode,))
         for name in ("rel_tol", "abs_tol"):
@@ -142,8 +181,7 @@ class Policy:
 
     @property
     def has_tolerance(self) -> bool:
-        return (self.rel_tol is not None or self.abs_tol is not None or self.sigfigs is not None
-                or self.dp is not None)
+        return self.rel_tol is not None or self.abs_tol is not None or self.sigfigs is not None or self.dp is not None
 
     @classmethod
     def from_dict(cls, mapping: Mapping[str, Any] | None) -> Policy:
@@ -158,7 +196,7 @@ class Policy:
             raise PolicyError(unknown[0], "unknown policy key (allowed: %s)" % ", ".join(sorted(names)))
         try:
             return cls(**dict(mapping))
-        except TypeError as e:      # e.g. an unhashable value
+        except TypeError as e:  # e.g. an unhashable value
             raise PolicyError("", str(e)) from None
 
     @classmethod
@@ -219,9 +257,15 @@ class Result:
     details: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return {"correct": self.correct, "score": self.score, "status": str(self.status),
-                "feedback": self.feedback, "interpreted": self.interpreted,
-                "diagnosis": self.diagnosis, "details": _jsonable(self.details)}
+        return {
+            "correct": self.correct,
+            "score": self.score,
+            "status": str(self.status),
+            "feedback": self.feedback,
+            "interpreted": self.interpreted,
+            "diagnosis": self.diagnosis,
+            "details": _jsonable(self.details),
+        }
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False)
@@ -248,12 +292,17 @@ class StepsResult:
     steps: list[StepFinding]
     first_error: int | None
     details: dict = field(default_factory=dict)
-    score: float | None = None       # method marks (policy step_credit), else None
+    score: float | None = None  # method marks (policy step_credit), else None
 
     @property
     def ok(self) -> bool:
         return self.first_error is None
 
     def to_dict(self) -> dict:
-        return {"first_error": self.first_error, "ok": self.ok, "score": self.score,
-                "steps": [s.to_dict() for s in self.steps], "details": _jsonable(self.details)}
+        return {
+            "first_error": self.first_error,
+            "ok": self.ok,
+            "score": self.score,
+            "steps": [s.to_dict() for s in self.steps],
+            "details": _jsonable(self.details),
+        }

@@ -6,6 +6,7 @@ else is evaluated with a private, thread-local mpmath context at 77 significant 
 compared to 25 significant digits.  A tree walker does the evaluation directly, which is
 much faster than ``xreplace`` + ``evalf``.
 """
+
 from __future__ import annotations
 
 import threading
@@ -17,9 +18,23 @@ from sympy import S
 
 __all__ = ["values_equal", "numeric_value", "point_values", "num_close", "ratio_constant", "ctx"]
 
-_VALS = [Fraction(p, q) for p, q in (
-    (7, 11), (-13, 17), (29, 23), (-37, 19), (53, 31), (3, 41), (-61, 43), (83, 29), (11, 47),
-    (-5, 3), (97, 37), (-2, 53))]
+_VALS = [
+    Fraction(p, q)
+    for p, q in (
+        (7, 11),
+        (-13, 17),
+        (29, 23),
+        (-37, 19),
+        (53, 31),
+        (3, 41),
+        (-61, 43),
+        (83, 29),
+        (11, 47),
+        (-5, 3),
+        (97, 37),
+        (-2, 53),
+    )
+]
 SAMPLE_POINTS = 6
 PREC_BITS = 256
 REL_TOL = 1e-25
@@ -44,6 +59,7 @@ class _Unsupported(Exception):
 
 # ------------------------------------------------------------------ exact evaluation
 
+
 def _exact(e, pt):
     if e.is_Symbol:
         return pt[e]
@@ -65,7 +81,7 @@ def _exact(e, pt):
         bits = max(b.numerator.bit_length(), b.denominator.bit_length())
         if bits * abs(n) > MAX_EXACT_BITS:
             raise _Unsupported
-        return b ** n
+        return b**n
     raise _Unsupported
 
 
@@ -81,15 +97,32 @@ def _is_rational_function(e) -> bool:
 
 # ------------------------------------------------------------------ approximate evaluation
 
+
 def _fn_table(c):
     t = getattr(_tls, "fns", None)
     if t is None:
-        t = {sympy.sin: c.sin, sympy.cos: c.cos, sympy.tan: c.tan, sympy.sec: c.sec,
-             sympy.csc: c.csc, sympy.cot: c.cot, sympy.asin: c.asin, sympy.acos: c.acos,
-             sympy.atan: c.atan, sympy.asec: c.asec, sympy.acsc: c.acsc, sympy.acot: c.acot,
-             sympy.sinh: c.sinh, sympy.cosh: c.cosh, sympy.tanh: c.tanh, sympy.exp: c.exp,
-             sympy.log: c.log, sympy.Abs: abs, sympy.factorial: c.factorial,
-             sympy.gamma: c.gamma}
+        t = {
+            sympy.sin: c.sin,
+            sympy.cos: c.cos,
+            sympy.tan: c.tan,
+            sympy.sec: c.sec,
+            sympy.csc: c.csc,
+            sympy.cot: c.cot,
+            sympy.asin: c.asin,
+            sympy.acos: c.acos,
+            sympy.atan: c.atan,
+            sympy.asec: c.asec,
+            sympy.acsc: c.acsc,
+            sympy.acot: c.acot,
+            sympy.sinh: c.sinh,
+            sympy.cosh: c.cosh,
+            sympy.tanh: c.tanh,
+            sympy.exp: c.exp,
+            sympy.log: c.log,
+            sympy.Abs: abs,
+            sympy.factorial: c.factorial,
+            sympy.gamma: c.gamma,
+        }
         _tls.fns = t
     return t
 
@@ -192,10 +225,11 @@ def numeric_value(expr, prec_digits: int = 40):
         re, im = v.as_real_imag()
         if not (re.is_Number and im.is_Number):
             return None
-        return c.mpc(c.mpf(re.evalf(prec_digits)._mpf_) if not re.is_zero else 0,
-                     c.mpf(im.evalf(prec_digits)._mpf_) if not im.is_zero else 0)
-    except (TypeError, ValueError, ArithmeticError, AttributeError, NotImplementedError,
-            RecursionError):
+        return c.mpc(
+            c.mpf(re.evalf(prec_digits)._mpf_) if not re.is_zero else 0,
+            c.mpf(im.evalf(prec_digits)._mpf_) if not im.is_zero else 0,
+        )
+    except (TypeError, ValueError, ArithmeticError, AttributeError, NotImplementedError, RecursionError):
         return None
 
 

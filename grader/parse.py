@@ -13,6 +13,7 @@ AST nodes are tuples whose first item is the kind:
     ("matrix", [[...]])  ("union", [sets])  ("special", "empty"|"reals")
     ("rel", [exprs], [ops])  ("in", x, set)  ("list", [items], [seps])
 """
+
 from __future__ import annotations
 
 import re
@@ -25,7 +26,7 @@ from .units import split_unit_tail
 __all__ = ["ParseError", "parse", "normalize_text", "normalize_parts", "MAX_LENGTH"]
 
 MAX_LENGTH = 10_000
-MAX_DEPTH = 60          # nesting of brackets / unary operators / powers
+MAX_DEPTH = 60  # nesting of brackets / unary operators / powers
 MAX_NODES = 5_000
 MAX_LITERAL_DIGITS = 1_000
 
@@ -44,29 +45,101 @@ class ParseError(ValueError):
 # --------------------------------------------------------------------------------------
 
 _UNICODE = {
-    "\u2212": "-", "\u2013": "-", "\u2014": "-", "\u2012": "-", "\ufe63": "-", "\uff0d": "-",
-    "\u00d7": "*", "\u22c5": "*", "\u00b7": "*", "\u2217": "*", "\u2715": "*", "\u2716": "*",
-    "\u00f7": "/", "\u2215": "/", "\u2044": "/",
-    "\u2264": "<=", "\u2265": ">=", "\u2260": "!=", "\u2266": "<=", "\u2267": ">=",
-    "\u2a7d": "<=", "\u2a7e": ">=", "\u2248": "=",
-    "\u03c0": " pi ", "\u221e": " oo ", "\u221a": " sqrt ", "\u221b": " cbrt ",
-    "\u00b1": "+-", "\u2213": "-+",
-    "\u2205": " emptyset ", "\u211d": " Reals ", "\u222a": " cup ", "\u2208": " in ",
-    "\u00b0": " deg ", "\u2032": "'",
-    "\uff08": "(", "\uff09": ")", "\uff0c": ",", "\uff1a": ":", "\u3001": ",", "\uff1d": "=",
-    "\u00a3": " ", "\u20ac": " ", "\u00a5": " ",      # currency signs: the number is the answer
-    "\u00a0": " ", "\u2009": " ", "\u202f": " ", "\u2002": " ", "\u2003": " ", "\u200b": "",
+    "\u2212": "-",
+    "\u2013": "-",
+    "\u2014": "-",
+    "\u2012": "-",
+    "\ufe63": "-",
+    "\uff0d": "-",
+    "\u00d7": "*",
+    "\u22c5": "*",
+    "\u00b7": "*",
+    "\u2217": "*",
+    "\u2715": "*",
+    "\u2716": "*",
+    "\u00f7": "/",
+    "\u2215": "/",
+    "\u2044": "/",
+    "\u2264": "<=",
+    "\u2265": ">=",
+    "\u2260": "!=",
+    "\u2266": "<=",
+    "\u2267": ">=",
+    "\u2a7d": "<=",
+    "\u2a7e": ">=",
+    "\u2248": "=",
+    "\u03c0": " pi ",
+    "\u221e": " oo ",
+    "\u221a": " sqrt ",
+    "\u221b": " cbrt ",
+    "\u00b1": "+-",
+    "\u2213": "-+",
+    "\u2205": " emptyset ",
+    "\u211d": " Reals ",
+    "\u222a": " cup ",
+    "\u2208": " in ",
+    "\u00b0": " deg ",
+    "\u2032": "'",
+    "\uff08": "(",
+    "\uff09": ")",
+    "\uff0c": ",",
+    "\uff1a": ":",
+    "\u3001": ",",
+    "\uff1d": "=",
+    "\u00a3": " ",
+    "\u20ac": " ",
+    "\u00a5": " ",  # currency signs: the number is the answer
+    "\u00a0": " ",
+    "\u2009": " ",
+    "\u202f": " ",
+    "\u2002": " ",
+    "\u2003": " ",
+    "\u200b": "",
     "\u3000": " ",
-    "\u03b8": " theta ", "\u03b1": " alpha ", "\u03b2": " beta ", "\u03b3": " gamma ",
-    "\u03bb": " lambda ", "\u03bc": " mu ", "\u03c6": " phi ", "\u03c9": " omega ",
-    "\u0394": " Delta ", "\u03b4": " delta ", "\u03c3": " sigma ", "\u03c4": " tau ",
+    "\u03b8": " theta ",
+    "\u03b1": " alpha ",
+    "\u03b2": " beta ",
+    "\u03b3": " gamma ",
+    "\u03bb": " lambda ",
+    "\u03bc": " mu ",
+    "\u03c6": " phi ",
+    "\u03c9": " omega ",
+    "\u0394": " Delta ",
+    "\u03b4": " delta ",
+    "\u03c3": " sigma ",
+    "\u03c4": " tau ",
 }
-_SUPERSCRIPTS = {"\u2070": "0", "\u00b9": "1", "\u00b2": "2", "\u00b3": "3", "\u2074": "4",
-                 "\u2075": "5", "\u2076": "6", "\u2077": "7", "\u2078": "8", "\u2079": "9",
-                 "\u207b": "-", "\u207a": "+"}
-_VULGAR = {"\u00bd": (1, 2), "\u2153": (1, 3), "\u2154": (2, 3), "\u00bc": (1, 4), "\u00be": (3, 4),
-           "\u2155": (1, 5), "\u2156": (2, 5), "\u2157": (3, 5), "\u2158": (4, 5), "\u2159": (1, 6),
-           "\u215a": (5, 6), "\u215b": (1, 8), "\u215c": (3, 8), "\u215d": (5, 8), "\u215e": (7, 8)}
+_SUPERSCRIPTS = {
+    "\u2070": "0",
+    "\u00b9": "1",
+    "\u00b2": "2",
+    "\u00b3": "3",
+    "\u2074": "4",
+    "\u2075": "5",
+    "\u2076": "6",
+    "\u2077": "7",
+    "\u2078": "8",
+    "\u2079": "9",
+    "\u207b": "-",
+    "\u207a": "+",
+}
+_VULGAR = {
+    "\u00bd": (1, 2),
+    "\u2153": (1, 3),
+    "\u2154": (2, 3),
+    "\u00bc": (1, 4),
+    "\u00be": (3, 4),
+    "\u2155": (1, 5),
+    "\u2156": (2, 5),
+    "\u2157": (3, 5),
+    "\u2158": (4, 5),
+    "\u2159": (1, 6),
+    "\u215a": (5, 6),
+    "\u215b": (1, 8),
+    "\u215c": (3, 8),
+    "\u215d": (5, 8),
+    "\u215e": (7, 8),
+}
 _SUP_RE = re.compile("[" + "".join(_SUPERSCRIPTS) + "]+")
 _VULGAR_RE = re.compile(r"(?<!\d)(\d+)?\s?([" + "".join(_VULGAR) + "])")
 _UNICODE_RE = re.compile("|".join(re.escape(k) for k in _UNICODE))
@@ -74,9 +147,12 @@ _UNICODE_RE = re.compile("|".join(re.escape(k) for k in _UNICODE))
 _LATEX_DROP = re.compile(
     r"\\(?:left|right|bigl|bigr|Bigl|Bigr|biggl|biggr|Biggl|Biggr|big|Big|bigg|Bigg)(?![a-zA-Z])\s*\.?"
     r"|\\(?:displaystyle|textstyle|scriptstyle|limits|nolimits|mathstrut|strut|boldsymbol|bm)(?![a-zA-Z])"
-    r"|\\(?:quad|qquad)(?![a-zA-Z])|(?<!\\)\\[,;:! ]|~")
-_TEXTLIKE = re.compile(r"\\(?:text|textrm|textit|textbf|mathrm|mathit|mathbf|mbox|operatorname|textnormal)"
-                       r"\s*\{([^{}]*)\}")
+    r"|\\(?:quad|qquad)(?![a-zA-Z])|(?<!\\)\\[,;:! ]|~"
+)
+_TEXTLIKE = re.compile(
+    r"\\(?:text|textrm|textit|textbf|mathrm|mathit|mathbf|mbox|operatorname|textnormal)"
+    r"\s*\{([^{}]*)\}"
+)
 _DOLLAR = re.compile(r"\$+")
 _THOUSANDS = re.compile(r"(?<![\d.,])[1-9]\d{0,2}(?:,\d{3})+(?![\d,])")
 _THOUSANDS_SP = re.compile(r"(?<![\d.,])\d{1,3}(?: \d{3})+(?![\d ]|\.\d| ?/)")
@@ -85,14 +161,18 @@ _MIXED_TEX = re.compile(r"(?<![\w.^}])(\d+)\s*\\[dt]?frac\s*\{\s*(\d+)\s*\}\s*\{
 
 _EMPTY_PHRASES = re.compile(
     r"^(?:there\s+(?:is|are)\s+)?(?:no\s+(?:real\s+)?(?:solutions?|roots?|answers?|zeros?)(?:\s+exists?)?"
-    r"|none|empty(?:\s+set)?|the\s+empty\s+set|dne|does\s+not\s+exist|no\s+real\s+numbers?|\{\s*\})$")
+    r"|none|empty(?:\s+set)?|the\s+empty\s+set|dne|does\s+not\s+exist|no\s+real\s+numbers?|\{\s*\})$"
+)
 _REALS_PHRASES = re.compile(
     r"^(?:x\s*(?:is|=|can\s+be)?\s*)?(?:all\s+real\s+(?:numbers?|values?|x)|all\s+reals|any\s+real\s+(?:number|value)"
     r"|every\s+real\s+number|infinitely\s+many(?:\s+solutions)?|infinite(?:ly\s+many)?\s+solutions|all\s+x"
-    r"|all\s+numbers|identity|reals|the\s+reals|r)$")
+    r"|all\s+numbers|identity|reals|the\s+reals|r)$"
+)
 _APPROX_LEAD = re.compile(r"^(?:\\approx|=|~)\s*(?=[-+.\d\\(])")
-_DERIV_LHS = re.compile(r"^(?:[A-Za-z]'+(?:\s*\(\s*[a-z]\s*\))?|\\frac\s*\{\s*d\s*[A-Za-z]?\s*\}\s*\{\s*d\s*[a-z]\s*\}"
-                        r"|d[A-Za-z]?\s*/\s*d[a-z]|\\frac\s*\{\s*d\s*\}\s*\{\s*d\s*[a-z]\s*\}\s*\S.*?)\s*=(?!=)\s*")
+_DERIV_LHS = re.compile(
+    r"^(?:[A-Za-z]'+(?:\s*\(\s*[a-z]\s*\))?|\\frac\s*\{\s*d\s*[A-Za-z]?\s*\}\s*\{\s*d\s*[a-z]\s*\}"
+    r"|d[A-Za-z]?\s*/\s*d[a-z]|\\frac\s*\{\s*d\s*\}\s*\{\s*d\s*[a-z]\s*\}\s*\S.*?)\s*=(?!=)\s*"
+)
 _FUNC_LHS = re.compile(r"^\s*([fghpqyFGHPV])'*\s*\(\s*[a-zA-Z]\s*\)\s*=(?!=)")
 _REPEATING = re.compile(r"(?<![\d.])(\d*)\.(\d*)\\(?:overline|bar|dot)\s*\{?\s*(\d{1,20})\s*\}?")
 _ANSWER_PREFIX = re.compile(r"^\s*(?:(?:the\s+)?(?:final\s+)?answer\s*(?:is)?\s*[:=]?|ans\s*[:=])\s*", re.I)
@@ -109,8 +189,9 @@ def normalize_parts(text: str) -> tuple[str, str | None]:
     s = _UNICODE_RE.sub(lambda m: _UNICODE[m.group(0)], s)
     s = _SUP_RE.sub(lambda m: "^(" + "".join(_SUPERSCRIPTS[c] for c in m.group(0)) + ")", s)
     if any(c in _VULGAR for c in s):
-        s = _VULGAR_RE.sub(lambda m: "(" + (m.group(1) + "+" if m.group(1) else "")
-                           + "%d/%d" % _VULGAR[m.group(2)] + ")", s)
+        s = _VULGAR_RE.sub(
+            lambda m: "(" + (m.group(1) + "+" if m.group(1) else "") + "%d/%d" % _VULGAR[m.group(2)] + ")", s
+        )
     # LaTeX wrappers and spacing
     s = s.replace("\\(", " ").replace("\\)", " ").replace("\\[", " ").replace("\\]", " ")
     s = re.sub(r"(\d)\\,(\d)", r"\1\2", s)
@@ -123,9 +204,9 @@ def normalize_parts(text: str) -> tuple[str, str | None]:
         s = s2
     s = re.sub(r"\\\$\s*(?=\d)", "", s)
     if s.count("$") == 1 and re.search(r"\$\s*\d", s):
-        s = s.replace("$", "")          # currency
+        s = s.replace("$", "")  # currency
     s = _DOLLAR.sub(" ", s)
-    s = re.sub(r"\^\s*\{?\s*\\circ\s*\}?", " deg ", s)   # degrees
+    s = re.sub(r"\^\s*\{?\s*\\circ\s*\}?", " deg ", s)  # degrees
     s = re.sub(r"\s+", " ", s).strip()
     s = _ANSWER_PREFIX.sub("", s)
     s = _APPROX_LEAD.sub("", s)
@@ -139,12 +220,25 @@ def normalize_parts(text: str) -> tuple[str, str | None]:
     s = _MIXED.sub(r"(\1+\2/\3)", s)
     if "," in s:
         depth = _depths(s)
-        s = _THOUSANDS.sub(lambda m: m.group(0).replace(",", "") if depth[m.start()] == 0
-                           else m.group(0), s)
+        s = _THOUSANDS.sub(lambda m: m.group(0).replace(",", "") if depth[m.start()] == 0 else m.group(0), s)
     s = _THOUSANDS_SP.sub(lambda m: m.group(0).replace(" ", ""), s)
+    if "_" in s:
+        s = BASE_N.sub(_base_n, s)
     s, unit = split_unit_tail(s)
     s = re.sub(r"\s*\bdeg\b", "", s)
     return s, unit
+
+
+BASE_N = re.compile(r"(?<![\w.])(\d{1,40})_\{?(\d{1,2})\}?(?![\w{.])")
+
+
+def _base_n(m) -> str:
+    """52_8 -> 42: a number written in base n, inside a larger answer (a key written in base n
+    is compared digit by digit in grader.text)."""
+    base = int(m.group(2))
+    if not 2 <= base <= 10 or any(int(d) >= base for d in m.group(1)):
+        return m.group(0)
+    return str(int(m.group(1), base))
 
 
 def _repeating(m) -> str:
@@ -182,7 +276,7 @@ def special_phrase(s: str) -> str | None:
         return "empty"
     if _REALS_PHRASES.match(t) and s.strip() not in ("r", "R"):
         return "reals"
-    if s.strip() in ("R",) :
+    if s.strip() in ("R",):
         return None
     return None
 
@@ -191,41 +285,161 @@ def special_phrase(s: str) -> str | None:
 # Tokenizer
 # --------------------------------------------------------------------------------------
 
-_TOKEN_RE = re.compile(r"""
+_TOKEN_RE = re.compile(
+    r"""
  (?P<ws>\s+)
 |(?P<num>(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+(?![a-zA-Z(\d]))?)
 |(?P<env>\\(?:begin|end)\s*\{\s*[a-zA-Z*]+\s*\})
 |(?P<cmd>\\(?:[a-zA-Z]+|[{}|%\\]))
 |(?P<word>[a-zA-Z]+)
 |(?P<op>\*\*|<=|>=|=<|!=|==|\+/-|\+-|-\+|[-+*/^()\[\]{},;=<>|!%_&:])
-""", re.X)
+""",
+    re.X,
+)
 
 FUNCS = {
-    "sin": "sin", "cos": "cos", "tan": "tan", "sec": "sec", "csc": "csc", "cot": "cot",
-    "arcsin": "asin", "arccos": "acos", "arctan": "atan", "asin": "asin", "acos": "acos",
-    "atan": "atan", "sinh": "sinh", "cosh": "cosh", "tanh": "tanh", "ln": "ln", "log": "log",
-    "exp": "exp", "sqrt": "sqrt", "cbrt": "cbrt", "abs": "abs", "lg": "log10",
-    "cosec": "csc", "arcsec": "asec", "arccsc": "acsc", "arccot": "acot",
+    "sin": "sin",
+    "cos": "cos",
+    "tan": "tan",
+    "sec": "sec",
+    "csc": "csc",
+    "cot": "cot",
+    "arcsin": "asin",
+    "arccos": "acos",
+    "arctan": "atan",
+    "asin": "asin",
+    "acos": "acos",
+    "atan": "atan",
+    "sinh": "sinh",
+    "cosh": "cosh",
+    "tanh": "tanh",
+    "ln": "ln",
+    "log": "log",
+    "exp": "exp",
+    "sqrt": "sqrt",
+    "cbrt": "cbrt",
+    "abs": "abs",
+    "lg": "log10",
+    "cosec": "csc",
+    "arcsec": "asec",
+    "arccsc": "acsc",
+    "arccot": "acot",
 }
 _FUNC_NAMES_BY_LEN = sorted(FUNCS, key=len, reverse=True)
-GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta", "theta",
-         "vartheta", "iota", "kappa", "lambda", "mu", "nu", "xi", "rho", "sigma", "tau",
-         "upsilon", "phi", "varphi", "chi", "psi", "omega", "Gamma", "Delta", "Theta",
-         "Lambda", "Xi", "Sigma", "Phi", "Psi", "Omega"}
-_CMD_OPS = {
-    "cdot": "*", "times": "*", "ast": "*", "div": "/", "le": "<=", "leq": "<=", "leqslant": "<=",
-    "ge": ">=", "geq": ">=", "geqslant": ">=", "lt": "<", "gt": ">", "ne": "!=", "neq": "!=",
-    "pm": "+-", "mp": "-+", "cup": "cup", "in": "in", "lor": "or", "vee": "or", "land": "and",
-    "wedge": "and", "approx": "=", "equiv": "=", "to": "to", "implies": ";", "Rightarrow": ";",
-    "Longrightarrow": ";", "rightarrow": ";", "iff": ";", "Leftrightarrow": ";",
-    "lvert": "|", "rvert": "|", "vert": "|", "mid": "|", "|": "|", "{": "LBRACE_SET",
-    "}": "RBRACE_SET", "%": "%", "\\": "ROWSEP", "setminus": "setminus", "cap": "cap",
-    "lbrace": "LBRACE_SET", "rbrace": "RBRACE_SET", "langle": "(", "rangle": ")",
+GREEK = {
+    "alpha",
+    "beta",
+    "gamma",
+    "delta",
+    "epsilon",
+    "varepsilon",
+    "zeta",
+    "eta",
+    "theta",
+    "vartheta",
+    "iota",
+    "kappa",
+    "lambda",
+    "mu",
+    "nu",
+    "xi",
+    "rho",
+    "sigma",
+    "tau",
+    "upsilon",
+    "phi",
+    "varphi",
+    "chi",
+    "psi",
+    "omega",
+    "Gamma",
+    "Delta",
+    "Theta",
+    "Lambda",
+    "Xi",
+    "Sigma",
+    "Phi",
+    "Psi",
+    "Omega",
 }
-_CMD_CONST = {"pi": "pi", "infty": "oo", "infin": "oo", "emptyset": "empty", "varnothing": "empty",
-              "e": "E", "imath": "I"}
-_FUNC_CMDS = {"sin", "cos", "tan", "sec", "csc", "cot", "arcsin", "arccos", "arctan", "sinh",
-              "cosh", "tanh", "ln", "log", "exp", "lg", "arcsec", "arccsc", "arccot"}
+_CMD_OPS = {
+    "cdot": "*",
+    "times": "*",
+    "ast": "*",
+    "div": "/",
+    "le": "<=",
+    "leq": "<=",
+    "leqslant": "<=",
+    "ge": ">=",
+    "geq": ">=",
+    "geqslant": ">=",
+    "lt": "<",
+    "gt": ">",
+    "ne": "!=",
+    "neq": "!=",
+    "pm": "+-",
+    "mp": "-+",
+    "cup": "cup",
+    "in": "in",
+    "lor": "or",
+    "vee": "or",
+    "land": "and",
+    "wedge": "and",
+    "approx": "=",
+    "equiv": "=",
+    "to": "to",
+    "implies": ";",
+    "Rightarrow": ";",
+    "Longrightarrow": ";",
+    "rightarrow": ";",
+    "iff": ";",
+    "Leftrightarrow": ";",
+    "lvert": "|",
+    "rvert": "|",
+    "vert": "|",
+    "mid": "|",
+    "|": "|",
+    "{": "LBRACE_SET",
+    "}": "RBRACE_SET",
+    "%": "%",
+    "\\": "ROWSEP",
+    "setminus": "setminus",
+    "cap": "cap",
+    "lbrace": "LBRACE_SET",
+    "rbrace": "RBRACE_SET",
+    "langle": "(",
+    "rangle": ")",
+}
+_CMD_CONST = {
+    "pi": "pi",
+    "infty": "oo",
+    "infin": "oo",
+    "emptyset": "empty",
+    "varnothing": "empty",
+    "e": "E",
+    "imath": "I",
+}
+_FUNC_CMDS = {
+    "sin",
+    "cos",
+    "tan",
+    "sec",
+    "csc",
+    "cot",
+    "arcsin",
+    "arccos",
+    "arctan",
+    "sinh",
+    "cosh",
+    "tanh",
+    "ln",
+    "log",
+    "exp",
+    "lg",
+    "arcsec",
+    "arccsc",
+    "arccot",
+}
 
 
 def tokenize(s: str) -> list[tuple[str, str]]:
@@ -244,7 +458,7 @@ def tokenize(s: str) -> list[tuple[str, str]]:
         if kind == "num":
             toks.append(("num", val))
         elif kind == "env":
-            name = val[val.index("{") + 1:-1].strip()
+            name = val[val.index("{") + 1 : -1].strip()
             toks.append(("cmd", "begin" if val[1] == "b" else "end"))
             toks.append(("env", name))
         elif kind == "op":
@@ -261,8 +475,23 @@ def tokenize(s: str) -> list[tuple[str, str]]:
                 toks.append(("sym", name))
             elif name in ("boxed", "fbox", "underline", "mathbf", "bf"):
                 toks.append(("cmd", "boxed"))
-            elif name in ("frac", "dfrac", "tfrac", "cfrac", "sqrt", "binom", "dbinom", "tbinom",
-                          "begin", "end", "mathbb", "not", "circ", "degree", "abs"):
+            elif name in (
+                "frac",
+                "dfrac",
+                "tfrac",
+                "cfrac",
+                "sqrt",
+                "binom",
+                "dbinom",
+                "tbinom",
+                "begin",
+                "end",
+                "mathbb",
+                "not",
+                "circ",
+                "degree",
+                "abs",
+            ):
                 toks.append(("cmd", name))
             else:
                 raise ParseError("We do not know the LaTeX command \\%s." % name[:30], "bad-command")
@@ -335,7 +564,7 @@ def _num_node(text: str):
     try:
         fr = Fraction(mant if mant not in (".",) else "0")
     except (ValueError, ZeroDivisionError):
-        raise ParseError("We could not read the number %s." % text[:20], "bad-number")
+        raise ParseError("We could not read the number %s." % text[:20], "bad-number") from None
     is_dec = "." in mant or bool(exp)
     if exp:
         e = int(exp)
@@ -450,8 +679,20 @@ class _Parser:
     def _starts_atom(self):
         t = self.peek()
         if t[0] in ("num", "sym", "const", "func", "cmd"):
-            return t[0] != "cmd" or t[1] in ("frac", "dfrac", "tfrac", "cfrac", "sqrt", "binom",
-                                              "dbinom", "tbinom", "begin", "mathbb", "abs", "boxed")
+            return t[0] != "cmd" or t[1] in (
+                "frac",
+                "dfrac",
+                "tfrac",
+                "cfrac",
+                "sqrt",
+                "binom",
+                "dbinom",
+                "tbinom",
+                "begin",
+                "mathbb",
+                "abs",
+                "boxed",
+            )
         return t[0] == "op" and t[1] in ("(", "[", "{", "LBRACE_SET")
 
     def parse_term(self):
@@ -475,8 +716,7 @@ class _Parser:
             elif self._starts_atom():
                 prev = factors[-1]
                 if self.peek()[0] == "num" and _ends_with_number(prev):
-                    raise ParseError("Two numbers are written next to each other; add an operator.",
-                                     "syntax")
+                    raise ParseError("Two numbers are written next to each other; add an operator.", "syntax")
                 factors.append(self.parse_power())
             else:
                 break
@@ -507,13 +747,12 @@ class _Parser:
             elif self.at_op("-", "+"):
                 exp = self.parse_unary()
             else:
-                exp = self.parse_power()   # right-associative: 2^3^2 = 2^(3^2)
+                exp = self.parse_power()  # right-associative: 2^3^2 = 2^(3^2)
             self.leave()
             base = self.node(("pow", base, exp))
             base = self.parse_postfix(base)
             if self.at_op("^") or self.at_op("**"):
-                raise ParseError("A power of a power needs brackets to be read unambiguously.",
-                                 "ambiguous")
+                raise ParseError("A power of a power needs brackets to be read unambiguously.", "ambiguous")
         return base
 
     def parse_postfix(self, x):
@@ -739,8 +978,7 @@ class _Parser:
             args = [args[0], base]
         node = self.node(("fn", name, args))
         if power is not None:
-            if power == ("neg", ("num", "1", sympy.Integer(1), False)) and name in (
-                    "sin", "cos", "tan"):
+            if power == ("neg", ("num", "1", sympy.Integer(1), False)) and name in ("sin", "cos", "tan"):
                 return ("fn", "a" + name, args)
             node = ("pow", node, power)
         return node
@@ -857,8 +1095,7 @@ def parse(text: str, max_length: int = MAX_LENGTH):
     if not isinstance(text, str):
         raise ParseError("The answer must be text.", "bad-type")
     if len(text) > max_length:
-        raise ParseError("That answer is too long to check (more than %d characters)." % max_length,
-                         "too-long")
+        raise ParseError("That answer is too long to check (more than %d characters)." % max_length, "too-long")
     s = normalize_text(text)
     if not s:
         raise ParseError("The answer is empty.", "empty")

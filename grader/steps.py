@@ -1,19 +1,19 @@
 """check_steps: does each line of a student's working follow from the one before?"""
+
 from __future__ import annotations
 
 import re
 import time
 from collections.abc import Mapping
-from typing import Any
 from fractions import Fraction
+from typing import Any
 
 import sympy
 from sympy import S
 
 from .answer import Answer, read_answer
 from .build import symbol, to_expr
-from .compare import (_set_equal, equations_equivalent, exprs_equal, real_solutions,
-                      _same_solution_lists)
+from .compare import _same_solution_lists, _set_equal, equations_equivalent, exprs_equal, real_solutions
 from .latex import ast_latex
 from .limits import GraderTimeout, is_check_error, time_limit
 from .model import Policy, StepFinding, StepsResult, StepStatus
@@ -25,8 +25,11 @@ __all__ = ["check_steps"]
 MAX_LINES = 200
 MAX_GIVENS = 50
 _NAME = re.compile(r"[A-Za-z](?:_?[A-Za-z0-9]{0,8})|\\?[a-zA-Z]{2,10}")
-_LEAD = re.compile(r"^\s*(?:=>|\u21d2|\u2192|\\implies|\\Rightarrow|\\Longrightarrow|\\therefore|"
-                   r"\u2234|so\b|then\b|therefore\b|hence\b)\s*", re.I)
+_LEAD = re.compile(
+    r"^\s*(?:=>|\u21d2|\u2192|\\implies|\\Rightarrow|\\Longrightarrow|\\therefore|"
+    r"\u2234|so\b|then\b|therefore\b|hence\b)\s*",
+    re.I,
+)
 
 
 def _tex(v) -> str:
@@ -49,11 +52,11 @@ class _Line:
         self.ans = ans
         self.continues = continues
         self.kind = None
-        self.expr = None      # expression lines
-        self.sides: Any = None     # (lhs, rhs) for equations
-        self.set: Any = None       # inequalities: solution set over the reals
-        self.values: list | None = None    # solution lists
-        self.approx = False   # written with ≈: a rounded value of the previous line
+        self.expr = None  # expression lines
+        self.sides: Any = None  # (lhs, rhs) for equations
+        self.set: Any = None  # inequalities: solution set over the reals
+        self.values: list | None = None  # solution lists
+        self.approx = False  # written with ≈: a rounded value of the previous line
         self.symbols = _symbols_of(ans)
         k = ans.kind
         if continues and k == "expr":
@@ -116,7 +119,7 @@ def _read_line(text: str, pol: Policy, subs: dict | None = None):
     lead = _APPROX_START.match(t)
     if lead:
         continues = True
-        t = "=" + t[lead.end():]
+        t = "=" + t[lead.end() :]
     if t.lstrip().startswith("=") and not t.lstrip().startswith("=="):
         continues = True
         t = t.lstrip()[1:]
@@ -129,6 +132,7 @@ def _rounds_to(exact, shown_node, shown_value) -> bool | None:
     """Is the decimal written in a line the exact value correctly rounded?  None when the line
     does not show a decimal of a number."""
     from .build import decimal_places
+
     if shown_node[0] == "rel":
         shown_node = shown_node[1][-1]
     places = decimal_places(shown_node)
@@ -217,10 +221,12 @@ def _written_fractions(node):
 
 def _factor_slip(prev_side, cur_side_uneval, cur_value):
     """The line factors the previous one wrongly: (x + 2)(x + 3) for x^2 - 5x + 6."""
-    factors = [f for f in sympy.Mul.make_args(cur_side_uneval)
-               if isinstance(f, sympy.Add) or (isinstance(f, sympy.Pow) and isinstance(f.base, sympy.Add))]
-    if len(factors) < 1 or len(sympy.Mul.make_args(cur_side_uneval)) < 2 and not isinstance(
-            cur_side_uneval, sympy.Pow):
+    factors = [
+        f
+        for f in sympy.Mul.make_args(cur_side_uneval)
+        if isinstance(f, sympy.Add) or (isinstance(f, sympy.Pow) and isinstance(f.base, sympy.Add))
+    ]
+    if len(factors) < 1 or len(sympy.Mul.make_args(cur_side_uneval)) < 2 and not isinstance(cur_side_uneval, sympy.Pow):
         return None
     if isinstance(prev_side, sympy.Mul) or not prev_side.free_symbols:
         return None
@@ -234,8 +240,9 @@ def _factor_slip(prev_side, cur_side_uneval, cur_value):
         return "factoring", "check your factors: multiplying them out does not give the previous line."
     ca, cb = a.all_coeffs(), b.all_coeffs()
     if len(ca) == len(cb) and all(abs(x) == abs(y) for x, y in zip(ca, cb)):
-        return "factoring", ("check the signs inside your brackets: multiplying the factors out "
-                             "does not give the previous line.")
+        return "factoring", (
+            "check the signs inside your brackets: multiplying the factors out does not give the previous line."
+        )
     return "factoring", "check your factors: multiplying them out does not give the previous line."
 
 
@@ -244,8 +251,9 @@ def _diagnose_expr_step(prev: _Line, cur: _Line):
     try:
         fr = _written_fractions(prev.ans.ast)
         if fr and len(fr) == 2 and exprs_equal(cur_expr, sympy.Rational(fr[0][0] + fr[1][0], fr[0][1] + fr[1][1])):
-            return "added-fractions", ("you added the numerators and the denominators: write the "
-                                       "fractions with a common denominator first.")
+            return "added-fractions", (
+                "you added the numerators and the denominators: write the fractions with a common denominator first."
+            )
         sides = _unevaluated_sides(prev)
         side = sides[-1]
         slip = _factor_slip(side.doit(), _unevaluated_sides(cur)[-1], cur_expr)
@@ -270,8 +278,7 @@ def _diagnose_expr_step(prev: _Line, cur: _Line):
 
 def _distribution_msg(tk, c):
     if c == -1:
-        return "did you change the sign of every term inside the brackets (including %s)?" \
-               % _tex(tk)
+        return "did you change the sign of every term inside the brackets (including %s)?" % _tex(tk)
     return "did you multiply %s by %s?" % (_tex(tk), _tex(c))
 
 
@@ -285,15 +292,14 @@ def _diagnose_eq_step(prev: _Line, cur: _Line):
         gained = [w for w in sc if not any(exprs_equal(v, w) for v in sp)]
         if lost and not gained:
             if any(any(exprs_equal(v, -w) for w in sc) for v in lost):
-                return "missing-solution", ("a solution was lost: when you take a square root, "
-                                            "remember \u00b1.")
+                return "missing-solution", ("a solution was lost: when you take a square root, remember \u00b1.")
             if any(v == 0 for v in lost):
-                return "missing-solution", ("a solution was lost: did you divide by an expression "
-                                            "that can be zero?")
+                return "missing-solution", ("a solution was lost: did you divide by an expression that can be zero?")
             return "missing-solution", "a solution was lost in this step."
         if gained and not lost:
-            return "extra-solution", ("this step adds a solution that the previous line does not "
-                                      "have (squaring both sides can do that).")
+            return "extra-solution", (
+                "this step adds a solution that the previous line does not have (squaring both sides can do that)."
+            )
     # forgot to distribute over brackets, on either side
     try:
         sides = _unevaluated_sides(prev)
@@ -318,22 +324,19 @@ def _diagnose_eq_step(prev: _Line, cur: _Line):
                     continue
                 cand = f + sgn * t
                 if cand != 0 and equations_equivalent(cand, g):
-                    return "sign-error", ("when you move %s to the other side, change its sign."
-                                          % _tex(t))
+                    return "sign-error", ("when you move %s to the other side, change its sign." % _tex(t))
         # multiplied instead of dividing (c*x = R -> x = R*c)
         for side, other in ((L, R), (R, L)):
             coeff, rest = side.as_coeff_Mul()
             if coeff.is_Rational and coeff not in (0, 1, -1) and rest.free_symbols:
                 if equations_equivalent(rest - other * coeff, g):
                     if coeff.p == 1 or coeff.p == -1:
-                        return "off-by-factor", ("to undo dividing by %s, multiply both sides "
-                                                 "by it." % _tex(1 / coeff))
-                    return "off-by-factor", ("to undo multiplying by %s, divide both sides by "
-                                             "it." % _tex(coeff))
-                if equations_equivalent(rest - other - coeff, g) or \
-                        equations_equivalent(rest - other + coeff, g):
-                    return "wrong-operation", ("%s multiplies; divide both sides by it rather "
-                                               "than adding or subtracting." % _tex(coeff))
+                        return "off-by-factor", ("to undo dividing by %s, multiply both sides by it." % _tex(1 / coeff))
+                    return "off-by-factor", ("to undo multiplying by %s, divide both sides by it." % _tex(coeff))
+                if equations_equivalent(rest - other - coeff, g) or equations_equivalent(rest - other + coeff, g):
+                    return "wrong-operation", (
+                        "%s multiplies; divide both sides by it rather than adding or subtracting." % _tex(coeff)
+                    )
     except (TypeError, ValueError, ArithmeticError, AttributeError, sympy.PolynomialError):
         pass
     return "wrong-value", "the two lines do not have the same solutions; check your arithmetic."
@@ -387,8 +390,11 @@ def _judge(prev: _Line, cur: _Line):
             return True, "equivalent", ""
         try:
             if _set_equal(sympy.Complement(S.Reals, a).closure, b.closure):
-                return False, "flipped-inequality", ("when you multiply or divide both sides by a "
-                                                     "negative number, flip the inequality sign.")
+                return (
+                    False,
+                    "flipped-inequality",
+                    ("when you multiply or divide both sides by a negative number, flip the inequality sign."),
+                )
             if _set_equal(a.closure, b.closure):
                 return False, "wrong-endpoints", "check whether the endpoints are included."
         except (TypeError, ValueError, NotImplementedError, AttributeError):
@@ -427,9 +433,13 @@ def _givens(given, pol: Policy) -> dict:
     return out
 
 
-def check_steps(lines: list[str] | str, policy: Policy | dict | None = None, *,
-                given: Mapping[str, object] | None = None,
-                timeout: float | None = None) -> StepsResult:
+def check_steps(
+    lines: list[str] | str,
+    policy: Policy | dict | None = None,
+    *,
+    given: Mapping[str, object] | None = None,
+    timeout: float | None = None,
+) -> StepsResult:
     """Check a list of working lines; each line must follow from the previous readable line.
 
     ``given`` maps the problem's variables to their values (substituted into every line);
@@ -444,37 +454,48 @@ def check_steps(lines: list[str] | str, policy: Policy | dict | None = None, *,
     subs = _givens(given, pol)
     deadline = None if timeout is None else time.monotonic() + max(float(timeout), 0.0)
     run = _Run(lines, pol, subs)
-    for i, raw in enumerate(lines[:MAX_LINES + 1]):
+    for i, raw in enumerate(lines[: MAX_LINES + 1]):
         text = raw if isinstance(raw, str) else ""
         if i >= MAX_LINES:
-            run.add(StepFinding(i, text[:200], False, StepStatus.invalid, "Too many lines to check.",
-                                "", "too-long"))
+            run.add(StepFinding(i, text[:200], False, StepStatus.invalid, "Too many lines to check.", "", "too-long"))
             break
         left = pol.timeout if deadline is None else min(pol.timeout, deadline - time.monotonic())
         if left <= 0:
-            run.add(StepFinding(i, text, False, StepStatus.timeout, "Step %d: not checked: the time "
-                                "for checking this work ran out." % (i + 1), "", "timeout"))
+            run.add(
+                StepFinding(
+                    i,
+                    text,
+                    False,
+                    StepStatus.timeout,
+                    "Step %d: not checked: the time for checking this work ran out." % (i + 1),
+                    "",
+                    "timeout",
+                )
+            )
             continue
         run.add(_check_line(run, i, text, left))
     return run.result()
 
 
-def _check_line(run: "_Run", i: int, text: str, limit: float) -> StepFinding:
+def _check_line(run: _Run, i: int, text: str, limit: float) -> StepFinding:
     n = i + 1
     try:
         with time_limit(limit):
             return run.step(i, text)
     except GraderTimeout:
-        return StepFinding(i, text, False, StepStatus.timeout,
-                           "Step %d: checking this step took too long." % n, "", "timeout")
+        return StepFinding(
+            i, text, False, StepStatus.timeout, "Step %d: checking this step took too long." % n, "", "timeout"
+        )
     except RecursionError:
-        return StepFinding(i, text, False, StepStatus.invalid,
-                           "Step %d: this line is nested too deeply to check." % n, "", "too-big")
-    except Exception as e:  # noqa: BLE001 - re-raised unless it is a math/parse error
+        return StepFinding(
+            i, text, False, StepStatus.invalid, "Step %d: this line is nested too deeply to check." % n, "", "too-big"
+        )
+    except Exception as e:
         if not is_check_error(e):
-            raise               # e.g. Celery's SoftTimeLimitExceeded: stop the work
-        return StepFinding(i, text, False, StepStatus.invalid,
-                           "Step %d: we could not check this line." % n, "", "unreadable")
+            raise  # e.g. Celery's SoftTimeLimitExceeded: stop the work
+        return StepFinding(
+            i, text, False, StepStatus.invalid, "Step %d: we could not check this line." % n, "", "unreadable"
+        )
 
 
 class _Run:
@@ -486,8 +507,8 @@ class _Run:
         self.subs = subs
         self.prev: _Line | None = None
         self.prev_index: int | None = None
-        self.seen: set = set()          # symbols used by earlier lines
-        self.pending: list = []         # (finding number, symbol, value) of possible givens
+        self.seen: set = set()  # symbols used by earlier lines
+        self.pending: list = []  # (finding number, symbol, value) of possible givens
         self.findings: list[StepFinding] = []
         self.first_error: int | None = None
 
@@ -501,9 +522,15 @@ class _Run:
         try:
             cur = _read_line(text, self.pol, self.subs)
         except ParseError as e:
-            return StepFinding(i, text, False, StepStatus.invalid,
-                               "Step %d: we could not read this line: %s" % (n, e.message), "",
-                               "unreadable")
+            return StepFinding(
+                i,
+                text,
+                False,
+                StepStatus.invalid,
+                "Step %d: we could not read this line: %s" % (n, e.message),
+                "",
+                "unreadable",
+            )
         interp = ast_latex(cur.ans.ast)
         if cur.continues:
             interp = "= " + interp
@@ -517,8 +544,7 @@ class _Run:
             # "r = 4" at the start: a given if the next line defines a formula that uses it
             self.pending.append((len(self.findings), const, cur.sides[1]))
             self.prev, self.prev_index = cur, i
-            return StepFinding(i, text, True, StepStatus.start, "Step %d: starting point." % n,
-                               interp, "")
+            return StepFinding(i, text, True, StepStatus.start, "Step %d: starting point." % n, interp, "")
         if self.pending and _defines(cur, known) and cur.symbols & {v for _, v, _ in self.pending}:
             for k, name, value in self.pending:
                 self.subs[name] = value
@@ -527,27 +553,39 @@ class _Run:
             self.pending = []
             cur.substitute(self.subs)
             self.prev, self.prev_index = cur, i
-            return StepFinding(i, text, True, StepStatus.start, "Step %d: starting point (with the "
-                               "given values)." % n, interp, "")
+            return StepFinding(
+                i, text, True, StepStatus.start, "Step %d: starting point (with the given values)." % n, interp, ""
+            )
         self.pending = []
         cur.substitute(self.subs)
         prev, prev_index = self.prev, self.prev_index
         self.prev, self.prev_index = cur, i
         if prev is None or prev_index is None:
-            return StepFinding(i, text, True, StepStatus.start, "Step %d: starting point." % n,
-                               interp, "")
+            return StepFinding(i, text, True, StepStatus.start, "Step %d: starting point." % n, interp, "")
         verdict = _judge(prev, cur)
         if verdict is None:
-            return StepFinding(i, text, True, StepStatus.unverified,
-                               "Step %d: we could not check this step automatically." % n, interp, "")
+            return StepFinding(
+                i,
+                text,
+                True,
+                StepStatus.unverified,
+                "Step %d: we could not check this step automatically." % n,
+                interp,
+                "",
+            )
         if verdict[0]:
             how = "correctly rounded" if verdict[2] == "rounded" else "follows from the previous line"
-            return StepFinding(i, text, True, StepStatus.correct, "Step %d: %s." % (n, how), interp,
-                               "equivalent")
+            return StepFinding(i, text, True, StepStatus.correct, "Step %d: %s." % (n, how), interp, "equivalent")
         _, diag, msg = verdict
-        return StepFinding(i, text, False, StepStatus.incorrect,
-                           "Step %d: %s does not follow from %s: %s" % (
-                               n, _short(text), _short(self.lines[prev_index]), msg), interp, diag)
+        return StepFinding(
+            i,
+            text,
+            False,
+            StepStatus.incorrect,
+            "Step %d: %s does not follow from %s: %s" % (n, _short(text), _short(self.lines[prev_index]), msg),
+            interp,
+            diag,
+        )
 
     def result(self) -> StepsResult:
         details: dict = {"lines": len(self.findings)}
@@ -558,7 +596,7 @@ class _Run:
         return StepsResult(self.findings, self.first_error, details, score)
 
 
-def _constant_definition(cur: "_Line"):
+def _constant_definition(cur: _Line):
     """The variable of a line ``v = number``, else None."""
     if cur.kind != "eq" or cur.sides is None or cur.continues:
         return None
@@ -568,7 +606,7 @@ def _constant_definition(cur: "_Line"):
     return lhs
 
 
-def _defines(cur: "_Line", known: set) -> bool:
+def _defines(cur: _Line, known: set) -> bool:
     """A line ``w = formula`` for a variable w that no earlier line used."""
     if cur.kind != "eq" or cur.sides is None or cur.continues:
         return False
@@ -588,12 +626,16 @@ def _ranges(numbers: list[int]) -> str:
 
 def _summary(findings: list[StepFinding], first_error: int | None) -> str:
     """Which steps were right, for method marks: "Steps 2-3 are right; step 4 is the first error."."""
-    good = [f.index + 1 for f in findings if f.status == StepStatus.correct
-            and (first_error is None or f.index < first_error)]
+    good = [
+        f.index + 1
+        for f in findings
+        if f.status == StepStatus.correct and (first_error is None or f.index < first_error)
+    ]
     parts = []
     if good:
-        parts.append("%s %s %s right" % ("Step" if len(good) == 1 else "Steps", _ranges(good),
-                                          "is" if len(good) == 1 else "are"))
+        parts.append(
+            "%s %s %s right" % ("Step" if len(good) == 1 else "Steps", _ranges(good), "is" if len(good) == 1 else "are")
+        )
     if first_error is not None:
         parts.append("step %d is the first error" % (first_error + 1))
     text = "; ".join(parts)

@@ -6,6 +6,7 @@ product of one-letter variables: "east" is not "seat".  Algebra stays algebra: a
 read as words when it is wrapped in ``\\text{...}`` or has a word that cannot be a product of
 variables (four letters or more, or a capitalised name, and no function name inside).
 """
+
 from __future__ import annotations
 
 import re
@@ -15,8 +16,7 @@ from .compare import Verdict, _no, _ok
 from .model import Policy, Status
 from .parse import FUNCS, GREEK, special_phrase
 
-__all__ = ["TextKey", "text_key", "check_text", "check_base", "check_clock_or_ratio", "is_junk",
-           "number_word"]
+__all__ = ["TextKey", "text_key", "check_text", "check_base", "check_clock_or_ratio", "is_junk", "number_word"]
 
 MAX_TEXT = 200
 _WRAP = re.compile(r"^\\(?:text|textrm|textbf|textit|textnormal|mathrm|mbox|mathbf|operatorname)\s*\{(.*)\}$", re.S)
@@ -25,24 +25,64 @@ _PREFIX = re.compile(r"^(?:(?:the\s+)?(?:final\s+)?answer\s*(?:is)?\s*[:=]?|ans\
 _WORD_CHARS = re.compile(r"^[^\W\d_]+(?:['\u2019-][^\W\d_]+)*$")
 _CHOICE_KEY = re.compile(r"^\(\s*([A-Ja-j])\s*\)$|^([A-J])$")
 _CHOICE_ANSWER = re.compile(r"^\(?\s*([A-Ja-j])\s*(?:\)|\.|:|$)")
-_YES_NO = {"yes": "yes", "y": "yes", "no": "no", "n": "no", "true": "true", "t": "true",
-           "false": "false", "f": "false"}
-_MATH_WORDS = {"oo", "inf", "infty", "infinity", "pi", "or", "and", "in", "cup", "emptyset", "reals",
-               "sqrt", "cbrt", "abs", "deg", "mod"}
+_YES_NO = {"yes": "yes", "y": "yes", "no": "no", "n": "no", "true": "true", "t": "true", "false": "false", "f": "false"}
+_MATH_WORDS = {
+    "oo",
+    "inf",
+    "infty",
+    "infinity",
+    "pi",
+    "or",
+    "and",
+    "in",
+    "cup",
+    "emptyset",
+    "reals",
+    "sqrt",
+    "cbrt",
+    "abs",
+    "deg",
+    "mod",
+}
 _ARTICLES = re.compile(r"^(?:the|a|an)\s+")
 _NUMBER_WORDS = {
-    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
-    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14,
-    "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20,
-    "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90,
-    "hundred": 100, "thousand": 1000,
+    "zero": 0,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "thirteen": 13,
+    "fourteen": 14,
+    "fifteen": 15,
+    "sixteen": 16,
+    "seventeen": 17,
+    "eighteen": 18,
+    "nineteen": 19,
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
+    "hundred": 100,
+    "thousand": 1000,
 }
 
 
 @dataclass(frozen=True)
 class TextKey:
-    kind: str        # "choice" | "yesno" | "words"
-    value: str       # normalised, for comparing
+    kind: str  # "choice" | "yesno" | "words"
+    value: str  # normalised, for comparing
     shown: str = ""  # as the teacher wrote it, for "we read your key as"
 
 
@@ -109,7 +149,7 @@ def text_key(raw: str) -> TextKey | None:
     if not s:
         return None
     m = _CHOICE_KEY.match(s)
-    if m:        # "(b)" / "(B)" / "B": a bare letter only as a capital (a bare "x" is algebra)
+    if m:  # "(b)" / "(B)" / "B": a bare letter only as a capital (a bare "x" is algebra)
         return TextKey("choice", (m.group(1) or m.group(2)).upper())
     ws = _words(s)
     if ws is None:
@@ -138,14 +178,15 @@ def check_text(key: TextKey, student: str) -> tuple[Verdict, str]:
     if key.kind == "yesno":
         first = re.split(r"[\s,.;:!]+", s.strip().lower(), maxsplit=1)[0] if s.strip() else ""
         got = _YES_NO.get(first)
-        if got is None:      # "It is true", "I think yes": the one yes/no word in the answer
+        if got is None:  # "It is true", "I think yes": the one yes/no word in the answer
             found = {_YES_NO[w] for w in re.findall(r"[a-z]+", s.lower()) if w in _YES_NO and len(w) > 1}
             got = found.pop() if len(found) == 1 else None
         if got == key.value:
             return _ok(), shown
         if got is None:
-            return _no("wrong-form", "Answer %s." % ("yes or no" if key.value in ("yes", "no")
-                                                     else "true or false"), 0.0), shown
+            return _no(
+                "wrong-form", "Answer %s." % ("yes or no" if key.value in ("yes", "no") else "true or false"), 0.0
+            ), shown
         return _no("wrong-value", "That is not correct: check your reasoning.", 0.0), shown
     if _norm_words(s) == key.value:
         return _ok(), shown
@@ -182,13 +223,13 @@ def check_base(student: str, reference: str) -> tuple[Verdict, str] | None:
         shown = "%s_{%d}" % (sdigits, sbase)
         sval = _base_value(sdigits, sbase)
         if sval is None:
-            return Verdict(Status.invalid, 0.0, "unreadable", "%s is not a number in base %d."
-                           % (sdigits, sbase)), shown
+            return Verdict(
+                Status.invalid, 0.0, "unreadable", "%s is not a number in base %d." % (sdigits, sbase)
+            ), shown
         if sval == rval and sbase == rbase:
             return _ok(), shown
         if sval == rval:
-            return _no("wrong-form", "Right value, but write it in base %d." % rbase,
-                       0.5), shown
+            return _no("wrong-form", "Right value, but write it in base %d." % rbase, 0.5), shown
         return _no("wrong-value", "That is not correct: check each digit.", 0.0), shown
     mp = _PLAIN.match(student)
     if not mp:
@@ -205,8 +246,11 @@ def check_base(student: str, reference: str) -> tuple[Verdict, str] | None:
 # ------------------------------------------------------------------ clock times and ratios
 
 _NUM = r"(\d{1,6}(?:\.\d{1,6})?)"
-_COLON = re.compile(r"^\s*\$?\s*" + _NUM + r"\s*:\s*" + _NUM + r"(?:\s*:\s*" + _NUM + r")?\s*"
-                    r"(am|pm|a\.m\.?|p\.m\.?)?\s*\$?\s*\.?\s*$", re.I)
+_COLON = re.compile(
+    r"^\s*\$?\s*" + _NUM + r"\s*:\s*" + _NUM + r"(?:\s*:\s*" + _NUM + r")?\s*"
+    r"(am|pm|a\.m\.?|p\.m\.?)?\s*\$?\s*\.?\s*$",
+    re.I,
+)
 
 
 def _clock(m) -> tuple[int, bool] | None:
@@ -244,13 +288,15 @@ def check_clock_or_ratio(student: str, reference: str, pol: Policy) -> tuple[Ver
             return _ok(), shown
         return _no("wrong-value", "That is not the right time.", 0.0), shown
     from fractions import Fraction
+
     rparts = [Fraction(x) for x in mr.groups()[:3] if x is not None]
     if not ms:
         return _no("wrong-form", "Write your answer as a ratio, like a:b.", 0.0), shown
     sparts = [Fraction(x) for x in ms.groups()[:3] if x is not None]
     if len(sparts) != len(rparts):
-        return _no("wrong-size", "Your ratio has %d parts, but %d are expected."
-                   % (len(sparts), len(rparts)), 0.0), shown
+        return _no(
+            "wrong-size", "Your ratio has %d parts, but %d are expected." % (len(sparts), len(rparts)), 0.0
+        ), shown
     if 0 in rparts or 0 in sparts:
         same = sparts == rparts
     else:
@@ -259,15 +305,15 @@ def check_clock_or_ratio(student: str, reference: str, pol: Policy) -> tuple[Ver
     if not same:
         return _no("wrong-value", "That is not the right ratio.", 0.0), shown
     if "simplified" in pol.require and sparts != rparts:
-        return _no("unsimplified", "Your ratio is right, but simplify it.",
-                   0.5 if pol.partial_credit else 0.0), shown
+        return _no("unsimplified", "Your ratio is right, but simplify it.", 0.5 if pol.partial_credit else 0.0), shown
     return _ok(), shown
 
 
 # ------------------------------------------------------------------ not an answer
 
+
 def number_word(raw: str) -> str | None:
-    """"five" -> "5", "twenty one" -> "21"; None if the text is not a number in words."""
+    """ "five" -> "5", "twenty one" -> "21"; None if the text is not a number in words."""
     t = raw.strip().lower().replace("-", " ")
     if not t or len(t) > 60:
         return None

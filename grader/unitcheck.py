@@ -1,5 +1,6 @@
 """Comparing answers with units: convert to the key's unit, refuse a wrong dimension, and
 ask for the unit when the policy requires it."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -55,8 +56,7 @@ def _scaled(ans: Answer, factor) -> Answer:
     return ans
 
 
-def apply_units(ans: Answer, s_unit: Unit | None, r_unit: Unit | None,
-                pol: Policy) -> tuple[Verdict | None, Answer]:
+def apply_units(ans: Answer, s_unit: Unit | None, r_unit: Unit | None, pol: Policy) -> tuple[Verdict | None, Answer]:
     """(a verdict when the unit alone decides, else None; the answer in the key's unit)."""
     if pol.units == "ignore" or r_unit is None or r_unit.kind == "label":
         return None, ans
@@ -68,14 +68,13 @@ def apply_units(ans: Answer, s_unit: Unit | None, r_unit: Unit | None,
         return None, ans
     if s_unit.dims != r_unit.dims or s_unit.scale is None or r_unit.scale is None:
         return _wrong_unit(s_unit, r_unit), ans
-    factor = s_unit.scale / r_unit.scale       # exact: rationals, or pi/180 for degrees
+    factor = s_unit.scale / r_unit.scale  # exact: rationals, or pi/180 for degrees
     return None, _scaled(ans, factor)
 
 
 def _wrong_unit(s_unit: Unit, r_unit: Unit) -> Verdict:
     if r_unit.kind == "physical" and s_unit.kind == "physical":
-        msg = "Check your units: %s is not a unit of %s." % (
-            s_unit.text, r_unit.describe().split(" ", 1)[-1])
+        msg = "Check your units: %s is not a unit of %s." % (s_unit.text, r_unit.describe().split(" ", 1)[-1])
     else:
         msg = "Check your units: %s is not the unit this question asks for." % s_unit.text
     return _no("wrong-unit", msg.replace("deg ", "\u00b0"), 0.0, {"unit": s_unit.text})
@@ -90,5 +89,4 @@ def missing_unit(v: Verdict, s_unit: Unit | None, r_unit: Unit | None, pol: Poli
     if v.status != Status.correct:
         return v
     score = 0.5 if pol.partial_credit else 0.0
-    return _no("missing-unit", "Your number is right: include the units.", score,
-               dict(v.details, unit="missing"))
+    return _no("missing-unit", "Your number is right: include the units.", score, dict(v.details, unit="missing"))

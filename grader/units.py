@@ -7,6 +7,7 @@ so conversion never adds rounding error to a check), and its dimension system te
 from an area.  Words that are not units ("5 apples", "7 dollars") are labels and are ignored,
 as before.
 """
+
 from __future__ import annotations
 
 import re
@@ -65,27 +66,100 @@ _add("A amp amps ampere amperes", "ampere", "A")
 _add("K kelvin kelvins", "kelvin", "K")
 _add("deg degree degrees", "degree", "^{\\circ}")
 _add("rad radian radians", "radian", "\\text{rad}")
-_SPEEDS = {"mph": ("mile", "hour", "\\text{mph}"), "kph": ("kilometer", "hour", "km/h"),
-           "kmh": ("kilometer", "hour", "km/h")}
-_TEMPERATURES = {"C": "celsius", "F": "fahrenheit", "c": "celsius", "f": "fahrenheit",
-                 "celsius": "celsius", "fahrenheit": "fahrenheit", "degC": "celsius",
-                 "degF": "fahrenheit"}
+_SPEEDS = {
+    "mph": ("mile", "hour", "\\text{mph}"),
+    "kph": ("kilometer", "hour", "km/h"),
+    "kmh": ("kilometer", "hour", "km/h"),
+}
+_TEMPERATURES = {
+    "C": "celsius",
+    "F": "fahrenheit",
+    "c": "celsius",
+    "f": "fahrenheit",
+    "celsius": "celsius",
+    "fahrenheit": "fahrenheit",
+    "degC": "celsius",
+    "degF": "fahrenheit",
+}
 _POWER_WORDS = {"sq": 2, "square": 2, "cubic": 3, "cu": 3}
 UNIT_WORDS = frozenset(_UNITS) | frozenset(_SPEEDS)
 # Units that may follow a digit with no space ("5cm", "3h"); longer words need a space.
-_GLUED = {"cm", "mm", "km", "kg", "mg", "ml", "mL", "min", "hr", "hrs", "sec", "ft", "in", "mph",
-          "kph", "lb", "lbs", "deg"}
+_GLUED = {
+    "cm",
+    "mm",
+    "km",
+    "kg",
+    "mg",
+    "ml",
+    "mL",
+    "min",
+    "hr",
+    "hrs",
+    "sec",
+    "ft",
+    "in",
+    "mph",
+    "kph",
+    "lb",
+    "lbs",
+    "deg",
+}
 _LETTER = re.compile(r"[A-Za-z]")
 _COMMANDS = re.compile(r"\\(?:[dt]?frac|sqrt|left|right|cdot|times)(?![A-Za-z])")
 _NAME_EQ = re.compile(r"^\s*[A-Za-z](?:_\w+)?\s*=")
 _MATH_WORDS = {
-    "sin", "cos", "tan", "sec", "csc", "cot", "arcsin", "arccos", "arctan", "asin", "acos", "atan",
-    "sinh", "cosh", "tanh", "ln", "log", "exp", "sqrt", "cbrt", "abs", "pi", "oo", "inf", "infty",
-    "infinity", "or", "and", "cup", "emptyset", "reals", "theta", "alpha", "beta", "gamma",
-    "lambda", "mu", "phi", "omega", "delta", "sigma", "tau", "i", "e", "x", "y", "z",
+    "sin",
+    "cos",
+    "tan",
+    "sec",
+    "csc",
+    "cot",
+    "arcsin",
+    "arccos",
+    "arctan",
+    "asin",
+    "acos",
+    "atan",
+    "sinh",
+    "cosh",
+    "tanh",
+    "ln",
+    "log",
+    "exp",
+    "sqrt",
+    "cbrt",
+    "abs",
+    "pi",
+    "oo",
+    "inf",
+    "infty",
+    "infinity",
+    "or",
+    "and",
+    "cup",
+    "emptyset",
+    "reals",
+    "theta",
+    "alpha",
+    "beta",
+    "gamma",
+    "lambda",
+    "mu",
+    "phi",
+    "omega",
+    "delta",
+    "sigma",
+    "tau",
+    "i",
+    "e",
+    "x",
+    "y",
+    "z",
 }
-_TOKEN = re.compile(r"\s*(?:(?P<word>[A-Za-z]+)\.?|(?P<pow>\^\s*(?:\(\s*-?\d\s*\)|\{\s*-?\d\s*\}|-?\d))"
-                    r"|(?P<op>[/*]))")
+_TOKEN = re.compile(
+    r"\s*(?:(?P<word>[A-Za-z]+)\.?|(?P<pow>\^\s*(?:\(\s*-?\d\s*\)|\{\s*-?\d\s*\}|-?\d))"
+    r"|(?P<op>[/*]))"
+)
 
 
 @dataclass(frozen=True)
@@ -95,9 +169,9 @@ class Unit:
     text: str
     kind: str
     latex: str = ""
-    scale: sympy.Expr | None = None          # size in SI base units (exact)
-    dims: tuple = ()                         # ((dimension, power), ...) sorted
-    name: str = ""                           # temperature scale
+    scale: sympy.Expr | None = None  # size in SI base units (exact)
+    dims: tuple = ()  # ((dimension, power), ...) sorted
+    name: str = ""  # temperature scale
 
     @property
     def is_angle(self) -> bool:
@@ -107,10 +181,16 @@ class Unit:
         return _DIM_NAMES.get(self.dims, "a quantity measured in %s" % self.text)
 
 
-_DIM_NAMES = {(("length", 1),): "a length", (("length", 2),): "an area", (("length", 3),): "a volume",
-              (("mass", 1),): "a mass", (("time", 1),): "a time",
-              (("length", 1), ("time", -1)): "a speed", (): "an angle",
-              (("length", 1), ("time", -2)): "an acceleration"}
+_DIM_NAMES = {
+    (("length", 1),): "a length",
+    (("length", 2),): "an area",
+    (("length", 3),): "a volume",
+    (("mass", 1),): "a mass",
+    (("time", 1),): "a time",
+    (("length", 1), ("time", -1)): "a speed",
+    (): "an angle",
+    (("length", 1), ("time", -2)): "an acceleration",
+}
 
 
 def _tokens(t: str) -> list[tuple[str, str]] | None:
@@ -157,8 +237,7 @@ def split_unit_tail(s: str) -> tuple[str, str | None]:
             continue
         if not s[i - 1].isspace() and first not in _GLUED:
             continue
-        if len(first) == 1 and (not s[i - 1].isspace() or
-                                _LETTER.search(_COMMANDS.sub("", _NAME_EQ.sub("", head)))):
+        if len(first) == 1 and (not s[i - 1].isspace() or _LETTER.search(_COMMANDS.sub("", _NAME_EQ.sub("", head)))):
             # "20h", "pi r^2 h": a one-letter unit only after a plain number and a space ("2.5 m")
             continue
         if len(first) < 3 and first not in UNIT_WORDS and first not in _POWER_WORDS:
@@ -179,13 +258,12 @@ def _read_unit(tail: str) -> Unit | None:
     if not toks:
         return None
     words = [v for k, v in toks if k == "word"]
-    if len(words) <= 2 and words[0] in ("deg", "degree", "degrees") and len(words) == 2 \
-            and words[1] in _TEMPERATURES:
-        return Unit(tail, "temperature", "^{\\circ}\\mathrm{%s}" % words[1].upper()[0],
-                    name=_TEMPERATURES[words[1]])
+    if len(words) <= 2 and words[0] in ("deg", "degree", "degrees") and len(words) == 2 and words[1] in _TEMPERATURES:
+        return Unit(tail, "temperature", "^{\\circ}\\mathrm{%s}" % words[1].upper()[0], name=_TEMPERATURES[words[1]])
     if len(words) == 1 and words[0] in ("degC", "degF", "celsius", "fahrenheit"):
-        return Unit(tail, "temperature", "^{\\circ}\\mathrm{%s}" % words[0][-1].upper()[0],
-                    name=_TEMPERATURES[words[0]])
+        return Unit(
+            tail, "temperature", "^{\\circ}\\mathrm{%s}" % words[0][-1].upper()[0], name=_TEMPERATURES[words[0]]
+        )
     if not all(w in UNIT_WORDS or w in _POWER_WORDS for w in words):
         return Unit(tail, "label")
     expr: sympy.Expr = sympy.Integer(1)
@@ -229,5 +307,4 @@ def _read_unit(tail: str) -> Unit | None:
         return Unit(tail, "label")
     dims = tuple(sorted((str(k.name), int(v)) for k, v in deps.items()))
     latex = "".join("\\mathrm{%s}" % t if t[:1].isalpha() else t for t in tex)
-    return Unit(tail, "physical", latex,
-                scale if isinstance(scale, sympy.Basic) else sympy.Rational(scale), dims)
+    return Unit(tail, "physical", latex, scale if isinstance(scale, sympy.Basic) else sympy.Rational(scale), dims)

@@ -5,6 +5,7 @@ integration registration (`integrations`), parsing signed events (`webhook`), th
 rate limits in Redis (`kv`), and grade passback (`passback`). It sits above `store/` (the rows live
 in `store.lms.models`) and below `tasks/` and `web/`, which call it; nothing here imports them.
 """
+
 from lms.integrations import (
     IntegrationError,
     create_integration,

@@ -1,4 +1,5 @@
 """Encryption of stored secrets (Fernet), webhook signatures (HMAC-SHA256) and tool key pairs."""
+
 from __future__ import annotations
 
 import base64
@@ -66,8 +67,9 @@ class SignatureError(ValueError):
     pass
 
 
-def verify(secret: str, body: bytes, header: str | None, *, now: float | None = None,
-           tolerance: int = TOLERANCE_S) -> int:
+def verify(
+    secret: str, body: bytes, header: str | None, *, now: float | None = None, tolerance: int = TOLERANCE_S
+) -> int:
     """Check a signature header; returns its timestamp or raises `SignatureError` (reason only)."""
     if not header:
         raise SignatureError("missing signature")
@@ -103,9 +105,11 @@ def new_key_pair() -> tuple[str, str, str]:
     private_pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
-    public_pem = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
+    public_pem = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     kid = JWK.from_pem(public_pem.encode()).thumbprint()
     return private_pem, public_pem, kid
 

@@ -1,9 +1,11 @@
 """Integration management: create (secret shown once), look up, rotate; LTI registrations."""
+
 from __future__ import annotations
 
 import ipaddress
 import logging
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 from urllib.parse import urlsplit
 
 from pylti1p3.deployment import Deployment
@@ -13,8 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lms import crypto
-from store.lms.models import Integration, IntegrationKind
 from lms.net import BlockedTarget, check_url_syntax, normalise_host
+from store.lms.models import Integration, IntegrationKind
 from store.models import Teacher
 from store.settings import Settings
 
@@ -121,8 +123,9 @@ def create_integration(
         integration.key_set_url = str(key_set_url).strip()
         integration.auth_audience = (auth_audience or "").strip() or None
         if session.scalar(
-            select(Integration.id).where(Integration.issuer == integration.issuer,
-                                         Integration.client_id == integration.client_id)
+            select(Integration.id).where(
+                Integration.issuer == integration.issuer, Integration.client_id == integration.client_id
+            )
         ):
             raise IntegrationError("client_id", "this issuer and client id are already registered")
         private_pem, public_pem, kid = crypto.new_key_pair()

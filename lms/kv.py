@@ -2,6 +2,7 @@
 
 Redis when `redis_url` is set (shared by every web process), an in-process dict otherwise.
 """
+
 from __future__ import annotations
 
 import json

@@ -4,12 +4,13 @@ Every request goes through `GuardedSession`: https only, host in the allow list,
 address public (unless `lms_allow_private`, for tests), the connection pinned to the checked
 address (no DNS rebinding between check and connect), redirects never followed, timeouts always.
 """
+
 from __future__ import annotations
 
 import ipaddress
 import socket
 import threading
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit
 
 import requests

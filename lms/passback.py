@@ -8,6 +8,7 @@ attempt and tells the task whether (and when) to retry. Targets:
   client-credentials token (pylti1p3's ServiceConnector / AssignmentsGradesService).
 * Webhook: the submission has a `callback_url`: a signed `submission.graded` event is POSTed.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -16,7 +17,7 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
@@ -29,8 +30,8 @@ from sqlalchemy.orm import Session
 
 from lms import crypto
 from lms.integrations import registration_for, webhook_secret
-from store.lms.models import Delivery, DeliveryAttempt, DeliveryStatus, Integration
 from lms.net import DEFAULT_TIMEOUT, BlockedTarget, GuardedSession
+from store.lms.models import Delivery, DeliveryAttempt, DeliveryStatus, Integration
 from store.models import Source, Submission, SubmissionStatus
 from store.settings import Settings
 
@@ -78,10 +79,10 @@ class Target:
 
 
 def _timestamp(moment: datetime | None = None) -> str:
-    moment = moment or datetime.now(timezone.utc)
+    moment = moment or datetime.now(UTC)
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def short_feedback(submission: Submission) -> str:
@@ -166,7 +167,9 @@ def target_for(submission: Submission, integration: Integration, settings: Setti
         event = webhook_event(submission, settings)
         data = event["data"]
         stable = {k: data[k] for k in ("status", "score", "max_score", "grading_progress", "feedback")}
-        return Target("webhook", submission.callback_url, event, _fingerprint("webhook", submission.callback_url, stable))
+        return Target(
+            "webhook", submission.callback_url, event, _fingerprint("webhook", submission.callback_url, stable)
+        )
     return None
 
 
@@ -194,8 +197,9 @@ def _send_webhook(target: Target, integration: Integration, settings: Settings, 
     }
     response = http.post(target.url, data=body, headers=headers)
     if not response.ok:
-        raise SendError(f"HTTP {response.status_code}", code=response.status_code,
-                        retryable=_retryable_code(response.status_code))
+        raise SendError(
+            f"HTTP {response.status_code}", code=response.status_code, retryable=_retryable_code(response.status_code)
+        )
     return response.status_code
 
 
@@ -233,8 +237,9 @@ def _send(target: Target, integration: Integration, settings: Settings, timeout)
     except BlockedTarget as exc:
         raise SendError(f"blocked: {exc}", retryable=False) from None
     except crypto.SecretError:
-        raise SendError("the integration's stored keys cannot be decrypted (encryption key changed?)",
-                        retryable=False) from None
+        raise SendError(
+            "the integration's stored keys cannot be decrypted (encryption key changed?)", retryable=False
+        ) from None
     except requests.Timeout:
         raise SendError("timed out", retryable=True) from None
     except requests.ConnectionError:
@@ -306,19 +311,23 @@ def _claim(session: Session, submission_id: int, settings: Settings):
 
     latest = session.scalar(
         select(Delivery)
-        .where(Delivery.submission_id == submission.id, Delivery.target == target.url,
-               Delivery.status != DeliveryStatus.skipped)
+        .where(
+            Delivery.submission_id == submission.id,
+            Delivery.target == target.url,
+            Delivery.status != DeliveryStatus.skipped,
+        )
         .order_by(Delivery.id.desc())
         .limit(1)
     )
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     if latest is not None and latest.payload_hash == target.fingerprint:
         if latest.status == DeliveryStatus.sent:
             session.rollback()
             log.info("lms.passback.unchanged submission=%s delivery=%s", submission.id, latest.id)
             return Outcome("skipped", "unchanged", latest.id, latest.response_code)
         if latest.status == DeliveryStatus.sending and _aware(latest.updated_at) > now - timedelta(
-                seconds=SENDING_STALE_S):
+            seconds=SENDING_STALE_S
+        ):
             session.rollback()
             return Outcome("skipped", "another worker is sending it", latest.id)
         delivery = latest  # same grade still pending or failed (or its sender died): try it again
@@ -347,48 +356,73 @@ def _claim(session: Session, submission_id: int, settings: Settings):
 
 def _aware(moment: datetime | None) -> datetime:
     if moment is None:
-        return datetime.min.replace(tzinfo=timezone.utc)
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+        return datetime.min.replace(tzinfo=UTC)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _record_failure(session: Session, submission_id: int, delivery_id: int, number: int, exc: SendError,
-                    retries_done: int, backoff: Backoff) -> Outcome:
+def _record_failure(
+    session: Session,
+    submission_id: int,
+    delivery_id: int,
+    number: int,
+    exc: SendError,
+    retries_done: int,
+    backoff: Backoff,
+) -> Outcome:
     retry = exc.retryable and retries_done + 1 < backoff.max_attempts
     countdown = backoff.delay(retries_done + 1) if retry else None
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     delivery = session.get(Delivery, delivery_id)
     delivery.status = DeliveryStatus.pending if retry else DeliveryStatus.failed
     delivery.response_code = exc.code
     delivery.last_error = str(exc)[:500]
     delivery.next_try_at = now + timedelta(seconds=countdown) if retry else None
-    session.add(DeliveryAttempt(delivery=delivery, number=number, outcome="retry" if retry else "failed",
-                                response_code=exc.code, error=str(exc)[:500], next_try_at=delivery.next_try_at))
+    session.add(
+        DeliveryAttempt(
+            delivery=delivery,
+            number=number,
+            outcome="retry" if retry else "failed",
+            response_code=exc.code,
+            error=str(exc)[:500],
+            next_try_at=delivery.next_try_at,
+        )
+    )
     session.commit()
     log.warning(
         "%s submission=%s delivery=%s attempt=%s response_code=%s reason=%s",
         "lms.passback.retry" if retry else "lms.passback.failed",
-        submission_id, delivery.id, number, exc.code, str(exc)[:200],
+        submission_id,
+        delivery.id,
+        number,
+        exc.code,
+        str(exc)[:200],
     )
     return Outcome("retry" if retry else "failed", str(exc), delivery.id, exc.code, countdown)
 
 
-def _record_sent(session: Session, submission_id: int, delivery_id: int, number: int, target: Target,
-                 code: int) -> Outcome:
+def _record_sent(
+    session: Session, submission_id: int, delivery_id: int, number: int, target: Target, code: int
+) -> Outcome:
     delivery = session.get(Delivery, delivery_id)
     delivery.status = DeliveryStatus.sent
     delivery.response_code = code
     delivery.last_error = None
     delivery.next_try_at = None
-    delivery.sent_at = datetime.now(timezone.utc)
+    delivery.sent_at = datetime.now(UTC)
     session.add(DeliveryAttempt(delivery=delivery, number=number, outcome="sent", response_code=code))
     session.commit()
-    log.info("lms.passback.sent submission=%s delivery=%s channel=%s attempt=%s",
-             submission_id, delivery.id, target.channel, number)
+    log.info(
+        "lms.passback.sent submission=%s delivery=%s channel=%s attempt=%s",
+        submission_id,
+        delivery.id,
+        target.channel,
+        number,
+    )
     return Outcome("sent", "", delivery.id, code)
 
 
 def reset_for_retry(session: Session, delivery: Delivery) -> None:
     """Dashboard retry: a failed delivery becomes pending again (the task then re-sends it)."""
     delivery.status = DeliveryStatus.pending
-    delivery.next_try_at = datetime.now(timezone.utc)
+    delivery.next_try_at = datetime.now(UTC)
     session.commit()

@@ -1,4 +1,5 @@
 """Webhook intake: parse a `submission.created` event and store it through `store.intake`."""
+
 from __future__ import annotations
 
 import json
@@ -8,9 +9,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lms.net import BlockedTarget, check_url_syntax
 from store.intake import IntakeError, parse_answers, parse_external_id, parse_student
 from store.lms.models import Integration, LtiResourceLink
-from lms.net import BlockedTarget, check_url_syntax
 from store.models import Assignment, Source
 from store.settings import Settings
 
@@ -71,7 +72,7 @@ def parse_event(body: bytes, integration: Integration, settings: Settings) -> Pa
     if isinstance(ref, str) and ref.strip().isdigit():
         ref = int(ref.strip())
     if isinstance(ref, bool) or not isinstance(ref, int) or not 0 < ref < 2**31:
-        raise IntakeError("data.assignment", "must be a Stepwise assignment id (or {\"id\": ...})")
+        raise IntakeError("data.assignment", 'must be a Stepwise assignment id (or {"id": ...})')
 
     try:
         student = parse_student(data.get("student"))
@@ -119,9 +120,11 @@ def prepare_event(session: Session, integration: Integration, parsed: ParsedEven
     if lti and "lineitem" not in lti:
         link = session.scalar(
             select(LtiResourceLink)
-            .where(LtiResourceLink.integration_id == integration.id,
-                   LtiResourceLink.assignment_id == assignment.id,
-                   LtiResourceLink.lineitem_url.is_not(None))
+            .where(
+                LtiResourceLink.integration_id == integration.id,
+                LtiResourceLink.assignment_id == assignment.id,
+                LtiResourceLink.lineitem_url.is_not(None),
+            )
             .order_by(LtiResourceLink.updated_at.desc())
             .limit(1)
         )

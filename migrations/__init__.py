@@ -14,9 +14,7 @@ from alembic.script import ScriptDirectory
 
 from store.db import make_engine
 
-MIGRATIONS = (
-    Path(__file__).resolve().parent
-)  # the checkout's folder or the installed package's
+MIGRATIONS = Path(__file__).resolve().parent  # the checkout's folder or the installed package's
 
 
 def alembic_config(url: str) -> Config:
@@ -41,18 +39,14 @@ def not_ready(url: str) -> str | None:
     from sqlalchemy.engine import make_url
 
     parsed = make_url(url)
-    if (
-        parsed.get_backend_name() == "sqlite"
-        and parsed.database
-        and not Path(parsed.database).exists()
-    ):
+    if parsed.get_backend_name() == "sqlite" and parsed.database and not Path(parsed.database).exists():
         return (
             f"no Stepwise database at {parsed.database}; run `stepwise db upgrade` (or `stepwise run`) "
             "here first, or set STEPWISE_INSTANCE_DIR / STEPWISE_DATABASE_URL to an existing install"
         )
     try:
         revision = current(url)
-    except Exception as exc:  # noqa: BLE001  unreachable server, bad credentials: say so in one line
+    except Exception as exc:
         return f"cannot open the database {parsed.render_as_string(hide_password=True)}: {type(exc).__name__}"
     head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
     if revision != head:

@@ -1,4 +1,5 @@
 """Alembic environment: the URL comes from Stepwise settings (or the caller), models from `store`."""
+
 from __future__ import annotations
 
 from alembic import context

@@ -1,6 +1,7 @@
 """`stepwise` command line: run the service, workers, migrations, accounts and offline grading.
 
 A click group: every subcommand takes its options in any order and `-h`/`--help`."""
+
 from __future__ import annotations
 
 import json
@@ -36,8 +37,9 @@ def _child_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def worker_command(queues: str, *, pool: str | None = None, concurrency: int | None = None,
-                   beat_schedule: str | None = None) -> list[str]:
+def worker_command(
+    queues: str, *, pool: str | None = None, concurrency: int | None = None, beat_schedule: str | None = None
+) -> list[str]:
     cmd = [sys.executable, "-m", "celery", "-A", "worker.app", "worker", "-Q", queues, "--loglevel", "INFO"]
     if beat_schedule:  # embedded beat: the sweeper runs without a separate process
         cmd += ["--beat", "--schedule", beat_schedule]
@@ -214,15 +216,21 @@ def cmd_run(host: str, port: int, no_worker: bool, no_demo: bool) -> int:
                 # Own session: a Ctrl+C or SIGTERM reaches only us, and we stop the workers in order
                 # (signalling a worker's pool children directly can hang its warm shutdown).
                 beat = None if pool else str(Path(settings.instance_dir) / "celerybeat-schedule")
-                workers.append(subprocess.Popen(worker_command(queues, pool=pool, concurrency=None if pool else 2,
-                                                               beat_schedule=beat),
-                                                env=env, stdout=out, stderr=subprocess.STDOUT,
-                                                start_new_session=True))
+                workers.append(
+                    subprocess.Popen(
+                        worker_command(queues, pool=pool, concurrency=None if pool else 2, beat_schedule=beat),
+                        env=env,
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
+                )
     url = f"http://{host}:{port}/"
     click.echo(f"\nStepwise is running at {url}")
     click.echo(f"Demo login: {DEMO_EMAIL} / {DEMO_PASSWORD}")
-    click.echo("Broker: " + ("Redis " + settings.redis_url if settings.redis_url
-                             else "embedded (SQLite, no Redis needed)"))
+    click.echo(
+        "Broker: " + ("Redis " + settings.redis_url if settings.redis_url else "embedded (SQLite, no Redis needed)")
+    )
     if workers:
         click.echo(f"Worker logs: {logs}/worker-grading.log, worker-reasoning.log")
     click.echo("Press Ctrl+C to stop.\n")
@@ -280,8 +288,13 @@ def cmd_worker(queues: str, concurrency: int | None, pool: str | None) -> int:
 @cli.command("batch")
 @click.argument("assignment", type=click.IntRange(1, 2**31 - 1), required=False)
 @click.argument("file", type=click.Path(dir_okay=False), required=False)
-@click.option("--on-duplicate", type=click.Choice(["replace", "skip"]), default="replace", show_default=True,
-              help="a student already uploaded: replace their answers, or skip them")
+@click.option(
+    "--on-duplicate",
+    type=click.Choice(["replace", "skip"]),
+    default="replace",
+    show_default=True,
+    help="a student already uploaded: replace their answers, or skip them",
+)
 @click.option("--run", "run_now", is_flag=True, help="run the batch job now: references, grading, LMS passback")
 @click.option("--wait", is_flag=True, help="with --run: wait, showing a progress bar with rate and time left")
 def cmd_batch(assignment: int | None, file: str | None, on_duplicate: str, run_now: bool, wait: bool) -> int:
@@ -331,8 +344,13 @@ def _store_batch_file(assignment: int, file: str, on_duplicate: str, *, queue: b
         for i, s in enumerate(raw):
             if not isinstance(s, dict):
                 raise IntakeError(f"submissions[{i}]", "must be an object")
-            parsed.append((parse_student(s.get("student")), parse_external_id(s.get("external_id")),
-                           parse_answers(s.get("answers"), len(row.problems))))
+            parsed.append(
+                (
+                    parse_student(s.get("student")),
+                    parse_external_id(s.get("external_id")),
+                    parse_answers(s.get("answers"), len(row.problems)),
+                )
+            )
     except IntakeError as exc:
         click.echo(f"error: {exc.field} {exc.message}", err=True)
         return 2
@@ -341,8 +359,9 @@ def _store_batch_file(assignment: int, file: str, on_duplicate: str, *, queue: b
         send(GRADE_TASK, report.to_grade)  # committed; a broker outage leaves them queued for the sweeper
     kept = len(report.unchanged) + len(report.skipped)
     extra = f"; {len(report.replaced)} replaced" if report.replaced else ""
-    click.echo(f"{'queued' if queue else 'stored'} {len(report.to_grade)} new submission(s), "
-               f"{kept} already stored{extra}")
+    click.echo(
+        f"{'queued' if queue else 'stored'} {len(report.to_grade)} new submission(s), {kept} already stored{extra}"
+    )
     return 0
 
 
@@ -371,8 +390,10 @@ def _run_batch(settings: Settings, assignment_id: int | None, *, wait: bool) -> 
             if state["status"] == "done":
                 break
             time.sleep(1.0)
-    click.echo(f"batch {batch.id} done: {state['graded']} graded, {state['needs_review']} need review, "
-               f"{state['failed']} failed")
+    click.echo(
+        f"batch {batch.id} done: {state['graded']} graded, {state['needs_review']} need review, "
+        f"{state['failed']} failed"
+    )
     return 0
 
 
@@ -430,10 +451,12 @@ def _pass_through(name: str, module: str, text: str) -> None:
             return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
 
 
-_pass_through("check", "grader.cli",
-              "Check one answer against a reference; print JSON (STUDENT REFERENCE [--policy JSON]).")
-_pass_through("eval-model", "worker.evaluate",
-              "Run models over problems with known answers (--model A [--model B] FILE).")
+_pass_through(
+    "check", "grader.cli", "Check one answer against a reference; print JSON (STUDENT REFERENCE [--policy JSON])."
+)
+_pass_through(
+    "eval-model", "worker.evaluate", "Run models over problems with known answers (--model A [--model B] FILE)."
+)
 
 cli.add_command(lms)
 cli.add_command(tokens)

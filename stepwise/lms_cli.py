@@ -1,4 +1,5 @@
 """`stepwise lms ...`: manage LMS integrations from the command line (secrets shown once)."""
+
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -64,8 +65,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _add(args, settings: Settings) -> int:
-    from store.db import db
     from lms import IntegrationError, create_integration
+    from store.db import db
     from web.auth import find_teacher
 
     teacher = find_teacher(args.teacher)
@@ -74,10 +75,19 @@ def _add(args, settings: Settings) -> int:
         return 1
     try:
         integration, secret = create_integration(
-            db.session, teacher, settings, name=args.name, kind=args.kind, allowed_hosts=args.allowed_host,
-            issuer=args.issuer, client_id=args.client_id, deployment_ids=args.deployment_id or None,
-            auth_login_url=args.auth_login_url, auth_token_url=args.auth_token_url,
-            key_set_url=args.key_set_url, auth_audience=args.auth_audience,
+            db.session,
+            teacher,
+            settings,
+            name=args.name,
+            kind=args.kind,
+            allowed_hosts=args.allowed_host,
+            issuer=args.issuer,
+            client_id=args.client_id,
+            deployment_ids=args.deployment_id or None,
+            auth_login_url=args.auth_login_url,
+            auth_token_url=args.auth_token_url,
+            key_set_url=args.key_set_url,
+            auth_audience=args.auth_audience,
         )
     except IntegrationError as exc:
         click.echo(f"error: {exc.field} {exc.message}", err=True)
@@ -112,9 +122,9 @@ def _list(args, settings: Settings) -> int:
 
 
 def _rotate(args, settings: Settings) -> int:
-    from store.db import db
     from lms import rotate_secret
     from lms.integrations import find_by_public_id
+    from store.db import db
 
     integration = find_by_public_id(db.session, args.public_id)
     if integration is None:

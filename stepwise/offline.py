@@ -1,4 +1,5 @@
 """`stepwise grade FILE`: grade a file of submissions with the grader alone, no service needed."""
+
 from __future__ import annotations
 
 import json
@@ -68,8 +69,12 @@ def grade_rows(data: bytes) -> list[dict]:
                 row.update(status="no-key", score=0.0, feedback="No answer key for this problem.", interpreted=None)
             else:
                 r = check_answer(str(ans.answer if ans.answer is not None else ""), str(reference), problem.policy)
-                row.update(status=str(r.status), score=round(r.score * points, 4), feedback=r.feedback,
-                           interpreted=r.interpreted)
+                row.update(
+                    status=str(r.status),
+                    score=round(r.score * points, 4),
+                    feedback=r.feedback,
+                    interpreted=r.interpreted,
+                )
             rows.append(row)
     return rows
 

@@ -1,4 +1,5 @@
 """`stepwise tokens ...`: list, issue, revoke and reissue a teacher's API tokens (shown once)."""
+
 from __future__ import annotations
 
 import click

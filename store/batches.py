@@ -6,6 +6,7 @@ the rows and sends what is missing. Each item is graded by `grade_item`, which l
 records the grading in the same transaction as the grades, so killing workers or beat halfway and
 starting them again finishes the batch with every submission graded exactly once.
 """
+
 from __future__ import annotations
 
 import logging
@@ -55,8 +56,9 @@ class Senders:
     grade_chunk: Callable[[int, list[int]], object] | None = None  # (batch id, submission ids)
 
 
-def start_batch(session: Session, *, trigger: str, teacher_id: int | None = None,
-                assignment_id: int | None = None) -> Batch:
+def start_batch(
+    session: Session, *, trigger: str, teacher_id: int | None = None, assignment_id: int | None = None
+) -> Batch:
     """A batch of every pending submission (of one teacher / assignment, or all); committed."""
     query = select(Submission.id).where(Submission.status.in_(PENDING))
     if teacher_id is not None:
@@ -74,14 +76,22 @@ def start_batch(session: Session, *, trigger: str, teacher_id: int | None = None
 
 
 def teachers_with_pending(session: Session) -> list[int]:
-    return list(session.scalars(select(Submission.teacher_id).where(Submission.status.in_(PENDING))
-                                .distinct().order_by(Submission.teacher_id)))
+    return list(
+        session.scalars(
+            select(Submission.teacher_id)
+            .where(Submission.status.in_(PENDING))
+            .distinct()
+            .order_by(Submission.teacher_id)
+        )
+    )
 
 
 def counts(session: Session, batch_id: int) -> dict:
     rows = session.execute(
-        select(Submission.status, func.count()).join(BatchItem, BatchItem.submission_id == Submission.id)
-        .where(BatchItem.batch_id == batch_id).group_by(Submission.status)
+        select(Submission.status, func.count())
+        .join(BatchItem, BatchItem.submission_id == Submission.id)
+        .where(BatchItem.batch_id == batch_id)
+        .group_by(Submission.status)
     ).all()
     by = dict(rows)
     total = sum(by.values())
@@ -92,8 +102,13 @@ def counts(session: Session, batch_id: int) -> dict:
 def batch_json(session: Session, batch: Batch) -> dict:
     c = counts(session, batch.id)
     return {
-        "id": batch.id, "status": batch.status, "stage": batch.stage, "trigger": batch.trigger,
-        "assignment": batch.assignment_id, "total": batch.total, **c,
+        "id": batch.id,
+        "status": batch.status,
+        "stage": batch.stage,
+        "trigger": batch.trigger,
+        "assignment": batch.assignment_id,
+        "total": batch.total,
+        **c,
         "started": _aware(batch.started_at).isoformat(),
         "finished": _aware(batch.finished_at).isoformat() if batch.finished_at else None,
         "error": batch.error,
@@ -111,8 +126,16 @@ def _lock_batch(session: Session, batch_id: int) -> Batch | None:
     return session.scalar(select(Batch).where(Batch.id == batch_id).with_for_update(skip_locked=True))
 
 
-def advance(session: Session, batch_id: int, senders: Senders, *, resend_after: float = 120.0,
-            reference_wait: float = 3600.0, model_enabled: bool = True, chunk: int = 1) -> str:
+def advance(
+    session: Session,
+    batch_id: int,
+    senders: Senders,
+    *,
+    resend_after: float = 120.0,
+    reference_wait: float = 3600.0,
+    model_enabled: bool = True,
+    chunk: int = 1,
+) -> str:
     """Move the batch on as far as it can go now; returns its stage afterwards ("busy" if another
     driver holds it). Sends happen after the commit of what they depend on."""
     batch = _lock_batch(session, batch_id)
@@ -136,7 +159,7 @@ def advance(session: Session, batch_id: int, senders: Senders, *, resend_after: 
         if due is None:
             _next(batch, "passback", now)
         elif chunk > 1 and senders.grade_chunk is not None:
-            parts = [due[i:i + chunk] for i in range(0, len(due), chunk)]
+            parts = [due[i : i + chunk] for i in range(0, len(due), chunk)]
             sends += [lambda p=p: senders.grade_chunk(batch.id, p) for p in parts]
         else:
             sends += [lambda s=s: senders.grade(batch.id, s) for s in due]
@@ -162,12 +185,18 @@ def _references(session: Session, batch: Batch, model_enabled: bool, *, retry_fa
     """Ids of reference solutions the batch's keyless problems still wait for (failed ones retried)."""
     if not model_enabled:
         return []
-    problem_ids = select(Answer.problem_id).join(BatchItem, BatchItem.submission_id == Answer.submission_id).where(
-        BatchItem.batch_id == batch.id)
+    problem_ids = (
+        select(Answer.problem_id)
+        .join(BatchItem, BatchItem.submission_id == Answer.submission_id)
+        .where(BatchItem.batch_id == batch.id)
+    )
     reference_ids = select(Problem.reference_id).where(Problem.id.in_(problem_ids), Problem.answer_key.is_(None))
     refs = session.scalars(
-        select(ReferenceSolution).where(ReferenceSolution.id.in_(reference_ids),
-                                        ReferenceSolution.status.in_([*REFERENCE_WAIT, ReferenceStatus.failed.value]))
+        select(ReferenceSolution)
+        .where(
+            ReferenceSolution.id.in_(reference_ids),
+            ReferenceSolution.status.in_([*REFERENCE_WAIT, ReferenceStatus.failed.value]),
+        )
         .order_by(ReferenceSolution.id)
     ).all()
     for ref in refs:
@@ -179,7 +208,8 @@ def _references(session: Session, batch: Batch, model_enabled: bool, *, retry_fa
 def _grading_due(session: Session, batch: Batch, now: datetime, resend_after: float) -> list[int] | None:
     """Submission ids to send for grading now; None when every item is done."""
     rows = session.execute(
-        select(BatchItem, Submission.status).join(Submission, Submission.id == BatchItem.submission_id)
+        select(BatchItem, Submission.status)
+        .join(Submission, Submission.id == BatchItem.submission_id)
         .where(BatchItem.batch_id == batch.id, BatchItem.done_at.is_(None))
     ).all()
     cutoff = now - timedelta(seconds=resend_after)
@@ -197,18 +227,23 @@ def _grading_due(session: Session, batch: Batch, now: datetime, resend_after: fl
 
 def _passback_due(session: Session, batch: Batch):
     return session.execute(
-        select(BatchItem, Submission).join(Submission, Submission.id == BatchItem.submission_id)
-        .where(BatchItem.batch_id == batch.id, BatchItem.passback_at.is_(None),
-               Submission.source == Source.lms.value,
-               Submission.status.in_([SubmissionStatus.graded.value, SubmissionStatus.needs_review.value]))
+        select(BatchItem, Submission)
+        .join(Submission, Submission.id == BatchItem.submission_id)
+        .where(
+            BatchItem.batch_id == batch.id,
+            BatchItem.passback_at.is_(None),
+            Submission.source == Source.lms.value,
+            Submission.status.in_([SubmissionStatus.graded.value, SubmissionStatus.needs_review.value]),
+        )
     ).all()
 
 
 # --- grading items, each distinct answer once ----------------------------------------------------
 
 
-def grade_item(session: Session, batch_id: int, submission_id: int, *, timeout: float = 2.0,
-               stale_after: float = 660.0) -> str:
+def grade_item(
+    session: Session, batch_id: int, submission_id: int, *, timeout: float = 2.0, stale_after: float = 660.0
+) -> str:
     """Grade one submission of a batch exactly once: done | already | busy | waiting."""
     result = grade_chunk(session, batch_id, [submission_id], timeout=timeout, group=False, stale_after=stale_after)
     for outcome in ("done", "already", "waiting"):
@@ -222,20 +257,34 @@ def record_failure(session: Session, batch_id: int, submission_id: int, error: s
     from store import grading
 
     grading.mark_failed(session, submission_id, error)
-    item = session.scalar(select(BatchItem).where(BatchItem.batch_id == batch_id,
-                                                  BatchItem.submission_id == submission_id))
+    item = session.scalar(
+        select(BatchItem).where(BatchItem.batch_id == batch_id, BatchItem.submission_id == submission_id)
+    )
     if item is not None and item.done_at is None:
         item.done_at, item.runs = _now(), item.runs + 1
     session.commit()
 
 
 def remaining(session: Session, batch_id: int) -> int:
-    return session.scalar(select(func.count()).select_from(BatchItem).where(
-        BatchItem.batch_id == batch_id, BatchItem.done_at.is_(None))) or 0
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(BatchItem)
+            .where(BatchItem.batch_id == batch_id, BatchItem.done_at.is_(None))
+        )
+        or 0
+    )
 
 
-def grade_chunk(session: Session, batch_id: int, submission_ids: list[int], *, timeout: float = 2.0,
-                group: bool = True, stale_after: float = 660.0) -> dict:
+def grade_chunk(
+    session: Session,
+    batch_id: int,
+    submission_ids: list[int],
+    *,
+    timeout: float = 2.0,
+    group: bool = True,
+    stale_after: float = 660.0,
+) -> dict:
     """Grade several submissions of a batch in one transaction, exactly once each.
 
     Each item row is locked (items another worker holds are left to it) and each submission's
@@ -250,20 +299,40 @@ def grade_chunk(session: Session, batch_id: int, submission_ids: list[int], *, t
     from store.overrides import apply_overrides, retotal
 
     out = {"graded": 0, "answers": 0, "checks": 0, "done": 0, "already": 0, "waiting": 0}
-    items = {i.submission_id: i for i in session.scalars(
-        select(BatchItem).where(BatchItem.batch_id == batch_id, BatchItem.submission_id.in_(submission_ids),
-                                BatchItem.done_at.is_(None))
-        .order_by(BatchItem.submission_id).with_for_update(skip_locked=True))}
+    items = {
+        i.submission_id: i
+        for i in session.scalars(
+            select(BatchItem)
+            .where(
+                BatchItem.batch_id == batch_id, BatchItem.submission_id.in_(submission_ids), BatchItem.done_at.is_(None)
+            )
+            .order_by(BatchItem.submission_id)
+            .with_for_update(skip_locked=True)
+        )
+    }
     if not items:
         session.rollback()
-        out["already"] = session.scalar(select(func.count()).select_from(BatchItem).where(
-            BatchItem.batch_id == batch_id, BatchItem.submission_id.in_(submission_ids),
-            BatchItem.done_at.is_not(None))) or 0
+        out["already"] = (
+            session.scalar(
+                select(func.count())
+                .select_from(BatchItem)
+                .where(
+                    BatchItem.batch_id == batch_id,
+                    BatchItem.submission_id.in_(submission_ids),
+                    BatchItem.done_at.is_not(None),
+                )
+            )
+            or 0
+        )
         return out
     subs = session.scalars(
-        select(Submission).where(Submission.id.in_(list(items))).order_by(Submission.id)
-        .options(selectinload(Submission.answers).selectinload(Answer.grade),
-                 selectinload(Submission.answers).selectinload(Answer.problem).selectinload(Problem.reference))
+        select(Submission)
+        .where(Submission.id.in_(list(items)))
+        .order_by(Submission.id)
+        .options(
+            selectinload(Submission.answers).selectinload(Answer.grade),
+            selectinload(Submission.answers).selectinload(Answer.problem).selectinload(Problem.reference),
+        )
     ).all()
     now, memo, steps_memo, sources, graded, answers = _now(), {}, {}, {}, [], []
     task_id = f"batch-{batch_id}"

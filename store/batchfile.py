@@ -10,6 +10,7 @@ read from a table keeps its sheet row number as `row`, so an error can name the 
 JSON: `{"title"?, "problems"?: [...], "submissions": [{"student", "external_id"?, "answers": [...]}]}`
 or a bare list of submissions.
 """
+
 from __future__ import annotations
 
 import csv
@@ -128,7 +129,7 @@ def _rows(table: list[list[str]], field: str, required: tuple[str, ...]) -> list
             raise IntakeError(field, f"has more than {MAX_ROWS} rows")
         if not any((c or "").strip() for c in cells):
             continue  # blank lines, as spreadsheets leave at the end
-        if len(cells) > len(headers) and any((c or "").strip() for c in cells[len(headers):]):
+        if len(cells) > len(headers) and any((c or "").strip() for c in cells[len(headers) :]):
             raise IntakeError(f"{field} row {i + 2}", "has more cells than the header")
         row = {h: (cells[j] if j < len(cells) else "").strip() for j, h in enumerate(headers) if h}
         row["_row"] = i + 2

@@ -1,4 +1,5 @@
 """Engine and session registry, bound at run time by the app factory, the worker or the CLI."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
@@ -41,12 +42,14 @@ class Database:
     def transaction(self) -> Iterator[Session]:
         """A session that commits on success and rolls back on error."""
         session = self.session()
+        committed = False
         try:
             yield session
             session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+            committed = True
+        finally:
+            if not committed:  # any error, a time limit or an interrupt: nothing half-written stays
+                session.rollback()
 
 
 def after_commit(session: Session, callback: Callable[[], None]) -> None:

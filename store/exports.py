@@ -1,4 +1,5 @@
 """Gradebook exports (one row per student, importable by Canvas and Moodle) and feedback reports."""
+
 from __future__ import annotations
 
 import csv
@@ -100,23 +101,37 @@ def gradebook_rows(assignment: Assignment, pick: str = "latest", fmt: str = "gen
         rows = [["Points Possible", "", "", "", "", _fmt(assignment.max_score)]]
         for sub in subs:
             who = identity(sub)
-            rows.append([_cell(who["name"]), who["student_id"], _cell(who["sis_id"]), _cell(who["email"]), "",
-                         _total(sub)])
+            rows.append(
+                [_cell(who["name"]), who["student_id"], _cell(who["sis_id"]), _cell(who["email"]), "", _total(sub)]
+            )
         return header, rows
     if fmt == "moodle":
         header = ["Email address", "ID number", "Full name", column]
-        rows = [[_cell(identity(s)["email"]), _cell(identity(s)["sis_id"] or identity(s)["student_id"]),
-                 _cell(identity(s)["name"]), _total(s)] for s in subs]
+        rows = [
+            [
+                _cell(identity(s)["email"]),
+                _cell(identity(s)["sis_id"] or identity(s)["student_id"]),
+                _cell(identity(s)["name"]),
+                _total(s),
+            ]
+            for s in subs
+        ]
         return header, rows
     positions = [p.position for p in assignment.problems]
-    header = (["student", "email", "student_id", "submission", "status"] + [f"problem {n}" for n in positions]
-              + ["total", "max"])
+    header = (
+        ["student", "email", "student_id", "submission", "status"]
+        + [f"problem {n}" for n in positions]
+        + ["total", "max"]
+    )
     rows = []
     for sub in subs:
         who = identity(sub)
         cells = {a.position: _answer_cell(a) for a in sub.answers}
-        rows.append([_cell(sub.student), _cell(who["email"]), _cell(who["student_id"]), sub.id, sub.status]
-                    + [cells.get(n, "") for n in positions] + [_total(sub), _fmt(assignment.max_score)])
+        rows.append(
+            [_cell(sub.student), _cell(who["email"]), _cell(who["student_id"]), sub.id, sub.status]
+            + [cells.get(n, "") for n in positions]
+            + [_total(sub), _fmt(assignment.max_score)]
+        )
     return header, rows
 
 

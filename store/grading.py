@@ -3,6 +3,7 @@
 Called by the `grading` task; writes every outcome in one transaction so that running it twice
 leaves one grade per answer and the same totals.
 """
+
 from __future__ import annotations
 
 import logging
@@ -55,8 +56,9 @@ def reference_for(problem: Problem) -> tuple[str | None, str]:
     return None, "review"
 
 
-def grade(session: Session, submission_id: int, task_id: str | None, *, timeout: float = 2.0,
-          stale_after: float = 660.0) -> Outcome:
+def grade(
+    session: Session, submission_id: int, task_id: str | None, *, timeout: float = 2.0, stale_after: float = 660.0
+) -> Outcome:
     """Claim the submission's grading job, grade every answer, commit once. Returns "skipped" when
     the job is not this task's to run (done, or another worker has it): no path grades twice."""
     job = jobs.claim(session, jobs.GRADE, submission_id, task_id, stale_after=stale_after)
@@ -165,15 +167,27 @@ def verdict(answer: Answer, reference: str | None, timeout: float, *, steps: dic
     if steps is None:  # callers that grade many answers pass the findings of work they checked already
         steps = _check_work(answer.work, policy, timeout)
     if reference is None:
-        return {"status": "needs_review", "fraction": 0.0, "feedback": REVIEW_FEEDBACK,
-                "interpreted": None, "diagnosis": None, "steps": steps}
+        return {
+            "status": "needs_review",
+            "fraction": 0.0,
+            "feedback": REVIEW_FEEDBACK,
+            "interpreted": None,
+            "diagnosis": None,
+            "steps": steps,
+        }
     result = _check(answer.text, reference, policy, timeout)
     status, fraction, feedback = str(result.status), float(result.score), _feedback(result.feedback, steps)
     method = _method_marks(result, steps)
     if method is not None:
         status, fraction, feedback = "partial", method, f"{feedback} {steps['summary']}".strip()
-    return {"status": status, "fraction": fraction, "feedback": feedback, "interpreted": result.interpreted,
-            "diagnosis": result.diagnosis, "steps": steps}
+    return {
+        "status": status,
+        "fraction": fraction,
+        "feedback": feedback,
+        "interpreted": result.interpreted,
+        "diagnosis": result.diagnosis,
+        "steps": steps,
+    }
 
 
 def _check(student: str, reference: str, policy: dict | None, timeout: float):
@@ -188,8 +202,12 @@ def _check_work(lines: list | None, policy: dict | None, timeout: float) -> dict
     # STEPWISE_CHECK_TIMEOUT: each line keeps the per-check limit and the whole work shares
     # one total budget of the same size, so a long working cannot hold the worker for long.
     result = check_steps([str(line) for line in lines], {**(policy or {}), "timeout": timeout}, timeout=timeout)
-    return {"steps": [step.to_dict() for step in result.steps], "first_error": result.first_error,
-            "score": result.score, "summary": result.details.get("summary", "")}
+    return {
+        "steps": [step.to_dict() for step in result.steps],
+        "first_error": result.first_error,
+        "score": result.score,
+        "summary": result.details.get("summary", ""),
+    }
 
 
 def _method_marks(result, steps: dict) -> float | None:

@@ -4,6 +4,7 @@ A teacher reads and overrides one row per distinct answer instead of one per stu
 stored (stable ids for overrides) and extended as new answers arrive; the equivalence pass is
 bounded in checks and time so a class of wild answers cannot stall a request.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -68,12 +69,15 @@ class _Text:
 def refresh_groups(session: Session, problem: Problem) -> None:
     """Give every distinct answer text of `problem` a group, joining equivalent ones (bounded)."""
     answers = session.execute(
-        select(Answer.text, Grade.status, Grade.score).outerjoin(Grade, Grade.answer_id == Answer.id)
+        select(Answer.text, Grade.status, Grade.score)
+        .outerjoin(Grade, Grade.answer_id == Answer.id)
         .where(Answer.problem_id == problem.id)
     ).all()
-    known = dict(session.execute(
-        select(AnswerGroupText.digest, AnswerGroupText.group_id).where(AnswerGroupText.problem_id == problem.id)
-    ).all())
+    known = dict(
+        session.execute(
+            select(AnswerGroupText.digest, AnswerGroupText.group_id).where(AnswerGroupText.problem_id == problem.id)
+        ).all()
+    )
     fresh = _new_texts(answers, known)
     if not fresh:
         return
@@ -112,8 +116,12 @@ def _new_texts(answers, known: dict[str, int]) -> list[_Text]:
         if status is not None:
             verdicts[key][(status, score)] += 1
     items = [
-        _Text(key, spellings[key].most_common(1)[0][0],
-              verdicts[key].most_common(1)[0][0] if verdicts[key] else None, sum(spellings[key].values()))
+        _Text(
+            key,
+            spellings[key].most_common(1)[0][0],
+            verdicts[key].most_common(1)[0][0] if verdicts[key] else None,
+            sum(spellings[key].values()),
+        )
         for key in spellings
     ]
     return sorted(items, key=lambda t: (-t.count, t.text))
@@ -143,7 +151,8 @@ def _attach(session: Session, problem_id: int, group_id: int, key: str) -> None:
 
 def group_of(session: Session, problem_id: int, text: str) -> AnswerGroup | None:
     return session.scalar(
-        select(AnswerGroup).join(AnswerGroupText, AnswerGroupText.group_id == AnswerGroup.id)
+        select(AnswerGroup)
+        .join(AnswerGroupText, AnswerGroupText.group_id == AnswerGroup.id)
         .where(AnswerGroupText.problem_id == problem_id, AnswerGroupText.digest == digest(text))
     )
 
@@ -159,25 +168,35 @@ def group_answers(session: Session, group: AnswerGroup) -> list[Answer]:
     ids = [i for i, text in texts if digest(text) in keys]
     if not ids:
         return []
-    return list(session.scalars(
-        select(Answer).where(Answer.id.in_(ids)).order_by(Answer.id)
-        .options(selectinload(Answer.grade), selectinload(Answer.problem),
-                 selectinload(Answer.submission).selectinload(Submission.answers).selectinload(Answer.grade))
-    ))
+    return list(
+        session.scalars(
+            select(Answer)
+            .where(Answer.id.in_(ids))
+            .order_by(Answer.id)
+            .options(
+                selectinload(Answer.grade),
+                selectinload(Answer.problem),
+                selectinload(Answer.submission).selectinload(Submission.answers).selectinload(Answer.grade),
+            )
+        )
+    )
 
 
 def list_groups(session: Session, problem: Problem) -> list[dict]:
     """`[{"id", "answer", "interpreted", "size", "status", "score", "points", "feedback", "overridden"}]`,
     largest first. Refreshes the groups first, so new answers are placed."""
     refresh_groups(session, problem)
-    mapping = dict(session.execute(
-        select(AnswerGroupText.digest, AnswerGroupText.group_id).where(AnswerGroupText.problem_id == problem.id)
-    ).all())
+    mapping = dict(
+        session.execute(
+            select(AnswerGroupText.digest, AnswerGroupText.group_id).where(AnswerGroupText.problem_id == problem.id)
+        ).all()
+    )
     groups = {g.id: g for g in session.scalars(select(AnswerGroup).where(AnswerGroup.problem_id == problem.id))}
     members: dict[int, list[tuple | None]] = defaultdict(list)
     rows = session.execute(
         select(Answer.text, Grade.status, Grade.score, Grade.feedback, Grade.interpreted)
-        .outerjoin(Grade, Grade.answer_id == Answer.id).where(Answer.problem_id == problem.id)
+        .outerjoin(Grade, Grade.answer_id == Answer.id)
+        .where(Answer.problem_id == problem.id)
     ).all()
     for text, *grade in rows:
         group_id = mapping.get(digest(text))

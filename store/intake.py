@@ -3,11 +3,13 @@
 Dashboard, API, LMS webhook and batch all call these functions: validate, store, commit, and
 only then hand the ids to the queue, so a worker never looks for a row that is not there yet.
 """
+
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from pydantic import ConfigDict, TypeAdapter
 from sqlalchemy import select
@@ -156,8 +158,9 @@ def create_assignment(
     return assignment, [r.id for r in to_solve if r.status == ReferenceStatus.pending.value]
 
 
-def _reference_for(session: Session, statement: str, reference_settings,
-                   priority: int = 0) -> tuple[ReferenceSolution, bool]:
+def _reference_for(
+    session: Session, statement: str, reference_settings, priority: int = 0
+) -> tuple[ReferenceSolution, bool]:
     """Get or create the cached reference solution for this statement and model settings."""
     if reference_settings is None:
         model_id, gen = "none", {}
@@ -260,3 +263,26 @@ def find_external(session: Session, assignment_id: int, source: Source, external
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+__all__ = [
+    "MAX_PROBLEMS",
+    "MAX_STUDENT",
+    "MAX_TEXT",
+    "MAX_TITLE",
+    "MAX_WORK_LINES",
+    "AnswerIn",
+    "IntakeError",
+    "ProblemIn",
+    "SubmissionIn",
+    "answers_in",
+    "create_assignment",
+    "create_submission",
+    "find_external",
+    "parse_answers",
+    "parse_external_id",
+    "parse_problems",
+    "parse_student",
+    "problems_in",
+    "token_hash",
+]

@@ -30,16 +30,9 @@ def _aware(moment: datetime | None) -> datetime | None:
     return moment
 
 
-def latest(
-    session: Session, kind: str, subject_id: int, *, for_update: bool = False
-) -> Job | None:
+def latest(session: Session, kind: str, subject_id: int, *, for_update: bool = False) -> Job | None:
     """The newest job of this kind for the subject (the one query every caller shares)."""
-    query = (
-        select(Job)
-        .where(Job.kind == kind, Job.subject_id == subject_id)
-        .order_by(Job.id.desc())
-        .limit(1)
-    )
+    query = select(Job).where(Job.kind == kind, Job.subject_id == subject_id).order_by(Job.id.desc()).limit(1)
     if for_update:
         query = query.with_for_update()
     return session.scalar(query)
@@ -120,9 +113,7 @@ def due(
     """Subjects whose job waited too long: queued and never sent or sent `requeue_after` ago, or
     running past the hard time limit (the worker died). Marks them sent now."""
     moment = now()
-    not_recent = Job.enqueued_at.is_(None) | (
-        Job.enqueued_at < moment - timedelta(seconds=requeue_after)
-    )
+    not_recent = Job.enqueued_at.is_(None) | (Job.enqueued_at < moment - timedelta(seconds=requeue_after))
     conditions = []
     if JobStatus.queued.value in statuses:
         conditions.append((Job.status == JobStatus.queued.value) & not_recent)
@@ -135,30 +126,16 @@ def due(
     if not conditions:
         return []
     rows = session.execute(
-        select(Job.id, Job.subject_id)
-        .where(Job.kind == kind, or_(*conditions))
-        .order_by(Job.id)
+        select(Job.id, Job.subject_id).where(Job.kind == kind, or_(*conditions)).order_by(Job.id)
     ).all()
     if rows:
-        session.execute(
-            update(Job)
-            .where(Job.id.in_([r.id for r in rows]))
-            .values(enqueued_at=moment)
-        )
+        session.execute(update(Job).where(Job.id.in_([r.id for r in rows])).values(enqueued_at=moment))
     return sorted({r.subject_id for r in rows})
 
 
 def open_subjects(session: Session, kind: str, statuses: Iterable[str]) -> list[int]:
     """Subjects with a job in one of `statuses` (what `stepwise requeue` sends again)."""
-    return sorted(
-        set(
-            session.scalars(
-                select(Job.subject_id).where(
-                    Job.kind == kind, Job.status.in_(list(statuses))
-                )
-            )
-        )
-    )
+    return sorted(set(session.scalars(select(Job.subject_id).where(Job.kind == kind, Job.status.in_(list(statuses))))))
 
 
 def mark_unsent(session: Session, kind: str, subject_ids: Iterable[int]) -> None:

@@ -1,5 +1,6 @@
 """Logging setup for every process (web, workers, CLI): plain lines by default, one JSON object per
 line with STEPWISE_LOG_FORMAT=json. Workers call `configure(settings.log_format)` at start."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """All tables in one MetaData: import every model module so Alembic and create_all see them."""
+
 from __future__ import annotations
 
 import importlib

@@ -1,8 +1,9 @@
 """SQLAlchemy 2 typed models: the database, not Celery, holds every piece of state."""
+
 from __future__ import annotations
 
 import enum
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -29,7 +30,7 @@ NAMING = {
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Base(DeclarativeBase):
@@ -37,14 +38,14 @@ class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, datetime: DateTime(timezone=True)}
 
 
-class Source(str, enum.Enum):
+class Source(enum.StrEnum):
     dashboard = "dashboard"
     api = "api"
     lms = "lms"
     batch = "batch"
 
 
-class SubmissionStatus(str, enum.Enum):
+class SubmissionStatus(enum.StrEnum):
     queued = "queued"
     grading = "grading"
     graded = "graded"
@@ -52,7 +53,7 @@ class SubmissionStatus(str, enum.Enum):
     failed = "failed"
 
 
-class ReferenceStatus(str, enum.Enum):
+class ReferenceStatus(enum.StrEnum):
     pending = "pending"  # waiting for a reasoning worker
     running = "running"
     ready = "ready"  # voted answer with enough agreement
@@ -229,7 +230,7 @@ class ReferenceSolution(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
-class JobStatus(str, enum.Enum):
+class JobStatus(enum.StrEnum):
     queued = "queued"  # stored; a message is (or will be, by the sweeper) on its way
     waiting = "waiting"  # parked until a model reference is written; that task reopens it
     running = "running"  # claimed by the task whose id is `task_id`

@@ -5,6 +5,7 @@ with no special case) with `reference_source = "teacher"`, and kept in its own t
 again (a new key, a regrade, a batch) applies it once more. Every change is audited: who, when,
 old -> new. Undoing an override grades the answer again with the grader.
 """
+
 from __future__ import annotations
 
 import logging
@@ -118,10 +119,13 @@ def _apply_group_overrides(session: Session, answers: list[Answer]) -> int:
     by_problem: dict[int, list[AnswerGroup]] = {}
     for g in overridden:
         by_problem.setdefault(g.problem_id, []).append(g)
-    texts = dict(session.execute(
-        select(AnswerGroupText.digest, AnswerGroupText.group_id)
-        .where(AnswerGroupText.problem_id.in_(list(by_problem)))
-    ).all())
+    texts = dict(
+        session.execute(
+            select(AnswerGroupText.digest, AnswerGroupText.group_id).where(
+                AnswerGroupText.problem_id.in_(list(by_problem))
+            )
+        ).all()
+    )
     groups = {g.id: g for g in overridden}
     applied = 0
     for answer in answers:
@@ -132,8 +136,14 @@ def _apply_group_overrides(session: Session, answers: list[Answer]) -> int:
         if key in texts:
             group = groups.get(texts[key])  # None: its group is not overridden
         else:
-            group = next((g for g in candidates[:MAX_EQUIVALENCE_GROUPS]
-                          if equivalent(answer.text, g.answer, answer.problem.policy)), None)
+            group = next(
+                (
+                    g
+                    for g in candidates[:MAX_EQUIVALENCE_GROUPS]
+                    if equivalent(answer.text, g.answer, answer.problem.policy)
+                ),
+                None,
+            )
             if group is not None:
                 _remember(session, group, key)
                 texts[key] = group.id
@@ -181,18 +191,28 @@ def _snapshot(grade: Grade | None) -> tuple:
 
 
 def _audit(session: Session, teacher_id: int, kind: str, action: str, before: tuple, after: tuple, **ids) -> None:
-    session.add(OverrideAudit(
-        teacher_id=teacher_id, kind=kind, action=action,
-        old_status=before[0], old_score=before[1], old_feedback=before[2],
-        new_status=after[0], new_score=after[1], new_feedback=after[2], **ids,
-    ))
+    session.add(
+        OverrideAudit(
+            teacher_id=teacher_id,
+            kind=kind,
+            action=action,
+            old_status=before[0],
+            old_score=before[1],
+            old_feedback=before[2],
+            new_status=after[0],
+            new_score=after[1],
+            new_feedback=after[2],
+            **ids,
+        )
+    )
 
 
 # --- one answer -----------------------------------------------------------------------------
 
 
-def override_answer(session: Session, teacher_id: int, answer: Answer, score, feedback=None,
-                    *, action: str = "set") -> Changed:
+def override_answer(
+    session: Session, teacher_id: int, answer: Answer, score, feedback=None, *, action: str = "set"
+) -> Changed:
     """Set the teacher's grade of one answer (replacing an earlier override of it)."""
     score, feedback = validate(score, feedback, answer.problem.points)
     before = _snapshot(answer.grade)
@@ -202,8 +222,17 @@ def override_answer(session: Session, teacher_id: int, answer: Answer, score, fe
         session.add(row)
     row.score, row.feedback, row.teacher_id, row.created_at = score, feedback, teacher_id, _now()
     write_override(answer, score, feedback)
-    _audit(session, teacher_id, "answer", action, before, _snapshot(answer.grade),
-           answer_id=answer.id, problem_id=answer.problem_id, answers=1)
+    _audit(
+        session,
+        teacher_id,
+        "answer",
+        action,
+        before,
+        _snapshot(answer.grade),
+        answer_id=answer.id,
+        problem_id=answer.problem_id,
+        answers=1,
+    )
     log.info("override.answer answer=%s teacher=%s score=%s", answer.id, teacher_id, score)
     return _finish(session, [answer])
 
@@ -217,8 +246,17 @@ def undo_answer_override(session: Session, teacher_id: int, answer: Answer, *, t
     session.delete(row)
     session.flush()
     regrade_answers(session, [answer], timeout=timeout)
-    _audit(session, teacher_id, "answer", "undo", before, _snapshot(answer.grade),
-           answer_id=answer.id, problem_id=answer.problem_id, answers=1)
+    _audit(
+        session,
+        teacher_id,
+        "answer",
+        "undo",
+        before,
+        _snapshot(answer.grade),
+        answer_id=answer.id,
+        problem_id=answer.problem_id,
+        answers=1,
+    )
     return _finish(session, [answer])
 
 
@@ -240,39 +278,70 @@ def override_group(session: Session, teacher_id: int, group: AnswerGroup, score,
     problem = session.get(Problem, group.problem_id)
     score, feedback = validate(score, feedback, problem.points)
     members = group_answers(session, group)
-    mine = set(session.scalars(
-        select(AnswerOverride.answer_id).where(AnswerOverride.answer_id.in_([a.id for a in members]))
-    )) if members else set()
+    mine = (
+        set(
+            session.scalars(
+                select(AnswerOverride.answer_id).where(AnswerOverride.answer_id.in_([a.id for a in members]))
+            )
+        )
+        if members
+        else set()
+    )
     targets = [a for a in members if a.id not in mine]
     before = _group_snapshot(targets)
     group.override_score, group.override_feedback = score, feedback
     group.overridden_by, group.overridden_at = teacher_id, _now()
     for answer in targets:
         write_override(answer, score, feedback)
-    _audit(session, teacher_id, "group", "set", before, (status_for(score, problem.points), score, feedback),
-           group_id=group.id, problem_id=group.problem_id, answers=len(targets))
+    _audit(
+        session,
+        teacher_id,
+        "group",
+        "set",
+        before,
+        (status_for(score, problem.points), score, feedback),
+        group_id=group.id,
+        problem_id=group.problem_id,
+        answers=len(targets),
+    )
     log.info("override.group group=%s teacher=%s score=%s answers=%d", group.id, teacher_id, score, len(targets))
     return _finish(session, targets)
 
 
-def undo_group_override(session: Session, teacher_id: int, group: AnswerGroup, *,
-                        timeout: float = 2.0) -> Changed | None:
+def undo_group_override(
+    session: Session, teacher_id: int, group: AnswerGroup, *, timeout: float = 2.0
+) -> Changed | None:
     """Remove the group's override and grade its answers again; None when it had none."""
     from store.groups import group_answers
 
     if group.override_score is None:
         return None
     members = group_answers(session, group)
-    mine = set(session.scalars(
-        select(AnswerOverride.answer_id).where(AnswerOverride.answer_id.in_([a.id for a in members]))
-    )) if members else set()
+    mine = (
+        set(
+            session.scalars(
+                select(AnswerOverride.answer_id).where(AnswerOverride.answer_id.in_([a.id for a in members]))
+            )
+        )
+        if members
+        else set()
+    )
     targets = [a for a in members if a.id not in mine]
     before = (None, group.override_score, group.override_feedback)
     group.override_score = group.override_feedback = group.overridden_by = group.overridden_at = None
     session.flush()
     regrade_answers(session, targets, timeout=timeout)
-    _audit(session, teacher_id, "group", "undo", before, _group_snapshot(targets),
-           group_id=group.id, problem_id=group.problem_id, answers=len(targets))
+    _audit(
+        session,
+        teacher_id,
+        "group",
+        "undo",
+        before,
+        _group_snapshot(targets),
+        group_id=group.id,
+        problem_id=group.problem_id,
+        answers=len(targets),
+    )
     return _finish(session, targets)
 
 
@@ -284,8 +353,9 @@ def regrade_answers(session: Session, answers: list[Answer], *, timeout: float =
         grade_answer(session, answer, timeout=timeout)
 
 
-def audit_log(session: Session, teacher_id: int, *, answer_id: int | None = None, group_id: int | None = None,
-              limit: int = 200) -> list[dict]:
+def audit_log(
+    session: Session, teacher_id: int, *, answer_id: int | None = None, group_id: int | None = None, limit: int = 200
+) -> list[dict]:
     """The teacher's override history, newest first (optionally for one answer or group)."""
     query = select(OverrideAudit).where(OverrideAudit.teacher_id == teacher_id)
     if answer_id is not None:
@@ -294,11 +364,19 @@ def audit_log(session: Session, teacher_id: int, *, answer_id: int | None = None
         query = query.where(OverrideAudit.group_id == group_id)
     rows = session.scalars(query.order_by(OverrideAudit.id.desc()).limit(limit))
     return [
-        {"id": r.id, "teacher": r.teacher_id, "kind": r.kind, "action": r.action, "answer": r.answer_id,
-         "group": r.group_id, "problem": r.problem_id, "answers": r.answers,
-         "old": {"status": r.old_status, "score": r.old_score, "feedback": r.old_feedback},
-         "new": {"status": r.new_status, "score": r.new_score, "feedback": r.new_feedback},
-         "at": r.created_at.isoformat() if r.created_at else None}
+        {
+            "id": r.id,
+            "teacher": r.teacher_id,
+            "kind": r.kind,
+            "action": r.action,
+            "answer": r.answer_id,
+            "group": r.group_id,
+            "problem": r.problem_id,
+            "answers": r.answers,
+            "old": {"status": r.old_status, "score": r.old_score, "feedback": r.old_feedback},
+            "new": {"status": r.new_status, "score": r.new_score, "feedback": r.new_feedback},
+            "at": r.created_at.isoformat() if r.created_at else None,
+        }
         for r in rows
     ]
 

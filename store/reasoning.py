@@ -12,6 +12,7 @@ once they are older than the reasoning time limit (the generation deadline is sh
 worker always finishes first); the next claim takes them over, and a late write from the old
 worker is dropped: one reference per row, never two writers.
 """
+
 from __future__ import annotations
 
 import logging
@@ -62,8 +63,9 @@ def _is_stale(updated_at: datetime | None, stale: datetime) -> bool:
     return value is None or value < stale
 
 
-def claim_batch(session: Session, reference_id: int | None, *, limit: int, lease_s: float,
-                at: datetime | None = None) -> list[Claimed]:
+def claim_batch(
+    session: Session, reference_id: int | None, *, limit: int, lease_s: float, at: datetime | None = None
+) -> list[Claimed]:
     """Mark up to `limit` claimable rows "running": most urgent, then oldest, first (`reference_id` on a tie).
 
     Claimable: pending, or running with a lease older than `lease_s` (its worker is gone). The
@@ -74,16 +76,22 @@ def claim_batch(session: Session, reference_id: int | None, *, limit: int, lease
     stale = at - timedelta(seconds=lease_s)
     aged = at - timedelta(seconds=AGING_S)
     RS = ReferenceSolution
-    claimable = or_(RS.status == ReferenceStatus.pending.value,
-                    (RS.status == ReferenceStatus.running.value) & (RS.updated_at < stale))
+    claimable = or_(
+        RS.status == ReferenceStatus.pending.value,
+        (RS.status == ReferenceStatus.running.value) & (RS.updated_at < stale),
+    )
     urgency = case(((RS.priority <= INTERACTIVE) | (RS.created_at < aged), 0), else_=1)
-    rows = session.execute(
-        select(RS)
-        .where(claimable)
-        .order_by(urgency, RS.created_at, case((RS.id == (reference_id or -1), 0), else_=1), RS.id)
-        .limit(max(1, int(limit)))
-        .with_for_update(skip_locked=True)
-    ).scalars().all()
+    rows = (
+        session.execute(
+            select(RS)
+            .where(claimable)
+            .order_by(urgency, RS.created_at, case((RS.id == (reference_id or -1), 0), else_=1), RS.id)
+            .limit(max(1, int(limit)))
+            .with_for_update(skip_locked=True)
+        )
+        .scalars()
+        .all()
+    )
     claimed = []
     for row in rows:
         if row.status == ReferenceStatus.running.value and not _is_stale(row.updated_at, stale):
@@ -108,16 +116,25 @@ def store_outcomes(session: Session, claims: Iterable[Claimed], outcomes: dict[i
         if row is None or outcome is None:
             continue
         if not holds_lease(row, claim):
-            log.warning("reasoning.lease_lost reference_id=%s status=%s", claim.id, row.status,
-                        extra={"event": "reasoning.lease_lost", "reference_id": claim.id})
+            log.warning(
+                "reasoning.lease_lost reference_id=%s status=%s",
+                claim.id,
+                row.status,
+                extra={"event": "reasoning.lease_lost", "reference_id": claim.id},
+            )
             continue
         for name, value in outcome.items():
             setattr(row, name, value)
         row.updated_at = now()
         statuses[claim.id] = row.status
-        log.info("reasoning.stored reference_id=%s status=%s agreement=%s answer=%r", claim.id, row.status,
-                 row.agreement, row.final_answer,
-                 extra={"event": "reasoning.stored", "reference_id": claim.id, "status": row.status})
+        log.info(
+            "reasoning.stored reference_id=%s status=%s agreement=%s answer=%r",
+            claim.id,
+            row.status,
+            row.agreement,
+            row.final_answer,
+            extra={"event": "reasoning.stored", "reference_id": claim.id, "status": row.status},
+        )
     return statuses
 
 

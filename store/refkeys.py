@@ -21,9 +21,7 @@ def statement_hash(statement: str) -> str:
     return hashlib.sha256(normalise_statement(statement).encode("utf-8")).hexdigest()
 
 
-def reference_cache_key(
-    statement: str, model_id: str, gen_settings: dict[str, Any]
-) -> tuple[str, str]:
+def reference_cache_key(statement: str, model_id: str, gen_settings: dict[str, Any]) -> tuple[str, str]:
     """(cache_key, statement_hash), both sha256 hex: the key covers statement, model id and settings.
 
     Pass `generation_settings(settings)`: it holds every field of KEY_FIELDS (an empty dict is the

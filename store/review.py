@@ -1,4 +1,5 @@
 """What needs the teacher: live progress, the review queue, and regrades that say what changed."""
+
 from __future__ import annotations
 
 import logging
@@ -34,7 +35,8 @@ REASONS = {
 def progress(session: Session, assignment_id: int) -> dict:
     """`{"total", "queued", "grading", "graded", "needs_review", "failed"}` over the submissions."""
     rows = session.execute(
-        select(Submission.status, func.count()).where(Submission.assignment_id == assignment_id)
+        select(Submission.status, func.count())
+        .where(Submission.assignment_id == assignment_id)
         .group_by(Submission.status)
     ).all()
     counts = dict.fromkeys(STATES, 0)
@@ -46,8 +48,9 @@ def progress(session: Session, assignment_id: int) -> dict:
 # --- the review queue -----------------------------------------------------------------------
 
 
-def review_queue(session: Session, teacher_id: int, *, assignment_id: int | None = None,
-                 limit: int = 500) -> list[dict]:
+def review_queue(
+    session: Session, teacher_id: int, *, assignment_id: int | None = None, limit: int = 500
+) -> list[dict]:
     """Every answer that needs a teacher, with the reason, the answer as read and the reference.
 
     Overridden answers are resolved and never listed.
@@ -56,9 +59,11 @@ def review_queue(session: Session, teacher_id: int, *, assignment_id: int | None
         select(Answer, Grade, Submission)
         .join(Grade, Grade.answer_id == Answer.id)
         .join(Submission, Submission.id == Answer.submission_id)
-        .where(Submission.teacher_id == teacher_id,
-               Grade.status.in_(["needs_review", "invalid", "timeout"]),
-               func.coalesce(Grade.reference_source, "") != TEACHER)
+        .where(
+            Submission.teacher_id == teacher_id,
+            Grade.status.in_(["needs_review", "invalid", "timeout"]),
+            func.coalesce(Grade.reference_source, "") != TEACHER,
+        )
         .order_by(Submission.assignment_id, Answer.position, Answer.id)
     )
     if assignment_id is not None:
@@ -119,8 +124,11 @@ def _key_disagreements(session: Session, teacher_id: int, assignment_id: int | N
     """Answers whose grade against the key differs from their grade against the model's answer."""
     if limit <= 0:
         return []
-    query = select(Problem).join(Assignment, Assignment.id == Problem.assignment_id).where(
-        Assignment.teacher_id == teacher_id, Problem.answer_key.is_not(None), Problem.reference_id.is_not(None))
+    query = (
+        select(Problem)
+        .join(Assignment, Assignment.id == Problem.assignment_id)
+        .where(Assignment.teacher_id == teacher_id, Problem.answer_key.is_not(None), Problem.reference_id.is_not(None))
+    )
     if assignment_id is not None:
         query = query.where(Assignment.id == assignment_id)
     items: list[dict] = []
@@ -129,7 +137,8 @@ def _key_disagreements(session: Session, teacher_id: int, assignment_id: int | N
             continue
         model = problem.reference.final_answer
         rows = session.execute(
-            select(Answer, Grade, Submission).join(Grade, Grade.answer_id == Answer.id)
+            select(Answer, Grade, Submission)
+            .join(Grade, Grade.answer_id == Answer.id)
             .join(Submission, Submission.id == Answer.submission_id)
             .where(Answer.problem_id == problem.id, func.coalesce(Grade.reference_source, "") == "key")
             .order_by(Answer.id)
@@ -173,9 +182,14 @@ class RegradeReport:
 
     def to_dict(self) -> dict:
         n = len(self.changed)
-        return {"problem": self.problem, "regraded": self.regraded, "changed_count": n,
-                "message": f"{n} answer{'s' if n != 1 else ''} changed", "changed": self.changed,
-                "waiting": self.waiting}
+        return {
+            "problem": self.problem,
+            "regraded": self.regraded,
+            "changed_count": n,
+            "message": f"{n} answer{'s' if n != 1 else ''} changed",
+            "changed": self.changed,
+            "waiting": self.waiting,
+        }
 
 
 def regrade_problem(session: Session, problem: Problem, *, timeout: float = 2.0) -> RegradeReport:
@@ -194,12 +208,18 @@ def regrade_problem(session: Session, problem: Problem, *, timeout: float = 2.0)
 
     report = RegradeReport(problem=problem.position)
     answers = session.scalars(
-        select(Answer).join(Submission, Submission.id == Answer.submission_id)
-        .where(Answer.problem_id == problem.id,
-               Submission.status.in_([SubmissionStatus.graded.value, SubmissionStatus.needs_review.value,
-                                      SubmissionStatus.failed.value]))
-        .options(selectinload(Answer.grade),
-                 selectinload(Answer.submission).selectinload(Submission.answers).selectinload(Answer.grade))
+        select(Answer)
+        .join(Submission, Submission.id == Answer.submission_id)
+        .where(
+            Answer.problem_id == problem.id,
+            Submission.status.in_(
+                [SubmissionStatus.graded.value, SubmissionStatus.needs_review.value, SubmissionStatus.failed.value]
+            ),
+        )
+        .options(
+            selectinload(Answer.grade),
+            selectinload(Answer.submission).selectinload(Submission.answers).selectinload(Answer.grade),
+        )
         .order_by(Answer.id)
     ).all()
     reference, source = grading.reference_for(problem)
@@ -220,18 +240,30 @@ def regrade_problem(session: Session, problem: Problem, *, timeout: float = 2.0)
         after = _verdict(answer.grade)
         if before[answer.id] != after:
             old = before[answer.id]
-            report.changed.append({"answer_id": answer.id, "submission": answer.submission_id,
-                                   "student": answer.submission.student, "answer": answer.text,
-                                   "old": {"status": old[0], "score": old[1]},
-                                   "new": {"status": after[0], "score": after[1]}})
+            report.changed.append(
+                {
+                    "answer_id": answer.id,
+                    "submission": answer.submission_id,
+                    "student": answer.submission.student,
+                    "answer": answer.text,
+                    "old": {"status": old[0], "score": old[1]},
+                    "new": {"status": after[0], "score": after[1]},
+                }
+            )
     report.regraded = len(answers)
     for sub in touched.values():
         retotal(sub)
     session.commit()
-    report.passback = sorted(sid for sid, s in touched.items()
-                             if s.source == "lms" and (s.score, s.status) != old_state[sid])
-    log.info("regrade.problem problem=%s regraded=%d checks=%d changed=%d", problem.id, report.regraded, len(memo),
-             len(report.changed))
+    report.passback = sorted(
+        sid for sid, s in touched.items() if s.source == "lms" and (s.score, s.status) != old_state[sid]
+    )
+    log.info(
+        "regrade.problem problem=%s regraded=%d checks=%d changed=%d",
+        problem.id,
+        report.regraded,
+        len(memo),
+        len(report.changed),
+    )
     return report
 
 

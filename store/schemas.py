@@ -4,6 +4,7 @@ API's OpenAPI document is generated from the same declarations, so the two canno
 A validation failure becomes `IntakeError(field, message)`, with `field` a path such as
 `answers[1].problem` and a short readable message.
 """
+
 from __future__ import annotations
 
 import unicodedata
@@ -104,9 +105,12 @@ def _policy_schema(schema: dict[str, Any]) -> None:
     settings = {k: v for k, v in generated["properties"].items() if k not in API_POLICY_EXCLUDED}
     policy = {"type": "object", "additionalProperties": False, "properties": settings}
     schema.clear()
-    schema.update(anyOf=[policy, {"type": "null"}], default=None,
-                  description="How answers are compared (the grader's Policy; it decides the allowed values).\n\n"
-                  + generated.get("description", ""))
+    schema.update(
+        anyOf=[policy, {"type": "null"}],
+        default=None,
+        description="How answers are compared (the grader's Policy; it decides the allowed values).\n\n"
+        + generated.get("description", ""),
+    )
 
 
 POLICY = TypeAdapter(Annotated[dict[str, Any], AfterValidator(check_policy)] | None, config=ConfigDict(strict=True))
@@ -277,5 +281,6 @@ def validate(model: type[M] | TypeAdapter, data: Any, *, prefix: str = "", **con
         raise as_intake_error(exc, prefix) from None
 
 
-PROBLEMS = TypeAdapter(Annotated[list[ProblemIn], Field(min_length=1, max_length=MAX_PROBLEMS)],
-                       config=ConfigDict(strict=True))
+PROBLEMS = TypeAdapter(
+    Annotated[list[ProblemIn], Field(min_length=1, max_length=MAX_PROBLEMS)], config=ConfigDict(strict=True)
+)

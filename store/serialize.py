@@ -31,9 +31,7 @@ def answer_json(answer) -> dict:
         return body
     body.update(
         status=grade.status,
-        score=None
-        if grade.status == "needs_review"
-        else grade.score,  # not 0: nobody graded it yet
+        score=None if grade.status == "needs_review" else grade.score,  # not 0: nobody graded it yet
         points=grade.points,
         feedback=grade.feedback,
         interpreted=grade.interpreted,

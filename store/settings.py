@@ -2,6 +2,7 @@
 
 `Settings.from_env()` is called by the app factory, the Celery app and the CLI, never at import.
 """
+
 from __future__ import annotations
 
 import os

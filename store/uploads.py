@@ -4,6 +4,7 @@ A re-uploaded student (same external id, else same name in the same assignment) 
 answers replaced in their latest submission, or is skipped: the caller chooses. Answers that did
 not change are not graded again.
 """
+
 from __future__ import annotations
 
 import logging
@@ -19,8 +20,10 @@ from store.models import Answer, Assignment, Source, Submission, SubmissionStatu
 log = logging.getLogger("stepwise.uploads")
 
 MODES = ("replace", "skip")
-LMS_NOTE = ("Grades already sent to the LMS gradebook stay there: Stepwise does not remove them. "
-            "Delete or change them in the LMS if needed; Stepwise will not post these again.")
+LMS_NOTE = (
+    "Grades already sent to the LMS gradebook stay there: Stepwise does not remove them. "
+    "Delete or change them in the LMS if needed; Stepwise will not post these again."
+)
 
 
 @dataclass
@@ -37,33 +40,40 @@ class UploadReport:
 
     def to_dict(self) -> dict:
         return {k: len(getattr(self, k)) for k in ("created", "replaced", "unchanged", "skipped")} | {
-            "submissions": sorted(self.created + self.replaced + self.unchanged + self.skipped)}
+            "submissions": sorted(self.created + self.replaced + self.unchanged + self.skipped)
+        }
 
 
 def _same_student(name: str) -> str:
     return " ".join(name.split()).casefold()
 
 
-def existing_submission(session: Session, assignment: Assignment, student: str, source: Source,
-                        external_id: str | None) -> Submission | None:
+def existing_submission(
+    session: Session, assignment: Assignment, student: str, source: Source, external_id: str | None
+) -> Submission | None:
     """The stored submission this upload row is a re-upload of, if any (the latest one)."""
     if external_id:
-        found = session.scalar(select(Submission).where(
-            Submission.assignment_id == assignment.id, Submission.source == source.value,
-            Submission.external_id == external_id))
+        found = session.scalar(
+            select(Submission).where(
+                Submission.assignment_id == assignment.id,
+                Submission.source == source.value,
+                Submission.external_id == external_id,
+            )
+        )
         if found is not None:
             return found
     candidates = session.scalars(
-        select(Submission).where(Submission.assignment_id == assignment.id,
-                                 func.lower(Submission.student) == student.strip().lower())
+        select(Submission)
+        .where(Submission.assignment_id == assignment.id, func.lower(Submission.student) == student.strip().lower())
         .order_by(Submission.id.desc())
     ).all()
     key = _same_student(student)
     return next((s for s in candidates if _same_student(s.student) == key), None)
 
 
-def duplicates(session: Session, assignment: Assignment, rows: list[tuple[str, str | None]],
-               source: Source = Source.dashboard) -> dict[str, int]:
+def duplicates(
+    session: Session, assignment: Assignment, rows: list[tuple[str, str | None]], source: Source = Source.dashboard
+) -> dict[str, int]:
     """For a preview: student name -> stored submission id, for every row already stored."""
     out = {}
     for student, external_id in rows:
@@ -73,8 +83,14 @@ def duplicates(session: Session, assignment: Assignment, rows: list[tuple[str, s
     return out
 
 
-def store_upload(session: Session, assignment: Assignment, rows: list[tuple[str, str | None, list[AnswerIn]]],
-                 source: Source, *, mode: str = "replace") -> UploadReport:
+def store_upload(
+    session: Session,
+    assignment: Assignment,
+    rows: list[tuple[str, str | None, list[AnswerIn]]],
+    source: Source,
+    *,
+    mode: str = "replace",
+) -> UploadReport:
     """Store parsed rows (student, external id, answers); committed. Enqueue `report.to_grade` after."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}")
@@ -82,8 +98,9 @@ def store_upload(session: Session, assignment: Assignment, rows: list[tuple[str,
     for student, external_id, answers in rows:
         found = existing_submission(session, assignment, student, source, external_id)
         if found is None:
-            submission, created = create_submission(session, assignment, student=student, answers=answers,
-                                                    source=source, external_id=external_id)
+            submission, created = create_submission(
+                session, assignment, student=student, answers=answers, source=source, external_id=external_id
+            )
             (report.created if created else report.unchanged).append(submission.id)
         elif mode == "skip":
             report.skipped.append(found.id)
@@ -93,8 +110,14 @@ def store_upload(session: Session, assignment: Assignment, rows: list[tuple[str,
             replace_answers(session, found, assignment, answers)
             report.replaced.append(found.id)
     session.commit()
-    log.info("upload.stored assignment=%s created=%d replaced=%d unchanged=%d skipped=%d", assignment.id,
-             len(report.created), len(report.replaced), len(report.unchanged), len(report.skipped))
+    log.info(
+        "upload.stored assignment=%s created=%d replaced=%d unchanged=%d skipped=%d",
+        assignment.id,
+        len(report.created),
+        len(report.replaced),
+        len(report.unchanged),
+        len(report.skipped),
+    )
     return report
 
 
@@ -111,7 +134,8 @@ def replace_answers(session: Session, submission: Submission, assignment: Assign
     session.flush()
     for a in answers:
         submission.answers.append(
-            Answer(problem_id=problems[a.problem].id, position=a.problem, text=a.answer, work=list(a.work)))
+            Answer(problem_id=problems[a.problem].id, position=a.problem, text=a.answer, work=list(a.work))
+        )
     submission.status = SubmissionStatus.queued.value
     submission.score = None
     submission.graded_at = None
@@ -129,8 +153,11 @@ def _lms_summary(submissions: list[Submission]) -> dict:
 
 def delete_submissions(session: Session, submissions: list[Submission]) -> dict:
     """Delete submissions with their answers and grades; returns what was deleted and the LMS note."""
-    report = {"submissions": len(submissions), "answers": sum(len(s.answers) for s in submissions),
-              "lms": _lms_summary(submissions)}
+    report = {
+        "submissions": len(submissions),
+        "answers": sum(len(s.answers) for s in submissions),
+        "lms": _lms_summary(submissions),
+    }
     for s in submissions:
         session.delete(s)
     session.commit()
@@ -147,13 +174,19 @@ def delete_student(session: Session, assignment: Assignment, student: str) -> di
 def delete_assignment(session: Session, assignment: Assignment) -> dict:
     """Delete an assignment with its problems, submissions, answers, grades and groups."""
     subs = list(assignment.submissions)
-    report = {"assignment": assignment.id, "problems": len(assignment.problems), "submissions": len(subs),
-              "answers": sum(len(s.answers) for s in subs), "lms": _lms_summary(subs)}
+    report = {
+        "assignment": assignment.id,
+        "problems": len(assignment.problems),
+        "submissions": len(subs),
+        "answers": sum(len(s.answers) for s in subs),
+        "lms": _lms_summary(subs),
+    }
     links = _lti_links(session, assignment.id)
     report["lms"]["lti_links"] = links
     if links:
         report["lms"]["message"] = (report["lms"]["message"] or "") + (
-            f" {links} LMS assignment link(s) point here: launching them will say the assignment is gone.")
+            f" {links} LMS assignment link(s) point here: launching them will say the assignment is gone."
+        )
     session.delete(assignment)
     session.commit()
     return report
@@ -163,5 +196,9 @@ def _lti_links(session: Session, assignment_id: int) -> int:
     """LTI resource links (LMS assignments pointing here); deleting the assignment unlinks them."""
     from store.lms.models import LtiResourceLink
 
-    return session.scalar(select(func.count()).select_from(LtiResourceLink)
-                          .where(LtiResourceLink.assignment_id == assignment_id)) or 0
+    return (
+        session.scalar(
+            select(func.count()).select_from(LtiResourceLink).where(LtiResourceLink.assignment_id == assignment_id)
+        )
+        or 0
+    )

@@ -3,6 +3,7 @@
 Kept apart from store/models.py so the core schema and this one evolve without stepping on each
 other; store/metadata.py imports this module so Alembic and create_all see the tables.
 """
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -21,9 +21,7 @@ from tasks.celery_app import REASON_TASK
 
 GRADE_TASK = "stepwise.grading.grade_submission"
 PASSBACK_TASK = "stepwise.lms.passback"
-JOB_KINDS = {
-    GRADE_TASK: jobs.GRADE
-}  # tasks guarded by a job row: a failed send clears its send time
+JOB_KINDS = {GRADE_TASK: jobs.GRADE}  # tasks guarded by a job row: a failed send clears its send time
 
 log = logging.getLogger("stepwise.queue")
 
@@ -58,7 +56,7 @@ def send(task_name: str, ids: Iterable[int], *, app=None, bind=None) -> list[int
             app.send_task(task_name, args=[object_id])
         except SoftTimeLimitExceeded:
             raise
-        except Exception as exc:  # noqa: BLE001  any broker failure: the row is stored, the sweeper re-sends it
+        except Exception as exc:
             refused.append(object_id)
             error = f"{type(exc).__name__}: {exc}"[:300]
     if refused:
@@ -81,7 +79,7 @@ def _mark_unsent(task_name: str, ids: list[int], bind) -> None:
             jobs.mark_unsent(session, kind, ids)
     except SoftTimeLimitExceeded:
         raise
-    except Exception:  # noqa: BLE001  the database too: the sweeper still re-sends after `requeue_after`
+    except Exception:
         log.warning("queue.mark_unsent_failed task=%s ids=%s", task_name, ids)
 
 

@@ -3,6 +3,7 @@
 Thin tasks around store.batches; every one is safe to run twice and to be killed at any point.
 `configure_beat` is called by tasks.celery_app.make_celery to put the schedule on the app.
 """
+
 from __future__ import annotations
 
 import logging
@@ -86,13 +87,28 @@ def _stale(settings) -> float:
 
 def advance_batch(batch_id: int, settings) -> str:
     chunk = settings.batch_chunk if settings.batch_grouping else 1
-    return batches.advance(db.session(), batch_id, senders(), resend_after=settings.batch_resend,
-                           reference_wait=settings.reasoning_time_limit, model_enabled=settings.model_enabled,
-                           chunk=chunk)
+    return batches.advance(
+        db.session(),
+        batch_id,
+        senders(),
+        resend_after=settings.batch_resend,
+        reference_wait=settings.reasoning_time_limit,
+        model_enabled=settings.model_enabled,
+        chunk=chunk,
+    )
 
 
-@shared_task(name=ADVANCE_TASK, bind=True, acks_late=True, soft_time_limit=120, time_limit=180, ignore_result=True,
-             autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+@shared_task(
+    name=ADVANCE_TASK,
+    bind=True,
+    acks_late=True,
+    soft_time_limit=120,
+    time_limit=180,
+    ignore_result=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+)
 def advance(self, batch_id: int) -> str:
     """Move one batch on (send what is missing, change stage)."""
     return advance_batch(int(batch_id), _settings(self.app))
@@ -121,15 +137,25 @@ def nightly(self) -> list[int]:
     return ids
 
 
-@shared_task(name=GRADE_ITEM_TASK, bind=True, acks_late=True, soft_time_limit=300, time_limit=360,
-             ignore_result=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+@shared_task(
+    name=GRADE_ITEM_TASK,
+    bind=True,
+    acks_late=True,
+    soft_time_limit=300,
+    time_limit=360,
+    ignore_result=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+)
 def grade_item(self, batch_id: int, submission_id: int) -> str:
     """Grade one submission of a batch, exactly once; the last one moves the batch on."""
     settings = _settings(self.app)
     session = db.session()
     try:
-        result = batches.grade_item(session, batch_id, submission_id, timeout=settings.check_timeout,
-                                    stale_after=_stale(settings))
+        result = batches.grade_item(
+            session, batch_id, submission_id, timeout=settings.check_timeout, stale_after=_stale(settings)
+        )
     except SoftTimeLimitExceeded:
         batches.record_failure(session, batch_id, submission_id, "Grading took too long; ask your teacher to retry.")
         return "failed"
@@ -145,16 +171,26 @@ def grade_item(self, batch_id: int, submission_id: int) -> str:
     return result
 
 
-@shared_task(name=GRADE_CHUNK_TASK, bind=True, acks_late=True, soft_time_limit=300, time_limit=360,
-             ignore_result=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+@shared_task(
+    name=GRADE_CHUNK_TASK,
+    bind=True,
+    acks_late=True,
+    soft_time_limit=300,
+    time_limit=360,
+    ignore_result=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+)
 def grade_chunk(self, batch_id: int, submission_ids: list[int]) -> dict:
     """Grade a chunk of a batch, each distinct answer once; a failing chunk falls back to one by one."""
     settings = _settings(self.app)
     session = db.session()
     ids = [int(i) for i in submission_ids]
     try:
-        result = batches.grade_chunk(session, int(batch_id), ids, timeout=settings.check_timeout,
-                                     stale_after=_stale(settings))
+        result = batches.grade_chunk(
+            session, int(batch_id), ids, timeout=settings.check_timeout, stale_after=_stale(settings)
+        )
     except OperationalError:
         session.rollback()
         raise

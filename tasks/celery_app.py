@@ -92,9 +92,7 @@ def make_celery(settings: Settings | None = None) -> Celery:
         task_publish_retry=False,  # intake must not hang on a dead broker; the sweeper re-sends
         worker_hijack_root_logger=False,
         broker_transport_options=_transport_options(settings, None),
-        beat_schedule={
-            "sweep": {"task": SWEEP_TASK, "schedule": float(settings.sweep_interval)}
-        },
+        beat_schedule={"sweep": {"task": SWEEP_TASK, "schedule": float(settings.sweep_interval)}},
         stepwise_settings=settings,
     )
     db.configure(settings.database_url)
@@ -113,9 +111,7 @@ def _transport_options(settings: Settings, queues: list[str] | None) -> dict:
     if settings.embedded_broker:
         return {}
     timeouts = visibility_timeouts(settings)
-    chosen = [timeouts[q] for q in (queues or QUEUES) if q in timeouts] or list(
-        timeouts.values()
-    )
+    chosen = [timeouts[q] for q in (queues or QUEUES) if q in timeouts] or list(timeouts.values())
     # Publishing must fail fast while Redis is down (the row stays queued, the sweeper re-sends).
     return {
         "visibility_timeout": max(chosen),
@@ -126,9 +122,7 @@ def _transport_options(settings: Settings, queues: list[str] | None) -> dict:
 
 
 def _broker_url(settings: Settings) -> str:
-    if (
-        settings.embedded_broker
-    ):  # same SQLite file, through the faster-polling transport
+    if settings.embedded_broker:  # same SQLite file, through the faster-polling transport
         return settings.broker_url.replace("sqla+", "stepwise-sqla+", 1)
     return settings.broker_url
 

@@ -33,9 +33,7 @@ def grade_submission(self, submission_id: int) -> str:
         )
     except SoftTimeLimitExceeded:
         log.error("grade.time_limit submission=%s", submission_id)
-        grading.mark_failed(
-            session, submission_id, "Grading took too long; ask your teacher to retry."
-        )
+        grading.mark_failed(session, submission_id, "Grading took too long; ask your teacher to retry.")
         return "failed"
     except Exception as exc:
         safe_rollback(session)
@@ -43,14 +41,10 @@ def grade_submission(self, submission_id: int) -> str:
             raise retry_transient(self, exc, settings) from exc
         # A grader bug: record it on the submission, never lose the answers.
         log.exception("grade.failed submission=%s", submission_id)
-        grading.mark_failed(
-            session, submission_id, f"Grading failed: {type(exc).__name__}"
-        )
+        grading.mark_failed(session, submission_id, f"Grading failed: {type(exc).__name__}")
         return "failed"
     if outcome.status in ("skipped", "superseded", "missing", "waiting"):
-        return (
-            outcome.status
-        )  # nothing graded by this task (a duplicate, or nothing to do yet)
+        return outcome.status  # nothing graded by this task (a duplicate, or nothing to do yet)
     if outcome.passback:
         send(PASSBACK_TASK, [submission_id])
     log.info("grade.done submission=%s status=%s", submission_id, outcome.status)

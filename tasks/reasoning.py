@@ -5,6 +5,7 @@ wake-up: the service claims the most urgent pending rows (interactive before bat
 oldest first, so no row waits behind the queue's FIFO order. Safe to run
 twice. No torch at import.
 """
+
 from __future__ import annotations
 
 import logging
@@ -19,6 +20,7 @@ from tasks.celery_app import app_settings
 
 log = logging.getLogger("stepwise.reasoning")
 
+
 # Celery's limits (Settings.reasoning_time_limit, set in tasks/celery_app.py) are a backstop for prefork
 # pools; under the GPU worker's solo pool they never fire, and the generation loop's own deadline
 # (the same setting) is what stops a stuck run.
@@ -29,8 +31,13 @@ def solve(self, reference_id: int) -> dict:
         solve_reference,  # the model side loads only in the reasoning worker
     )
 
-    return solve_reference(reference_id, app_settings(self.app), enqueue_grading=_enqueue_grading,
-                           enqueue_reasoning=_enqueue_reasoning, exit_process=_exit_worker)
+    return solve_reference(
+        reference_id,
+        app_settings(self.app),
+        enqueue_grading=_enqueue_grading,
+        enqueue_reasoning=_enqueue_reasoning,
+        exit_process=_exit_worker,
+    )
 
 
 def _exit_worker(code: int) -> None:

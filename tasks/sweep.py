@@ -72,9 +72,7 @@ def requeue(
     that failed or found no model go back to pending first (after installing the weights)."""
     finished = [s for s in statuses if s not in JOB_STATUS_FOR]
     if finished:  # e.g. `--status failed`: grade those again, under a new job each
-        for submission_id in session.scalars(
-            select(Submission.id).where(Submission.status.in_(finished))
-        ):
+        for submission_id in session.scalars(select(Submission.id).where(Submission.status.in_(finished))):
             jobs.open_job(session, jobs.GRADE, submission_id)
         session.flush()
     if references:
@@ -88,9 +86,7 @@ def requeue(
                 updated_at=jobs.now() - timedelta(days=1),
             )
         )
-    return sweep(
-        session, settings, requeue_after=0, statuses=statuses, references=references
-    )
+    return sweep(session, settings, requeue_after=0, statuses=statuses, references=references)
 
 
 def _due_references(session: Session, settings: Settings, wait: float) -> list[int]:
@@ -103,16 +99,10 @@ def _due_references(session: Session, settings: Settings, wait: float) -> list[i
     rows = session.scalars(
         select(RS.id)
         .where(
-            (
-                (RS.status == ReferenceStatus.pending.value)
-                & (RS.updated_at < moment - timedelta(seconds=wait))
-            )
+            ((RS.status == ReferenceStatus.pending.value) & (RS.updated_at < moment - timedelta(seconds=wait)))
             | (
                 (RS.status == ReferenceStatus.running.value)
-                & (
-                    RS.updated_at
-                    < moment - timedelta(seconds=settings.reasoning_time_limit + 300)
-                )
+                & (RS.updated_at < moment - timedelta(seconds=settings.reasoning_time_limit + 300))
             )
         )
         .order_by(RS.id)
@@ -120,9 +110,7 @@ def _due_references(session: Session, settings: Settings, wait: float) -> list[i
     pending = list(rows)
     if pending:
         session.execute(
-            update(RS)
-            .where(RS.id.in_(pending), RS.status == ReferenceStatus.pending.value)
-            .values(updated_at=moment)
+            update(RS).where(RS.id.in_(pending), RS.status == ReferenceStatus.pending.value).values(updated_at=moment)
         )
     return pending
 

@@ -4,6 +4,7 @@ Postgres: a fresh database per test session, brought to head by the Alembic migr
 starts from empty tables (TRUNCATE after every test that used the database). Redis: an empty
 numbered database claimed for the session, so parallel runs and other users never collide. `celery_worker` starts a real worker process.
 """
+
 from __future__ import annotations
 
 import os
@@ -12,10 +13,10 @@ import secrets
 import pytest
 import redis as redis_lib
 from sqlalchemy import create_engine, text
+from support import private_redis_db, start_worker, stop_worker, worker_env
 
 from store.db import db
 from store.settings import Settings
-from support import private_redis_db, start_worker, stop_worker, worker_env
 
 PG_ADMIN = os.environ.get("STEPWISE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 

@@ -66,9 +66,7 @@ class PrivateRedis:
             "--logfile",
             str(self.dir / "redis.log"),
         ]
-        self.proc = subprocess.Popen(
-            cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         _wait_port(self.port, up=True)
 
     def stop(self) -> None:
@@ -95,13 +93,9 @@ class PrivateRedis:
 
 
 def _pg_bin(name: str) -> str:
-    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}")) or [
-        shutil.which(name) or ""
-    ]
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}")) or [shutil.which(name) or ""]
     if not found[-1]:
-        raise RuntimeError(
-            f"PostgreSQL's {name} is not installed: the fault tests need it"
-        )
+        raise RuntimeError(f"PostgreSQL's {name} is not installed: the fault tests need it")
     return found[-1]
 
 
@@ -139,18 +133,14 @@ class PrivatePostgres:
             timeout=120,
         )
         if out.returncode != 0:
-            raise RuntimeError(
-                f"{cmd[0]} failed: {out.stdout[-2000:]}{out.stderr[-2000:]}"
-            )
+            raise RuntimeError(f"{cmd[0]} failed: {out.stdout[-2000:]}{out.stderr[-2000:]}")
 
     @property
     def url(self) -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
 
     def start(self) -> None:
-        options = (
-            f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
-        )
+        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
         self._run(
             _pg_bin("pg_ctl"),
             "-D",

@@ -1,4 +1,5 @@
 """Helpers for tests that run real worker processes: start, stop, poll."""
+
 from __future__ import annotations
 
 import os
@@ -6,9 +7,9 @@ import secrets
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import redis as redis_lib
 
@@ -69,9 +70,27 @@ def worker_env(settings: Settings, **extra) -> dict[str, str]:
 
 def start_worker(env: dict[str, str], queues: str, log: Path, *, pool: str = "prefork", concurrency: int = 2):
     """Start `celery worker` as a subprocess and wait until it says it is ready."""
-    cmd = [sys.executable, "-m", "celery", "-A", "worker.app", "worker", "-Q", queues, "-P", pool,
-           "--concurrency", str(concurrency), "--loglevel", "INFO", "-n", f"test-{queues}-{os.getpid()}@%h",
-           "--without-gossip", "--without-mingle", "--without-heartbeat"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "worker.app",
+        "worker",
+        "-Q",
+        queues,
+        "-P",
+        pool,
+        "--concurrency",
+        str(concurrency),
+        "--loglevel",
+        "INFO",
+        "-n",
+        f"test-{queues}-{os.getpid()}@%h",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+    ]
     with log.open("wb") as handle:  # the child keeps its own copy of the descriptor
         proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60

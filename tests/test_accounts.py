@@ -1,5 +1,6 @@
 """Accounts and web security: sessions that logout really ends, login rate limits, API tokens that
 can be revoked and reissued, Secure cookies behind TLS, and security headers on every page."""
+
 from __future__ import annotations
 
 import re
@@ -82,12 +83,15 @@ def test_login_is_limited_per_ip_and_success_does_not_count(strict_app):
     assert login(strict_app.test_client(), good, environ_base={"REMOTE_ADDR": "10.4.0.1"}).status_code == 302
 
 
-@pytest.mark.parametrize("changes,secure", [
-    ({}, False),
-    ({"proxy_hops": 1}, True),  # behind a TLS-terminating proxy
-    ({"secure_cookies": "1"}, True),
-    ({"proxy_hops": 1, "secure_cookies": "0"}, False),
-])
+@pytest.mark.parametrize(
+    "changes,secure",
+    [
+        ({}, False),
+        ({"proxy_hops": 1}, True),  # behind a TLS-terminating proxy
+        ({"secure_cookies": "1"}, True),
+        ({"proxy_hops": 1, "secure_cookies": "0"}, False),
+    ],
+)
 def test_session_cookie_is_secure_behind_tls(settings, teacher, changes, secure):
     app = create_app(replace(settings, **changes))
     client = app.test_client()

@@ -1,4 +1,5 @@
 """The JSON API contract: shapes, auth, ownership, idempotency, and clear 4xx for bad input."""
+
 from __future__ import annotations
 
 import json
@@ -66,8 +67,9 @@ def test_submission_is_stored_queued_and_readable(client, auth, app):
 def test_same_external_id_gives_the_same_submission(client, auth, app):
     assignment = make_assignment(client, auth)
     first = submit(client, auth, assignment["id"], external_id="lms-42").get_json()
-    again = submit(client, auth, assignment["id"], external_id="lms-42",
-                   answers=[{"problem": 1, "answer": "something else"}]).get_json()
+    again = submit(
+        client, auth, assignment["id"], external_id="lms-42", answers=[{"problem": 1, "answer": "something else"}]
+    ).get_json()
     assert again["id"] == first["id"] and again["created"] is False
     assert counts(app)[2] == 1
     answers = client.get(first["url"], headers=auth).get_json()["answers"]
@@ -191,14 +193,14 @@ def test_body_format_errors(client, auth, app):
 
 def test_grades_csv_has_a_row_per_student_and_escapes_formulas(client, auth, app):
     assignment = make_assignment(client, auth)
-    submit(client, auth, assignment["id"], student="=HYPERLINK(\"http://x\")")
+    submit(client, auth, assignment["id"], student='=HYPERLINK("http://x")')
     submit(client, auth, assignment["id"], student="Ben")
     resp = client.get(f"/api/v1/assignments/{assignment['id']}/grades.csv", headers=auth)
     assert resp.status_code == 200 and resp.mimetype == "text/csv"
     lines = resp.get_data(as_text=True).strip().splitlines()
     assert lines[0] == "student,submission,status,problem 1,problem 2,problem 3,total,max"
     assert len(lines) == 3
-    assert sorted(line.split(",")[0] for line in lines[1:]) == ["\"'=HYPERLINK(\"\"http://x\"\")\"", "Ben"]
+    assert sorted(line.split(",")[0] for line in lines[1:]) == ['"\'=HYPERLINK(""http://x"")"', "Ben"]
 
 
 def test_openapi_document_is_served_without_auth(client):
@@ -242,8 +244,11 @@ def test_keyed_problems_use_no_model_unless_worked_solutions_are_asked_for(setti
 
     app = create_app(replace(settings, model_enabled=True))
     app.config.update(TESTING=True)
-    body = {"title": "w", "worked_solutions": worked,
-            "problems": [{"statement": "Solve 2x = 6", "answer": "x = 3"}, {"statement": "What is 7*6?"}]}
+    body = {
+        "title": "w",
+        "worked_solutions": worked,
+        "problems": [{"statement": "Solve 2x = 6", "answer": "x = 3"}, {"statement": "What is 7*6?"}],
+    }
     with app.test_client() as c:
         created = c.post("/api/v1/assignments", headers=auth, json=body)
         assert created.status_code == 201, created.get_json()

@@ -1,4 +1,5 @@
 """The overnight batch: schedule, driver, exactly-once grading, and surviving killed workers and beat."""
+
 from __future__ import annotations
 
 import os
@@ -22,10 +23,16 @@ from tasks.batch import configure_beat, parse_batch_at
 
 KEYS = ["2", "x = 3", "1/2", "9", "x^2 + 2x + 1", "4", "5/6", "-1", "12", "x = -2 or x = 2"]
 SPELLINGS = {  # common right and wrong answers per problem, as a class writes them
-    0: ["2", "2", "2", "3", "two"], 1: ["x=3", "x = 3", "3", "x=-3", "x=3"], 2: ["1/2", "0.5", "2/4", "1/3", "1/2"],
-    3: ["9", "9", "-9", "9.0", "8"], 4: ["(x+1)^2", "x^2+2x+1", "x^2+1", "(x+1)^2", "x^2+2x+1"],
-    5: ["4", "4", "16", "4", "2"], 6: ["5/6", "10/12", "0.83", "5/6", "1"], 7: ["-1", "-1", "1", "-1", "-1.0"],
-    8: ["12", "12", "13", "12", "twelve"], 9: ["x=2 or x=-2", "±2", "2", "x=-2, x=2", "-2, 2"],
+    0: ["2", "2", "2", "3", "two"],
+    1: ["x=3", "x = 3", "3", "x=-3", "x=3"],
+    2: ["1/2", "0.5", "2/4", "1/3", "1/2"],
+    3: ["9", "9", "-9", "9.0", "8"],
+    4: ["(x+1)^2", "x^2+2x+1", "x^2+1", "(x+1)^2", "x^2+2x+1"],
+    5: ["4", "4", "16", "4", "2"],
+    6: ["5/6", "10/12", "0.83", "5/6", "1"],
+    7: ["-1", "-1", "1", "-1", "-1.0"],
+    8: ["12", "12", "13", "12", "twelve"],
+    9: ["x=2 or x=-2", "±2", "2", "x=-2, x=2", "-2, 2"],
 }
 
 
@@ -59,13 +66,22 @@ def _class(app, settings, teacher_id: int, students: int) -> int:
 
     with app.app_context():
         owner = db.session.get(Teacher, teacher_id)
-        problems = parse_problems([{"statement": f"Problem {i + 1}", "answer": k,
-                                    **({"policy": {"step_credit": True}} if i == 1 else {})}
-                                   for i, k in enumerate(KEYS)])
+        problems = parse_problems(
+            [
+                {"statement": f"Problem {i + 1}", "answer": k, **({"policy": {"step_credit": True}} if i == 1 else {})}
+                for i, k in enumerate(KEYS)
+            ]
+        )
         assignment = submit_assignment(owner, "Night", problems, settings)
         for n in range(students):
-            answers = [AnswerIn(problem=p + 1, answer=SPELLINGS[p][(n * (p + 1)) % 5],
-                                work=(f"x + {p} = {p + 3}", "x = 3") if n % 3 == 0 else ()) for p in range(len(KEYS))]
+            answers = [
+                AnswerIn(
+                    problem=p + 1,
+                    answer=SPELLINGS[p][(n * (p + 1)) % 5],
+                    work=(f"x + {p} = {p + 3}", "x = 3") if n % 3 == 0 else (),
+                )
+                for p in range(len(KEYS))
+            ]
             create_submission(db.session, assignment, student=f"student {n:03d}", answers=answers, source=Source.batch)
         db.session.commit()  # stored, not queued
         assignment_id = assignment.id
@@ -76,8 +92,9 @@ def _class(app, settings, teacher_id: int, students: int) -> int:
 def test_driver_grades_every_item_once_and_finishes(app, settings, teacher):
     aid = _class(app, settings, teacher.id, 6)
     sent = {"grade": [], "reason": [], "passback": []}
-    senders = batches.Senders(grade=lambda b, s: sent["grade"].append((b, s)), reason=sent["reason"].append,
-                              passback=sent["passback"].append)
+    senders = batches.Senders(
+        grade=lambda b, s: sent["grade"].append((b, s)), reason=sent["reason"].append, passback=sent["passback"].append
+    )
     with app.app_context():
         batch = batches.start_batch(db.session, trigger="cli", assignment_id=aid)
         assert batch.total == 6
@@ -105,13 +122,19 @@ def test_chunk_grades_each_distinct_answer_once_and_matches_one_by_one(app, sett
         result = batches.grade_chunk(db.session, batch.id, ids[:12])
         assert result["graded"] == 12 and result["answers"] == 120 and result["checks"] < 120
         assert batches.grade_chunk(db.session, batch.id, ids[:12])["graded"] == 0  # exactly once
-        chunked = {(a.submission.student, a.position): (a.grade.status, a.grade.score, a.grade.feedback)
-                   for s in ids[:12] for a in db.session.get(Submission, s).answers}
+        chunked = {
+            (a.submission.student, a.position): (a.grade.status, a.grade.score, a.grade.feedback)
+            for s in ids[:12]
+            for a in db.session.get(Submission, s).answers
+        }
         for sid in ids[:12]:
             grading.grade_submission(db.session, sid)
         db.session.expire_all()
-        single = {(a.submission.student, a.position): (a.grade.status, a.grade.score, a.grade.feedback)
-                  for s in ids[:12] for a in db.session.get(Submission, s).answers}
+        single = {
+            (a.submission.student, a.position): (a.grade.status, a.grade.score, a.grade.feedback)
+            for s in ids[:12]
+            for a in db.session.get(Submission, s).answers
+        }
         assert chunked == single
         assert db.session.get(Submission, ids[0]).status == "graded"
 
@@ -134,8 +157,9 @@ def test_batch_api_starts_and_reports(client, auth, app, settings, teacher):
 
 def _start(cmd: list[str], env: dict, log, ready: bytes) -> subprocess.Popen:
     with log.open("ab") as handle:
-        proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT,
-                                start_new_session=True)  # its own group: we kill the pool children too
+        proc = subprocess.Popen(
+            cmd, env=env, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
+        )  # its own group: we kill the pool children too
     deadline = time.monotonic() + 60
     while ready not in log.read_bytes():
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -154,9 +178,27 @@ def _kill(proc: subprocess.Popen, sig=signal.SIGKILL) -> None:
 
 
 def _worker(env, log):
-    cmd = [sys.executable, "-m", "celery", "-A", "worker.app", "worker", "-Q", "grading,lms", "-P", "prefork",
-           "--concurrency", "2", "--loglevel", "INFO", "-n", f"batch-{os.getpid()}-{time.monotonic_ns()}@%h",
-           "--without-gossip", "--without-mingle", "--without-heartbeat"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "worker.app",
+        "worker",
+        "-Q",
+        "grading,lms",
+        "-P",
+        "prefork",
+        "--concurrency",
+        "2",
+        "--loglevel",
+        "INFO",
+        "-n",
+        f"batch-{os.getpid()}-{time.monotonic_ns()}@%h",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+    ]
     return _start(cmd, env, log, b" ready.")
 
 
@@ -166,8 +208,9 @@ def _beat(env, log, schedule):
 
 
 @pytest.mark.slow
-def test_killing_workers_and_beat_halfway_still_grades_everything_exactly_once(app, settings, teacher, redis_url,
-                                                                               tmp_path):
+def test_killing_workers_and_beat_halfway_still_grades_everything_exactly_once(
+    app, settings, teacher, redis_url, tmp_path
+):
     with redis_lib.Redis.from_url(redis_url) as r:
         r.flushdb()
     aid = _class(app, settings, teacher.id, 240)
@@ -181,8 +224,11 @@ def test_killing_workers_and_beat_halfway_still_grades_everything_exactly_once(a
 
         def done() -> int:
             with app.app_context():
-                n = db.session.scalar(select(func.count()).select_from(BatchItem).where(
-                    BatchItem.batch_id == batch_id, BatchItem.done_at.is_not(None)))
+                n = db.session.scalar(
+                    select(func.count())
+                    .select_from(BatchItem)
+                    .where(BatchItem.batch_id == batch_id, BatchItem.done_at.is_not(None))
+                )
                 db.session.remove()
                 return n
 

@@ -1,4 +1,5 @@
 """The `stepwise` command line: accounts, offline grading, batch intake, one-off checks."""
+
 from __future__ import annotations
 
 import json
@@ -16,16 +17,27 @@ from store.models import Submission
 
 
 def _env(settings, **extra):
-    env = dict(os.environ, STEPWISE_DATABASE_URL=settings.database_url, STEPWISE_REDIS_URL=settings.redis_url,
-               STEPWISE_SECRET_KEY=settings.secret_key, STEPWISE_INSTANCE_DIR=settings.instance_dir,
-               STEPWISE_MODEL_ENABLED="0")
+    env = dict(
+        os.environ,
+        STEPWISE_DATABASE_URL=settings.database_url,
+        STEPWISE_REDIS_URL=settings.redis_url,
+        STEPWISE_SECRET_KEY=settings.secret_key,
+        STEPWISE_INSTANCE_DIR=settings.instance_dir,
+        STEPWISE_MODEL_ENABLED="0",
+    )
     env.update(extra)
     return env
 
 
 def _stepwise(settings, *args):
-    return subprocess.run([sys.executable, "-m", "stepwise.cli", *args], cwd=ROOT, env=_env(settings),
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "stepwise.cli", *args],
+        cwd=ROOT,
+        env=_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_create_teacher_prints_a_working_token_last(settings, client):
@@ -99,8 +111,17 @@ def test_batch_stores_then_queues_and_is_idempotent(settings, app, teacher, tmp_
 
 
 def test_lms_add_integration_prints_the_secret_once(settings, app, teacher):
-    done = _stepwise(settings, "lms", "add-integration", "--teacher", teacher.email, "--name", "Canvas hook",
-                     "--allowed-host", "lms.school.example")
+    done = _stepwise(
+        settings,
+        "lms",
+        "add-integration",
+        "--teacher",
+        teacher.email,
+        "--name",
+        "Canvas hook",
+        "--allowed-host",
+        "lms.school.example",
+    )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.strip().splitlines()
     assert lines[0].startswith("integration id: int_")
@@ -135,8 +156,14 @@ BAD_GRADE_FILES = [
 def test_grade_refuses_malformed_files_without_a_traceback(tmp_path, content, named):
     path = tmp_path / "bad.json"
     path.write_text(content)
-    done = subprocess.run([sys.executable, "-m", "stepwise.cli", "grade", str(path)], cwd=tmp_path,
-                          env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "stepwise.cli", "grade", str(path)],
+        cwd=tmp_path,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2
     assert done.stderr.startswith("error:") and named in done.stderr
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
@@ -149,38 +176,69 @@ def test_batch_on_a_missing_file_is_an_error_not_a_traceback(settings, tmp_path)
 
 
 def test_commands_on_a_database_without_tables_say_what_to_do(tmp_path):
-    env = dict(os.environ, PYTHONPATH=str(ROOT), STEPWISE_DATABASE_URL=f"sqlite:///{tmp_path / 'empty.sqlite'}",
-               STEPWISE_INSTANCE_DIR=str(tmp_path / "instance"), STEPWISE_SECRET_KEY="k")
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(ROOT),
+        STEPWISE_DATABASE_URL=f"sqlite:///{tmp_path / 'empty.sqlite'}",
+        STEPWISE_INSTANCE_DIR=str(tmp_path / "instance"),
+        STEPWISE_SECRET_KEY="k",
+    )
     env.pop("STEPWISE_REDIS_URL", None)
-    done = subprocess.run([sys.executable, "-m", "stepwise.cli", "create-teacher", "--email", "a@b.test",
-                           "--password", "long-enough-pw"], cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "stepwise.cli", "create-teacher", "--email", "a@b.test", "--password", "long-enough-pw"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert "stepwise db upgrade" in done.stderr
 
 
-@pytest.mark.parametrize("password,problem", [
-    ("", "empty"), ("   ", "empty"), ("short1", "at least 10"), ("aaaaaaaaaaaa", "guess"), ("1234567890", "guess"),
-])
+@pytest.mark.parametrize(
+    "password,problem",
+    [
+        ("", "empty"),
+        ("   ", "empty"),
+        ("short1", "at least 10"),
+        ("aaaaaaaaaaaa", "guess"),
+        ("1234567890", "guess"),
+    ],
+)
 def test_create_teacher_refuses_weak_passwords(settings, password, problem):
     done = _stepwise(settings, "create-teacher", "--email", "weak@school.test", "--password", password)
     assert done.returncode == 1 and problem in done.stderr
 
 
-@pytest.mark.parametrize("argv", [
-    ["check", "--policy", "{}", "2/4", "1/2"],          # a leading option (used to be refused)
-    ["check", "2/4", "--policy", "{}", "1/2"],
-    ["grade", "--json", str(SAMPLE)],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["check", "--policy", "{}", "2/4", "1/2"],  # a leading option (used to be refused)
+        ["check", "2/4", "--policy", "{}", "1/2"],
+        ["grade", "--json", str(SAMPLE)],
+    ],
+)
 def test_options_go_in_any_order(argv, capsys):
     assert main(argv) == 0
     assert capsys.readouterr().out.strip()
 
 
-@pytest.mark.parametrize("argv", [
-    ["-h"], ["check", "-h"], ["grade", "-h"], ["batch", "--help"], ["eval-model", "-h"], ["lms", "-h"],
-    ["lms", "add-integration", "-h"], ["tokens", "revoke", "-h"], ["create-teacher", "-h"], ["requeue", "-h"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["-h"],
+        ["check", "-h"],
+        ["grade", "-h"],
+        ["batch", "--help"],
+        ["eval-model", "-h"],
+        ["lms", "-h"],
+        ["lms", "add-integration", "-h"],
+        ["tokens", "revoke", "-h"],
+        ["create-teacher", "-h"],
+        ["requeue", "-h"],
+    ],
+)
 def test_every_command_has_help(argv, capsys):
     assert main(argv) == 0
     assert "usage" in capsys.readouterr().out.lower()

@@ -1,4 +1,5 @@
 """The teacher dashboard: login, CSRF, assignment creation and uploads, results pages."""
+
 from __future__ import annotations
 
 import html
@@ -29,8 +30,9 @@ def rows(*problems, **policy) -> dict:
     """Form fields for the problem rows: (statement, answer, points) each; policy fields for row 0."""
     data = {}
     for i, (statement, answer, points) in enumerate(problems):
-        data.update({f"problems-{i}-statement": statement, f"problems-{i}-answer": answer,
-                     f"problems-{i}-points": points})
+        data.update(
+            {f"problems-{i}-statement": statement, f"problems-{i}-answer": answer, f"problems-{i}-points": points}
+        )
     data.update({f"problems-0-policy-{k}": v for k, v in policy.items()})
     return data
 
@@ -61,17 +63,23 @@ def test_forms_without_csrf_token_are_refused(client, teacher):
 
 def test_login_does_not_redirect_off_site(client, teacher):
     token = csrf(client)
-    resp = client.post("/login?next=//evil.example/x",
-                       data={"csrf_token": token, "email": teacher.email, "password": "correct horse"})
+    resp = client.post(
+        "/login?next=//evil.example/x", data={"csrf_token": token, "email": teacher.email, "password": "correct horse"}
+    )
     assert resp.headers["Location"] == "/"
 
 
 def test_create_assignment_with_the_form(logged_in, app):
     token = csrf(logged_in, "/assignments/new")
-    resp = logged_in.post("/assignments/new", data={
-        "csrf_token": token, "title": "Quiz 1", "create": "1",
-        **rows(("2 + 2", "4", "1"), ("Solve x - 1 = 0", "x = 1", "2"), ("", "", "1")),
-    })
+    resp = logged_in.post(
+        "/assignments/new",
+        data={
+            "csrf_token": token,
+            "title": "Quiz 1",
+            "create": "1",
+            **rows(("2 + 2", "4", "1"), ("Solve x - 1 = 0", "x = 1", "2"), ("", "", "1")),
+        },
+    )
     assert resp.status_code == 302
     page = logged_in.get(resp.headers["Location"]).get_data(as_text=True)
     assert "Quiz 1" in page and "Solve x - 1 = 0" in page
@@ -81,9 +89,15 @@ def test_create_assignment_with_the_form(logged_in, app):
 def test_create_assignment_from_a_csv_upload(logged_in, app):
     token = csrf(logged_in, "/assignments/new")
     data = b'statement,answer,points,policy\n"Expand (x+1)^2",x^2+2x+1,2,"{""require"": [""expanded""]}"\nWhat is 1/3 as a decimal?,0.333,1,"{""mode"": ""numeric"", ""rel_tol"": 0.01}"\n'
-    resp = logged_in.post("/assignments/new", data={
-        "csrf_token": token, "title": "Uploaded", "file": (io.BytesIO(data), "problems.csv"),
-    }, content_type="multipart/form-data")
+    resp = logged_in.post(
+        "/assignments/new",
+        data={
+            "csrf_token": token,
+            "title": "Uploaded",
+            "file": (io.BytesIO(data), "problems.csv"),
+        },
+        content_type="multipart/form-data",
+    )
     assert resp.status_code == 302
     with app.app_context():
         problems = db.session.scalars(select(Problem).order_by(Problem.position)).all()
@@ -91,18 +105,27 @@ def test_create_assignment_from_a_csv_upload(logged_in, app):
         assert problems[0].policy == {"require": ["expanded"]}
 
 
-@pytest.mark.parametrize("data", [
-    b"\xff\xfe not utf8",
-    b"answer,points\n1,2\n",
-    b'{"problems": [{"statement": ""}]}',
-    b'statement,points\nx,lots\n',
-    b"[[[[",
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\xff\xfe not utf8",
+        b"answer,points\n1,2\n",
+        b'{"problems": [{"statement": ""}]}',
+        b"statement,points\nx,lots\n",
+        b"[[[[",
+    ],
+)
 def test_bad_problem_uploads_store_nothing(logged_in, app, data):
     token = csrf(logged_in, "/assignments/new")
-    resp = logged_in.post("/assignments/new", data={
-        "csrf_token": token, "title": "Bad", "file": (io.BytesIO(data), "p.csv"),
-    }, content_type="multipart/form-data")
+    resp = logged_in.post(
+        "/assignments/new",
+        data={
+            "csrf_token": token,
+            "title": "Bad",
+            "file": (io.BytesIO(data), "p.csv"),
+        },
+        content_type="multipart/form-data",
+    )
     assert resp.status_code == 400
     assert "Not saved" in resp.get_data(as_text=True)
     assert count(app, Assignment) == 0
@@ -110,16 +133,24 @@ def test_bad_problem_uploads_store_nothing(logged_in, app, data):
 
 def _assignment(logged_in, app):
     token = csrf(logged_in, "/assignments/new")
-    resp = logged_in.post("/assignments/new", data={
-        "csrf_token": token, "title": "Quiz", **rows(("1+1", "2", "1"), ("2x = 4", "x = 2", "1")),
-    })
+    resp = logged_in.post(
+        "/assignments/new",
+        data={
+            "csrf_token": token,
+            "title": "Quiz",
+            **rows(("1+1", "2", "1"), ("2x = 4", "x = 2", "1")),
+        },
+    )
     return resp.headers["Location"]
 
 
 def upload(client, url, data: bytes, name="s.csv"):
     token = csrf(client, url)
-    return client.post(url + "/submissions", data={"csrf_token": token, "file": (io.BytesIO(data), name)},
-                       content_type="multipart/form-data")
+    return client.post(
+        url + "/submissions",
+        data={"csrf_token": token, "file": (io.BytesIO(data), name)},
+        content_type="multipart/form-data",
+    )
 
 
 def confirm(client, url, preview_html: str):
@@ -130,7 +161,7 @@ def confirm(client, url, preview_html: str):
 
 def test_upload_is_previewed_then_stored_on_confirm(logged_in, app):
     url = _assignment(logged_in, app)
-    data = "student,problem,answer,work\nAda,1,2,\nAda,2,x=2,2x = 4 | x = 2\nBen,1,3,\n".encode()
+    data = b"student,problem,answer,work\nAda,1,2,\nAda,2,x=2,2x = 4 | x = 2\nBen,1,3,\n"
     preview = upload(logged_in, url, data)
     assert preview.status_code == 200
     text = preview.get_data(as_text=True)
@@ -168,8 +199,10 @@ def test_a_bad_row_error_names_the_row_even_in_a_later_student(logged_in, app):
 def test_a_tampered_confirmation_is_validated_again(logged_in, app):
     url = _assignment(logged_in, app)
     token = csrf(logged_in, url)
-    resp = logged_in.post(url + "/submissions/confirm", data={
-        "csrf_token": token, "payload": '[{"student": "Ada", "answers": [{"problem": 9, "answer": "1"}]}]'})
+    resp = logged_in.post(
+        url + "/submissions/confirm",
+        data={"csrf_token": token, "payload": '[{"student": "Ada", "answers": [{"problem": 9, "answer": "1"}]}]'},
+    )
     assert resp.status_code == 302
     assert "Nothing was uploaded" in logged_in.get(url).get_data(as_text=True)
     assert count(app, Submission) == 0
@@ -213,14 +246,15 @@ def test_a_broken_xlsx_is_refused(logged_in, app):
 
 
 def test_other_teachers_pages_are_404(logged_in, app):
+    from store.intake import parse_problems
     from web.auth import create_teacher
     from web.intake import submit_assignment
-    from store.intake import parse_problems
 
     with app.app_context():
         other, _ = create_teacher("someone@else.test", "their password")
-        assignment = submit_assignment(other, "Theirs", parse_problems([{"statement": "1+1", "answer": "2"}]),
-                                       app.config["STEPWISE"])
+        assignment = submit_assignment(
+            other, "Theirs", parse_problems([{"statement": "1+1", "answer": "2"}]), app.config["STEPWISE"]
+        )
         problem_id, assignment_id = assignment.problems[0].id, assignment.id
     assert logged_in.get(f"/assignments/{assignment_id}").status_code == 404
     token = csrf(logged_in, "/")
@@ -238,8 +272,9 @@ def test_setting_a_key_regrades_and_says_what_changed(logged_in, app):
         problem = db.session.scalar(select(Problem).where(Problem.position == 1))
         for sub in db.session.scalars(select(Submission)):
             right = sub.answers[0].text == "2"
-            sub.answers[0].grade = Grade(status="correct" if right else "incorrect", score=float(right), points=1,
-                                         reference_source="key")
+            sub.answers[0].grade = Grade(
+                status="correct" if right else "incorrect", score=float(right), points=1, reference_source="key"
+            )
             sub.status, sub.score = "graded", float(right)
         db.session.commit()
         problem_id = problem.id
@@ -267,11 +302,18 @@ def test_reference_solution_is_shown_and_a_disagreeing_key_is_flagged(logged_in,
     with app.app_context():
         problem = db.session.scalar(select(Problem).where(Problem.position == 1))
         problem.reference = ReferenceSolution(
-            cache_key="k" * 64, statement_hash="h" * 64, statement="1+1", model_id="tiny", status="ready",
-            settings={"temperature": 0.6, "top_p": 0.95}, final_answer="3", agreement=0.8,
+            cache_key="k" * 64,
+            statement_hash="h" * 64,
+            statement="1+1",
+            model_id="tiny",
+            status="ready",
+            settings={"temperature": 0.6, "top_p": 0.95},
+            final_answer="3",
+            agreement=0.8,
             reasoning="<think>\nOne plus one, carefully.\n</think>\nSo the sum is \\boxed{3}.",
             samples=[{"text": "…", "answer": "3"}] * 4 + [{"text": "…", "answer": None}],
-            completion_tokens=321, latency_s=1.5,
+            completion_tokens=321,
+            latency_s=1.5,
         )
         db.session.flush()
         from store.grading import reference_changed
@@ -288,31 +330,54 @@ def test_reference_solution_is_shown_and_a_disagreeing_key_is_flagged(logged_in,
 
 def test_the_policy_picker_sets_each_problems_policy(logged_in, app):
     token = csrf(logged_in, "/assignments/new")
-    resp = logged_in.post("/assignments/new", data={
-        "csrf_token": token, "title": "Policies",
-        **rows(("Factor x^2 - 1", "(x-1)(x+1)", "2"), ("Pi to 3 sf", "3.14", "1"), ("Roots of x^2=1", "1, -1", "1"),
-               ("g to 10 %", "9.81", "1")),
-        "problems-0-policy-factored": "y", "problems-0-policy-all_or_nothing": "y",
-        "problems-1-policy-sigfigs": "3", "problems-2-policy-ordered": "y",
-        "problems-3-policy-tolerance": "10", "problems-3-policy-tolerance_kind": "rel",
-    })
+    resp = logged_in.post(
+        "/assignments/new",
+        data={
+            "csrf_token": token,
+            "title": "Policies",
+            **rows(
+                ("Factor x^2 - 1", "(x-1)(x+1)", "2"),
+                ("Pi to 3 sf", "3.14", "1"),
+                ("Roots of x^2=1", "1, -1", "1"),
+                ("g to 10 %", "9.81", "1"),
+            ),
+            "problems-0-policy-factored": "y",
+            "problems-0-policy-all_or_nothing": "y",
+            "problems-1-policy-sigfigs": "3",
+            "problems-2-policy-ordered": "y",
+            "problems-3-policy-tolerance": "10",
+            "problems-3-policy-tolerance_kind": "rel",
+        },
+    )
     assert resp.status_code == 302, resp.get_data(as_text=True)
     with app.app_context():
         policies = [p.policy for p in db.session.scalars(select(Problem).order_by(Problem.position))]
-    assert policies == [{"require": ["factored"], "partial_credit": False}, {"sigfigs": 3}, {"ordered": True},
-                        {"mode": "numeric", "rel_tol": 0.1}]
+    assert policies == [
+        {"require": ["factored"], "partial_credit": False},
+        {"sigfigs": 3},
+        {"ordered": True},
+        {"mode": "numeric", "rel_tol": 0.1},
+    ]
 
 
 def test_an_out_of_range_policy_value_is_refused_and_the_form_kept(logged_in, app):
     token = csrf(logged_in, "/assignments/new")
-    resp = logged_in.post("/assignments/new", data={
-        "csrf_token": token, "title": "Bad", **rows(("1+1", "2", "1")), "problems-0-policy-sigfigs": "99"})
+    resp = logged_in.post(
+        "/assignments/new",
+        data={"csrf_token": token, "title": "Bad", **rows(("1+1", "2", "1")), "problems-0-policy-sigfigs": "99"},
+    )
     assert resp.status_code == 400
     page = resp.get_data(as_text=True)
     assert "Not saved" in page and "sigfigs" in page
-    resp = logged_in.post("/assignments/new", data={
-        "csrf_token": token, "title": "Bad", **rows(("", "", "1"), ("1+1", "2", "1"), ("2+2", "4", "1")),
-        "problems-2-answer": "x" * 10_001})
+    resp = logged_in.post(
+        "/assignments/new",
+        data={
+            "csrf_token": token,
+            "title": "Bad",
+            **rows(("", "", "1"), ("1+1", "2", "1"), ("2+2", "4", "1")),
+            "problems-2-answer": "x" * 10_001,
+        },
+    )
     assert "Not saved: problem 3 answer" in resp.get_data(as_text=True)  # numbered as on the form
     assert re.search(r">\s*1\+1</textarea>", page)  # the teacher's typing is not lost
     assert count(app, Assignment) == 0
@@ -350,8 +415,10 @@ def test_a_problems_key_and_policy_are_edited_later_and_regraded(logged_in, app)
     form = logged_in.get(f"/problems/{problem_id}/edit").get_data(as_text=True)
     assert 'value="x = 2"' in form and "Grading policy" in form
     token = csrf(logged_in, f"/problems/{problem_id}/edit")
-    resp = logged_in.post(f"/problems/{problem_id}/edit", data={
-        "csrf_token": token, "answer": "x = 2", "points": "3", "policy-exact": "y", "policy-units": ""})
+    resp = logged_in.post(
+        f"/problems/{problem_id}/edit",
+        data={"csrf_token": token, "answer": "x = 2", "points": "3", "policy-exact": "y", "policy-units": ""},
+    )
     assert resp.status_code == 302
     page = logged_in.get(url).get_data(as_text=True)
     assert "Graded 1 answer(s) again" in page and "Policy: exact" in page
@@ -371,9 +438,14 @@ def _keyless(app, status: str):
         problem = db.session.scalar(select(Problem).where(Problem.position == 1))
         problem.answer_key = None
         problem.reference = ReferenceSolution(
-            cache_key="c" * 64, statement_hash="s" * 64, statement="1+1", model_id="m", status=status,
+            cache_key="c" * 64,
+            statement_hash="s" * 64,
+            statement="1+1",
+            model_id="m",
+            status=status,
             error="Reference reasoning is unavailable: no weights. Download the weights with "
-                  "`huggingface-cli download deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B` then restart.")
+            "`huggingface-cli download deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B` then restart.",
+        )
         db.session.commit()
 
 
@@ -397,10 +469,19 @@ def test_progress_counts_and_needs_review_is_not_zero(logged_in, app):
     from store.models import Grade
 
     url = _assignment(logged_in, app)
-    confirm(logged_in, url, upload(logged_in, url, b"student,problem,answer\nAda,1,2\nAda,2,x=3\nBen,1,2\n"
-                                   ).get_data(as_text=True))
+    confirm(
+        logged_in,
+        url,
+        upload(logged_in, url, b"student,problem,answer\nAda,1,2\nAda,2,x=3\nBen,1,2\n").get_data(as_text=True),
+    )
     assert logged_in.get(url + "/progress").get_json() == {
-        "total": 2, "queued": 2, "grading": 0, "graded": 0, "needs_review": 0, "failed": 0}
+        "total": 2,
+        "queued": 2,
+        "grading": 0,
+        "graded": 0,
+        "needs_review": 0,
+        "failed": 0,
+    }
     with app.app_context():
         ada = db.session.scalar(select(Submission).where(Submission.student == "Ada"))
         ada.status, ada.score = "needs_review", 1.0
@@ -442,14 +523,18 @@ def test_pages_have_no_inline_scripts(logged_in, app):
 
 def test_keys_are_typeset_and_a_policy_tip_is_offered(logged_in, app):
     token = csrf(logged_in, "/assignments/new")
-    refused = logged_in.post("/assignments/new", data={
-        "csrf_token": token, "title": "Tips", **rows(("Factor x^2 - 1", "(x-1)(x+1)", "1"), ("1+1", "2 +", "1"))})
+    refused = logged_in.post(
+        "/assignments/new",
+        data={"csrf_token": token, "title": "Tips", **rows(("Factor x^2 - 1", "(x-1)(x+1)", "1"), ("1+1", "2 +", "1"))},
+    )
     assert refused.status_code == 400  # an unreadable key is refused with the grader's words, the form kept
     assert "could not read this answer key" in html.unescape(refused.get_data(as_text=True))
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Assignment)) == 0
-    resp = logged_in.post("/assignments/new", data={
-        "csrf_token": token, "title": "Tips", **rows(("Factor x^2 - 1", "(x-1)(x+1)", "1"), ("1+1", "2", "1"))})
+    resp = logged_in.post(
+        "/assignments/new",
+        data={"csrf_token": token, "title": "Tips", **rows(("Factor x^2 - 1", "(x-1)(x+1)", "1"), ("1+1", "2", "1"))},
+    )
     page = logged_in.get(resp.headers["Location"]).get_data(as_text=True)
     assert 'class="tex" data-tex="\\left(x - 1\\right)\\left(x + 1\\right)"' in page
     assert "This problem asks to factor: set the <code>factored</code> requirement?" in page
@@ -457,8 +542,10 @@ def test_keys_are_typeset_and_a_policy_tip_is_offered(logged_in, app):
 
 def test_an_unreadable_key_is_refused_naming_the_problem(logged_in, app):
     token = csrf(logged_in, "/assignments/new")
-    resp = logged_in.post("/assignments/new", data={
-        "csrf_token": token, "title": "Bad key", **rows(("1+1", "2", "1"), ("2+2", "4 +", "1"))})
+    resp = logged_in.post(
+        "/assignments/new",
+        data={"csrf_token": token, "title": "Bad key", **rows(("1+1", "2", "1"), ("2+2", "4 +", "1"))},
+    )
     assert resp.status_code == 400
     text = html.unescape(resp.get_data(as_text=True))
     assert re.search(r"Not saved: problem 2 answer [^<]*[^.]\.<", text)  # one full stop, not two
@@ -467,28 +554,47 @@ def test_an_unreadable_key_is_refused_naming_the_problem(logged_in, app):
 
 def test_decimal_places_and_units_reach_the_policy(logged_in, app):
     token = csrf(logged_in, "/assignments/new")
-    resp = logged_in.post("/assignments/new", data={
-        "csrf_token": token, "title": "Units", **rows(("Speed of 10 m in 4 s", "2.50 m/s", "1")),
-        "problems-0-policy-dp": "2", "problems-0-policy-units": "required",
-        "problems-0-policy-tolerance": "0.01", "problems-0-policy-tolerance_kind": "abs"})
+    resp = logged_in.post(
+        "/assignments/new",
+        data={
+            "csrf_token": token,
+            "title": "Units",
+            **rows(("Speed of 10 m in 4 s", "2.50 m/s", "1")),
+            "problems-0-policy-dp": "2",
+            "problems-0-policy-units": "required",
+            "problems-0-policy-tolerance": "0.01",
+            "problems-0-policy-tolerance_kind": "abs",
+        },
+    )
     assert resp.status_code == 302, resp.get_data(as_text=True)
     with app.app_context():
-        assert db.session.scalar(select(Problem)).policy == {"dp": 2, "mode": "numeric", "abs_tol": 0.01,
-                                                             "units": "required"}
+        assert db.session.scalar(select(Problem)).policy == {
+            "dp": 2,
+            "mode": "numeric",
+            "abs_tol": 0.01,
+            "units": "required",
+        }
 
 
 def test_batch_status_is_on_the_dashboard(logged_in, app, teacher):
     from store.workflow import Batch
 
     with app.app_context():
-        db.session.add_all([Batch(teacher_id=teacher.id, trigger="cli", stage="grading", status="running", total=40),
-                            Batch(teacher_id=None, trigger="schedule", stage="done", status="done", total=3)])
+        db.session.add_all(
+            [
+                Batch(teacher_id=teacher.id, trigger="cli", stage="grading", status="running", total=40),
+                Batch(teacher_id=None, trigger="schedule", stage="done", status="done", total=3),
+            ]
+        )
         db.session.commit()
     page = logged_in.get("/").get_data(as_text=True)
     assert "Overnight batches" in page
     assert re.search(r"#2 <span class=\"muted\">\(schedule\)</span>.*?done", page, re.S)
-    assert re.search(r"#1 <span class=\"muted\">\(cli\)</span></th>\s*<td[^>]*>running: grading</td>\s*"
-                     r"<td class=\"num\">40</td>", page)
+    assert re.search(
+        r"#1 <span class=\"muted\">\(cli\)</span></th>\s*<td[^>]*>running: grading</td>\s*"
+        r"<td class=\"num\">40</td>",
+        page,
+    )
 
 
 def test_statements_and_answers_are_escaped_before_typesetting(logged_in, app):
@@ -496,9 +602,14 @@ def test_statements_and_answers_are_escaped_before_typesetting(logged_in, app):
 
     assert str(_ticks("set `<b>x</b>`?")) == "set <code>&lt;b&gt;x&lt;/b&gt;</code>?"
     token = csrf(logged_in, "/assignments/new")
-    resp = logged_in.post("/assignments/new", data={
-        "csrf_token": token, "title": "<img src=x onerror=alert(1)>",
-        **rows(("$x$ <script>alert(1)</script>", "2", "1"))})
+    resp = logged_in.post(
+        "/assignments/new",
+        data={
+            "csrf_token": token,
+            "title": "<img src=x onerror=alert(1)>",
+            **rows(("$x$ <script>alert(1)</script>", "2", "1")),
+        },
+    )
     page = logged_in.get(resp.headers["Location"]).get_data(as_text=True)
     assert "<script>alert(1)</script>" not in page and "<img src=x" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
@@ -508,8 +619,11 @@ def test_statements_and_answers_are_escaped_before_typesetting(logged_in, app):
 def test_an_unreadable_key_is_refused_everywhere_and_nothing_is_stored(logged_in, app, auth, client, key):
     """Issue 8 item 9: a key the grader cannot read is refused with the grader's message (API, form
     and the set-key route), instead of being stored and failing every student later."""
-    resp = client.post("/api/v1/assignments", headers=auth,
-                       json={"title": "t", "problems": [{"statement": "Solve 3x = 9", "answer": key}]})
+    resp = client.post(
+        "/api/v1/assignments",
+        headers=auth,
+        json={"title": "t", "problems": [{"statement": "Solve 3x = 9", "answer": key}]},
+    )
     assert resp.status_code == 400, resp.get_json()
     body = resp.get_json()
     assert body["field"] == "problems[0].answer" and "could not read" in body["message"].lower()

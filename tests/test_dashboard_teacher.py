@@ -1,5 +1,6 @@
 """The teacher's pages over the workflow services: review queue, answer groups, hand grading,
 re-upload replace/skip, deletes with a confirmation, gradebook export and the printable report."""
+
 from __future__ import annotations
 
 import html as html_lib
@@ -7,10 +8,10 @@ import re
 
 import pytest
 from sqlalchemy import func, select
+from test_dashboard import _assignment, confirm, csrf, logged_in, upload  # noqa: F401 (fixture)
 
 from store.db import db
 from store.models import Assignment, Grade, Problem, Submission
-from test_dashboard import _assignment, confirm, csrf, logged_in, upload  # noqa: F401 (fixture)
 
 
 def _graded(app, grades: dict[str, list[tuple[str, float]]]) -> None:
@@ -18,8 +19,9 @@ def _graded(app, grades: dict[str, list[tuple[str, float]]]) -> None:
     with app.app_context():
         for sub in db.session.scalars(select(Submission)):
             for answer, (status, score) in zip(sub.answers, grades[sub.student]):
-                answer.grade = Grade(status=status, score=score, points=1.0, feedback=f"{status} feedback",
-                                     reference_source="key")
+                answer.grade = Grade(
+                    status=status, score=score, points=1.0, feedback=f"{status} feedback", reference_source="key"
+                )
             review = any(s == "needs_review" for s, _ in grades[sub.student])
             sub.status = "needs_review" if review else "graded"
             sub.score = sum(score for _, score in grades[sub.student])
@@ -32,8 +34,14 @@ def quiz(logged_in, app):
     url = _assignment(logged_in, app)
     data = b"student,problem,answer\nAda,1,2\nAda,2,x=2\nBen,1,3\nBen,2,x=3\nCy,1,3\nCy,2,x = 2\n"
     confirm(logged_in, url, upload(logged_in, url, data).get_data(as_text=True))
-    _graded(app, {"Ada": [("correct", 1), ("correct", 1)], "Ben": [("incorrect", 0), ("needs_review", 0)],
-                  "Cy": [("incorrect", 0), ("correct", 1)]})
+    _graded(
+        app,
+        {
+            "Ada": [("correct", 1), ("correct", 1)],
+            "Ben": [("incorrect", 0), ("needs_review", 0)],
+            "Cy": [("incorrect", 0), ("correct", 1)],
+        },
+    )
     return url
 
 
@@ -51,8 +59,16 @@ def test_a_review_item_is_resolved_in_one_action(logged_in, app, quiz):
     assert "Ben" in page and "x=3" in page and "1 answer needs a teacher" in page
     answer_id = int(re.search(r'id="review-(\d+)"', page).group(1))
     token = csrf(logged_in, "/review")
-    resp = logged_in.post(f"/review/{answer_id}", data={"csrf_token": token, "action": "correct", "score": "0.5",
-                                                        "feedback": "Half: check the sign.", "next": "/review"})
+    resp = logged_in.post(
+        f"/review/{answer_id}",
+        data={
+            "csrf_token": token,
+            "action": "correct",
+            "score": "0.5",
+            "feedback": "Half: check the sign.",
+            "next": "/review",
+        },
+    )
     assert resp.status_code == 302 and resp.headers["Location"] == "/review"
     page = html_lib.unescape(logged_in.get("/review").get_data(as_text=True))
     assert "Corrected Ben's answer to problem 2" in page and "Nothing waits for you" in page
@@ -108,8 +124,9 @@ def test_another_teachers_answer_cannot_be_overridden(logged_in, app, quiz):
         create_teacher("other@school.test", "other password")
     answer_id = _sub(app, "Ada").answers[0].id
     logged_in.post("/logout", data={"csrf_token": csrf(logged_in, "/")})
-    resp = logged_in.post("/login", data={"csrf_token": csrf(logged_in), "email": "other@school.test",
-                                          "password": "other password"})
+    resp = logged_in.post(
+        "/login", data={"csrf_token": csrf(logged_in), "email": "other@school.test", "password": "other password"}
+    )
     assert resp.status_code == 302
     token = csrf(logged_in, "/")
     assert logged_in.post(f"/answers/{answer_id}/override", data={"csrf_token": token, "score": "0"}).status_code == 404
@@ -126,8 +143,10 @@ def test_a_reupload_replaces_or_skips_and_never_duplicates(logged_in, app, quiz,
     html = preview.replace('name="existing" value="replace" checked', 'name="existing" value="replace"')
     payload = re.search(r'name="payload" value="([^"]*)"', html).group(1)
     token = csrf(logged_in, quiz)
-    logged_in.post(quiz + "/submissions/confirm", data={"csrf_token": token, "payload": html_lib.unescape(payload),
-                                                        "existing": mode})
+    logged_in.post(
+        quiz + "/submissions/confirm",
+        data={"csrf_token": token, "payload": html_lib.unescape(payload), "existing": mode},
+    )
     page = logged_in.get(quiz).get_data(as_text=True)
     assert "Stored the file: 1 new" in page
     with app.app_context():

@@ -1,4 +1,5 @@
 """What can be checked of the Docker topology without a Docker engine: it parses and it matches the code."""
+
 from __future__ import annotations
 
 import importlib
@@ -67,8 +68,9 @@ def test_commands_exist_and_point_at_real_code():
 
 def _interpolate(value: str) -> str:
     """Compose's `${NAME:-default}` with the defaults (and `${NAME:?message}` as a placeholder)."""
-    return re.sub(r"\$\{(\w+)(?::-([^}]*)|:\?[^}]*)?\}", lambda m: m.group(2) if m.group(2) is not None else "x",
-                  str(value))
+    return re.sub(
+        r"\$\{(\w+)(?::-([^}]*)|:\?[^}]*)?\}", lambda m: m.group(2) if m.group(2) is not None else "x", str(value)
+    )
 
 
 def test_worker_queues_match_the_celery_app():
@@ -76,8 +78,10 @@ def test_worker_queues_match_the_celery_app():
 
     def celery_argv(service: str) -> list[str]:
         ctx = _stepwise_command([_interpolate(p) for p in SERVICES[service]["command"][1:]])
-        queues, pool = ctx.params["queues"], ctx.params["pool"] or ("solo" if ctx.params["queues"] == "reasoning"
-                                                                     else None)
+        queues, pool = (
+            ctx.params["queues"],
+            ctx.params["pool"] or ("solo" if ctx.params["queues"] == "reasoning" else None),
+        )
         cmd = worker_command(queues, pool=pool, concurrency=ctx.params["concurrency"])
         return cmd + (["--prefetch-multiplier", "1"] if queues == "reasoning" else [])
 
@@ -117,8 +121,11 @@ def test_every_variable_set_is_one_the_code_reads():
 def test_env_example_and_compose_agree():
     text = (ROOT / "docker-compose.yml").read_text()
     used = set(re.findall(r"\$\{(\w+)", text))
-    example = {line.split("=", 1)[0] for line in (ROOT / ".env.example").read_text().splitlines()
-               if line.strip() and not line.startswith("#")}
+    example = {
+        line.split("=", 1)[0]
+        for line in (ROOT / ".env.example").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
     assert used == example, (used - example, example - used)
     known = {f"STEPWISE_{f.name.upper()}" for f in fields(Settings)} | {"STEPWISE_PORT"}
     assert {v for v in example if v.startswith("STEPWISE_")} <= known

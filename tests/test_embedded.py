@@ -3,6 +3,7 @@
 No Redis or Postgres URL is given: the service must migrate, seed the demo, and grade the sample
 assignment through Celery on its own, as `make run` does on a fresh machine.
 """
+
 from __future__ import annotations
 
 import os
@@ -11,14 +12,12 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from http.cookiejar import CookieJar
 from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
-
 from support import ROOT, wait_for
 
 pytestmark = pytest.mark.slow
@@ -38,7 +37,11 @@ def embedded_service(tmp_path):
     with (tmp_path / "run.log").open("wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "stepwise.cli", "run", "--port", str(port)],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -112,12 +115,23 @@ def test_stopping_the_service_stops_its_workers(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("STEPWISE_")}
     env.update(STEPWISE_INSTANCE_DIR=str(instance), PYTHONUNBUFFERED="1")
     with (tmp_path / "run.log").open("wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "stepwise.cli", "run", "--port", str(port), "--no-demo"],
-                                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "stepwise.cli", "run", "--port", str(port), "--no-demo"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         wait_for(lambda: _up(f"http://127.0.0.1:{port}") and len(_workers_of(instance)) >= 2, timeout=90)
-        wait_for(lambda: (instance / "logs" / "worker-grading.log").exists()
-                 and b" ready." in (instance / "logs" / "worker-grading.log").read_bytes(), timeout=60)
+        wait_for(
+            lambda: (
+                (instance / "logs" / "worker-grading.log").exists()
+                and b" ready." in (instance / "logs" / "worker-grading.log").read_bytes()
+            ),
+            timeout=60,
+        )
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0
         wait_for(lambda: not _workers_of(instance), timeout=30)

@@ -1,13 +1,14 @@
 """Submit over HTTP, a real Celery worker grades through Redis and Postgres, poll until graded."""
+
 from __future__ import annotations
 
 import pytest
 from sqlalchemy import func, select
+from support import wait_for
 
 from store import grading
 from store.db import db
 from store.models import Grade, Job
-from support import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -28,16 +29,22 @@ def _graded(client, auth, url):
 
 def test_submission_is_graded_by_a_real_worker(client, auth, celery_worker):
     assignment = client.post("/api/v1/assignments", json=ASSIGNMENT, headers=auth).get_json()
-    good = {"student": "Ada", "answers": [
-        {"problem": 1, "answer": "6"},
-        {"problem": 2, "answer": "0.5"},
-        {"problem": 3, "answer": "-2, 3"},
-    ]}
-    slip = {"student": "Ben", "answers": [
-        {"problem": 1, "answer": "x = 14/3", "work": ["3(x - 2) = 12", "3x - 2 = 12", "3x = 14", "x = 14/3"]},
-        {"problem": 2, "answer": "2/4"},
-        {"problem": 3, "answer": "x = 3"},
-    ]}
+    good = {
+        "student": "Ada",
+        "answers": [
+            {"problem": 1, "answer": "6"},
+            {"problem": 2, "answer": "0.5"},
+            {"problem": 3, "answer": "-2, 3"},
+        ],
+    }
+    slip = {
+        "student": "Ben",
+        "answers": [
+            {"problem": 1, "answer": "x = 14/3", "work": ["3(x - 2) = 12", "3x - 2 = 12", "3x = 14", "x = 14/3"]},
+            {"problem": 2, "answer": "2/4"},
+            {"problem": 3, "answer": "x = 3"},
+        ],
+    }
     urls = []
     for body in (good, slip):
         resp = client.post(f"/api/v1/assignments/{assignment['id']}/submissions", json=body, headers=auth)
@@ -95,8 +102,9 @@ def test_a_grader_failure_in_a_real_task_marks_the_submission_failed(client, aut
 
     assignment = client.post("/api/v1/assignments", json=ASSIGNMENT, headers=auth).get_json()
     with app.app_context():
-        problem = db.session.scalar(select(Problem).where(Problem.assignment_id == assignment["id"],
-                                                          Problem.position == 2))
+        problem = db.session.scalar(
+            select(Problem).where(Problem.assignment_id == assignment["id"], Problem.position == 2)
+        )
         problem.policy = {"sigfigs": "three"}
         db.session.commit()
     body = {"student": "Di", "answers": [{"problem": 2, "answer": "1/2"}]}

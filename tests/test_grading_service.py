@@ -1,4 +1,5 @@
 """The grading service: key first, a trusted model reference second, review otherwise."""
+
 from __future__ import annotations
 
 from sqlalchemy import func, select
@@ -12,16 +13,18 @@ from store.models import Grade, Job, ReferenceStatus, Source, Submission, Teache
 def _setup(app, teacher, problems, answers, reference_settings=None):
     with app.app_context():
         owner = db.session.get(Teacher, teacher.id)
-        assignment, to_solve = create_assignment(db.session, owner, "T", problems,
-                                                 reference_settings=reference_settings)
+        assignment, to_solve = create_assignment(
+            db.session, owner, "T", problems, reference_settings=reference_settings
+        )
         submission, _ = create_submission(db.session, assignment, student="S", answers=answers, source=Source.api)
         db.session.commit()
         return assignment.id, submission.id, to_solve
 
 
 def test_keyless_problem_without_model_goes_to_review_and_key_regrades(app, teacher):
-    _, sid, to_solve = _setup(app, teacher, [ProblemIn("What is 6*7?"), ProblemIn("1+1", "2")],
-                              [AnswerIn(1, "42"), AnswerIn(2, "2")])
+    _, sid, to_solve = _setup(
+        app, teacher, [ProblemIn("What is 6*7?"), ProblemIn("1+1", "2")], [AnswerIn(1, "42"), AnswerIn(2, "2")]
+    )
     assert to_solve == []  # no model on this install: nothing to queue
     with app.app_context():
         outcome = grading.grade_submission(db.session, sid)
@@ -44,8 +47,9 @@ def test_keyless_problem_without_model_goes_to_review_and_key_regrades(app, teac
 
 def test_model_reference_is_used_only_when_ready(app, teacher):
     settings = lambda: ("tiny-model", {"samples": 3})  # noqa: E731
-    _, sid, to_solve = _setup(app, teacher, [ProblemIn("What is 6*7?")], [AnswerIn(1, "42")],
-                              reference_settings=settings)
+    _, sid, to_solve = _setup(
+        app, teacher, [ProblemIn("What is 6*7?")], [AnswerIn(1, "42")], reference_settings=settings
+    )
     assert len(to_solve) == 1
     with app.app_context():
         assert grading.grade_submission(db.session, sid).status == "waiting"
@@ -77,8 +81,10 @@ def test_step_credit_gives_method_marks_for_the_valid_steps_before_the_first_err
     """Policy `step_credit`: right steps before a slip earn method marks (at most half the points)
     and the feedback says which steps were right; without the policy the same work earns nothing."""
     work = ("2x + 3 = 11", "2x = 8", "x = 5")  # the last step is the slip
-    problems = [ProblemIn("Solve 2x + 3 = 11", "x = 4", 2.0, {"step_credit": True}),
-                ProblemIn("Solve 2x + 3 = 11", "x = 4", 2.0)]
+    problems = [
+        ProblemIn("Solve 2x + 3 = 11", "x = 4", 2.0, {"step_credit": True}),
+        ProblemIn("Solve 2x + 3 = 11", "x = 4", 2.0),
+    ]
     _, sid, _ = _setup(app, teacher, problems, [AnswerIn(1, "x = 5", work), AnswerIn(2, "x = 5", work)])
     with app.app_context():
         grading.grade_submission(db.session, sid)

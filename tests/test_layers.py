@@ -55,9 +55,7 @@ def test_no_import_points_upward():
             for line, module in _imports(path):
                 top = module.split(".")[0]
                 if top in MAY_IMPORT and top != package and top not in allowed:
-                    wrong.append(
-                        f"{relative}:{line} imports {module} ({package} -> {top})"
-                    )
+                    wrong.append(f"{relative}:{line} imports {module} ({package} -> {top})")
     assert not wrong, "upward imports:\n" + "\n".join(wrong)
 
 
@@ -131,11 +129,7 @@ def test_a_fresh_interpreter_importing_the_package_loads_nothing_above_it(packag
     assert out.returncode == 0, out.stderr[-3000:]
     loaded = set(json.loads(out.stdout.strip().splitlines()[-1]))
     bad = sorted(
-        name
-        for name in loaded
-        if any(
-            name == f or name.startswith(f + ".") for f in FORBIDDEN_AT_RUNTIME[package]
-        )
+        name for name in loaded if any(name == f or name.startswith(f + ".") for f in FORBIDDEN_AT_RUNTIME[package])
     )
     assert not bad, f"importing {package} loaded {bad}"
 

@@ -1,4 +1,5 @@
 """Alembic migrations reach head on Postgres and SQLite and match the models exactly."""
+
 from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata

@@ -4,6 +4,7 @@ Generated valid and invalid payloads must never produce a 500, must answer docum
 codes and content types, and every JSON response must match its schema. (Schemathesis's pytest
 plugin does not load under this pytest, so the test drives its strategies through Hypothesis.)
 """
+
 from __future__ import annotations
 
 import pytest
@@ -34,10 +35,14 @@ def operations(app):
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 def test_api_conforms_to_its_openapi_document(app, auth, client, mode):
     # One real assignment and submission, so generated ids sometimes hit existing rows.
-    created = client.post("/api/v1/assignments", headers=auth, json={
-        "title": "t", "problems": [{"statement": "1+1", "answer": "2"}]}).get_json()
-    client.post(f"/api/v1/assignments/{created['id']}/submissions", headers=auth,
-                json={"student": "s", "answers": [{"problem": 1, "answer": "2"}]})
+    created = client.post(
+        "/api/v1/assignments", headers=auth, json={"title": "t", "problems": [{"statement": "1+1", "answer": "2"}]}
+    ).get_json()
+    client.post(
+        f"/api/v1/assignments/{created['id']}/submissions",
+        headers=auth,
+        json={"student": "s", "answers": [{"problem": 1, "answer": "2"}]},
+    )
     checks = CHECKS + ([negative_data_rejection] if mode == GenerationMode.NEGATIVE else [])
     ran = 0
     for operation in operations(app):
@@ -63,8 +68,10 @@ def test_every_api_route_declares_its_shapes(app):
     from web.api.spec import operation_of
 
     undeclared = [
-        (rule.rule, app.view_functions[rule.endpoint].__module__) for rule in app.url_map.iter_rules()
-        if rule.rule.startswith("/api/v1/") and rule.endpoint != "api.openapi"
+        (rule.rule, app.view_functions[rule.endpoint].__module__)
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/api/v1/")
+        and rule.endpoint != "api.openapi"
         and operation_of(app.view_functions[rule.endpoint]) is None
     ]
     assert [path for path, module in undeclared if module not in PENDING_MODULES] == []
@@ -79,10 +86,14 @@ def test_document_and_validation_come_from_the_same_declaration(client, auth):
     policy = doc["components"]["schemas"]["ProblemIn"]["properties"]["policy"]["anyOf"][0]
     # The policy settings are the grader's own Policy fields (operational limits excluded).
     assert {"mode", "sigfigs", "require"} <= set(policy["properties"]) and "timeout" not in policy["properties"]
-    created = client.post("/api/v1/assignments", headers=auth, json={
-        "title": "t", "problems": [{"statement": "1+1", "answer": "2"}]}).get_json()
-    resp = client.post(f"/api/v1/assignments/{created['id']}/submissions", headers=auth,
-                       json={"student": "s" * 256, "answers": [{"problem": 1, "answer": "2"}]})
+    created = client.post(
+        "/api/v1/assignments", headers=auth, json={"title": "t", "problems": [{"statement": "1+1", "answer": "2"}]}
+    ).get_json()
+    resp = client.post(
+        f"/api/v1/assignments/{created['id']}/submissions",
+        headers=auth,
+        json={"student": "s" * 256, "answers": [{"problem": 1, "answer": "2"}]},
+    )
     assert resp.status_code == 400 and resp.get_json()["field"] == "student"
 
 
@@ -96,22 +107,39 @@ def _grader_accepts(policy) -> bool:
     return True
 
 
-@pytest.mark.parametrize("policy", [
-    {"sigfigs": 15}, {"sigfigs": 16}, {"sigfigs": 50}, {"sigfigs": 0}, {"dp": 2}, {"units": "required"},
-    {"units": "maybe"}, {"mode": "numeric", "rel_tol": 0.01}, {"rel_tol": -1}, {"require": ["tidy"]},
-])
+@pytest.mark.parametrize(
+    "policy",
+    [
+        {"sigfigs": 15},
+        {"sigfigs": 16},
+        {"sigfigs": 50},
+        {"sigfigs": 0},
+        {"dp": 2},
+        {"units": "required"},
+        {"units": "maybe"},
+        {"mode": "numeric", "rel_tol": 0.01},
+        {"rel_tol": -1},
+        {"require": ["tidy"]},
+    ],
+)
 def test_policies_are_checked_by_the_grader(client, auth, policy):
     accepted = _grader_accepts(policy)  # the grader's verdict, not a second copy of its limits
-    resp = client.post("/api/v1/assignments", headers=auth, json={
-        "title": "t", "problems": [{"statement": "1+1", "answer": "2", "policy": policy}]})
+    resp = client.post(
+        "/api/v1/assignments",
+        headers=auth,
+        json={"title": "t", "problems": [{"statement": "1+1", "answer": "2", "policy": policy}]},
+    )
     assert (resp.status_code == 201) is accepted, resp.get_json()
     if not accepted:
         assert resp.get_json()["field"].startswith("problems[0].policy.")
 
 
 def test_operational_policy_keys_are_not_a_teachers(client, auth):
-    resp = client.post("/api/v1/assignments", headers=auth, json={
-        "title": "t", "problems": [{"statement": "1+1", "answer": "2", "policy": {"timeout": 600}}]})
+    resp = client.post(
+        "/api/v1/assignments",
+        headers=auth,
+        json={"title": "t", "problems": [{"statement": "1+1", "answer": "2", "policy": {"timeout": 600}}]},
+    )
     assert resp.status_code == 400 and resp.get_json()["field"] == "problems[0].policy.timeout"
 
 

@@ -1,4 +1,5 @@
 """Operations: health and readiness checks, Prometheus metrics, JSON logs."""
+
 from __future__ import annotations
 
 import json
@@ -38,11 +39,15 @@ def test_readyz_is_503_while_the_broker_is_down(settings):
 def test_metrics_report_queue_depth_rows_and_recorded_work(client, auth):
     from store import metrics
 
-    created = client.post("/api/v1/assignments", headers=auth, json={
-        "title": "t", "problems": [{"statement": "1+1", "answer": "2"}]}).get_json()
+    created = client.post(
+        "/api/v1/assignments", headers=auth, json={"title": "t", "problems": [{"statement": "1+1", "answer": "2"}]}
+    ).get_json()
     for student in ("a", "b"):
-        client.post(f"/api/v1/assignments/{created['id']}/submissions", headers=auth,
-                    json={"student": student, "answers": [{"problem": 1, "answer": "2"}]})
+        client.post(
+            f"/api/v1/assignments/{created['id']}/submissions",
+            headers=auth,
+            json={"student": student, "answers": [{"problem": 1, "answer": "2"}]},
+        )
     before = samples(client)
     metrics.record_graded(0.3, 0.02)
     metrics.record_generation(500, 2.0)

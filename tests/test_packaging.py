@@ -22,11 +22,7 @@ pytestmark = pytest.mark.slow
 
 
 def _clean_env(**extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("STEPWISE_") and k != "PYTHONPATH"
-    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STEPWISE_") and k != "PYTHONPATH"}
     env.update(extra)
     return env
 
@@ -35,9 +31,7 @@ def _clean_env(**extra: str) -> dict[str, str]:
 def installed(tmp_path_factory) -> Path:
     """A venv holding only the Stepwise wheel (dependencies borrowed through a .pth file)."""
     tmp = tmp_path_factory.mktemp("wheel")
-    source = (
-        tmp / "src"
-    )  # build from a copy: an in-tree build would leave build/ in the checkout
+    source = tmp / "src"  # build from a copy: an in-tree build would leave build/ in the checkout
     shutil.copytree(
         ROOT,
         source,
@@ -106,9 +100,7 @@ def installed(tmp_path_factory) -> Path:
             check=True,
         ).stdout.strip()
     )
-    (target / "_borrowed_dependencies.pth").write_text(
-        "\n".join(site.getsitepackages()) + "\n"
-    )
+    (target / "_borrowed_dependencies.pth").write_text("\n".join(site.getsitepackages()) + "\n")
     return venv
 
 
@@ -128,12 +120,8 @@ def test_the_wheel_holds_the_migrations_and_imports_from_itself(installed, tmp_p
     )
     assert out.returncode == 0, out.stderr
     migrations_dir, web_file = out.stdout.split()
-    assert migrations_dir.startswith(str(installed)) and web_file.startswith(
-        str(installed)
-    )
-    assert (Path(migrations_dir) / "env.py").exists() and list(
-        (Path(migrations_dir) / "versions").glob("0001_*.py")
-    )
+    assert migrations_dir.startswith(str(installed)) and web_file.startswith(str(installed))
+    assert (Path(migrations_dir) / "env.py").exists() and list((Path(migrations_dir) / "versions").glob("0001_*.py"))
 
 
 def test_db_upgrade_then_run_serve_in_an_empty_directory(installed, tmp_path):
@@ -164,9 +152,7 @@ def test_db_upgrade_then_run_serve_in_an_empty_directory(installed, tmp_path):
 
         def serving():
             try:
-                with urllib.request.urlopen(
-                    f"http://127.0.0.1:{port}/healthz", timeout=2
-                ) as resp:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
                     return resp.status == 200
             except OSError:
                 return proc.poll() is not None
@@ -181,9 +167,7 @@ def test_db_upgrade_then_run_serve_in_an_empty_directory(installed, tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)
 
 
-def test_a_command_where_there_is_no_database_says_so_and_creates_nothing(
-    installed, tmp_path
-):
+def test_a_command_where_there_is_no_database_says_so_and_creates_nothing(installed, tmp_path):
     out = subprocess.run(
         [str(installed / "bin" / "stepwise"), "requeue"],
         cwd=tmp_path,

@@ -1,20 +1,28 @@
 """A problem without a key, end to end: API intake, a real reasoning worker with the tiny model,
 a real grading worker, and the teacher's key winning over the model afterwards."""
+
 from __future__ import annotations
 
 from dataclasses import replace
 
 import pytest
+from support import start_worker, stop_worker, wait_for, worker_env
 
 from store.db import db
 from store.models import Problem, ReferenceSolution
-from support import start_worker, stop_worker, wait_for, worker_env
 
 pytestmark = pytest.mark.slow
 
-MODEL_ENV = dict(STEPWISE_MODEL_ENABLED="1", STEPWISE_MODEL_LOCAL_ONLY="1", STEPWISE_DEVICE="cpu",
-                 STEPWISE_MAX_NEW_TOKENS="12", STEPWISE_SAMPLES="3", STEPWISE_BATCH_SIZE="4",
-                 HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+MODEL_ENV = dict(
+    STEPWISE_MODEL_ENABLED="1",
+    STEPWISE_MODEL_LOCAL_ONLY="1",
+    STEPWISE_DEVICE="cpu",
+    STEPWISE_MAX_NEW_TOKENS="12",
+    STEPWISE_SAMPLES="3",
+    STEPWISE_BATCH_SIZE="4",
+    HF_HUB_OFFLINE="1",
+    TOKENIZERS_PARALLELISM="false",
+)
 
 
 @pytest.fixture
@@ -22,8 +30,16 @@ def model_app(settings, tiny_model_path):
     """The web app of an install whose reasoning workers hold the (tiny) model."""
     from web import create_app
 
-    model_settings = replace(settings, model_enabled=True, model=str(tiny_model_path), model_local_only=True,
-                             device="cpu", max_new_tokens=12, samples=3, batch_size=4)
+    model_settings = replace(
+        settings,
+        model_enabled=True,
+        model=str(tiny_model_path),
+        model_local_only=True,
+        device="cpu",
+        max_new_tokens=12,
+        samples=3,
+        batch_size=4,
+    )
     app = create_app(model_settings)
     app.config.update(TESTING=True)
     return app
@@ -36,8 +52,10 @@ def workers(settings, redis_url, tiny_model_path, tmp_path):
     with redis.Redis.from_url(redis_url) as client:
         client.flushdb()
     env = worker_env(settings, STEPWISE_MODEL=str(tiny_model_path), **MODEL_ENV)
-    procs = [start_worker(env, "reasoning", tmp_path / "reasoning.log", pool="solo", concurrency=1),
-             start_worker(env, "grading,lms", tmp_path / "grading.log")]
+    procs = [
+        start_worker(env, "reasoning", tmp_path / "reasoning.log", pool="solo", concurrency=1),
+        start_worker(env, "grading,lms", tmp_path / "grading.log"),
+    ]
     yield procs
     for proc in procs:
         stop_worker(proc)
@@ -50,9 +68,11 @@ def test_keyless_problem_is_solved_once_voted_and_then_overridden_by_a_key(model
     assignment = client.post("/api/v1/assignments", json=body, headers=auth).get_json()
     urls = []
     for student in ("Ada", "Ben"):
-        resp = client.post(f"/api/v1/assignments/{assignment['id']}/submissions", headers=auth,
-                           json={"student": student, "answers": [{"problem": 1, "answer": "42"},
-                                                                 {"problem": 2, "answer": "2"}]})
+        resp = client.post(
+            f"/api/v1/assignments/{assignment['id']}/submissions",
+            headers=auth,
+            json={"student": student, "answers": [{"problem": 1, "answer": "42"}, {"problem": 2, "answer": "2"}]},
+        )
         urls.append(resp.get_json()["url"])
 
     def settled(url):

@@ -1,14 +1,15 @@
 """SQL statements per submission stay a small constant at intake and at grading: no per-answer
 queries (the N+1 that made grading issue 69 statements for 20 answers)."""
+
 from __future__ import annotations
 
 from contextlib import contextmanager
 
 from sqlalchemy import event
+from test_api import make_assignment
 
 from store import grading
 from store.db import db
-from test_api import make_assignment
 
 PROBLEMS = 20
 

@@ -1,4 +1,5 @@
 """Re-uploads never duplicate; deletes report the LMS side; gradebook exports; `stepwise batch --run`."""
+
 from __future__ import annotations
 
 import csv
@@ -29,8 +30,9 @@ def _assignment(app, settings, teacher_id, keys=("2", "x = 3")) -> int:
 
 
 def _rows(*students):
-    return [(name, None, [AnswerIn(problem=i + 1, answer=a) for i, a in enumerate(answers)])
-            for name, answers in students]
+    return [
+        (name, None, [AnswerIn(problem=i + 1, answer=a) for i, a in enumerate(answers)]) for name, answers in students
+    ]
 
 
 def _grade_all():
@@ -42,35 +44,54 @@ def test_reupload_replaces_answers_in_place_or_skips(app, settings, teacher):
     aid = _assignment(app, settings, teacher.id)
     with app.app_context():
         assignment = db.session.get(Assignment, aid)
-        first = store_upload(db.session, assignment, _rows(("Ada", ["2", "x=3"]), ("Ben", ["3", "x=1"])),
-                             Source.dashboard)
+        first = store_upload(
+            db.session, assignment, _rows(("Ada", ["2", "x=3"]), ("Ben", ["3", "x=1"])), Source.dashboard
+        )
         assert len(first.created) == 2
         _grade_all()
         assert duplicates(db.session, assignment, [("ada ", None), ("Cy", None)]) == {"ada ": first.created[0]}
-        again = store_upload(db.session, assignment, _rows(("ADA", ["2", "x=3"]), ("Ben", ["2", "x=3"])),
-                             Source.dashboard)
-        assert again.to_dict() | {"submissions": None} == {"created": 0, "replaced": 1, "unchanged": 1,
-                                                         "skipped": 0, "submissions": None}
+        again = store_upload(
+            db.session, assignment, _rows(("ADA", ["2", "x=3"]), ("Ben", ["2", "x=3"])), Source.dashboard
+        )
+        assert again.to_dict() | {"submissions": None} == {
+            "created": 0,
+            "replaced": 1,
+            "unchanged": 1,
+            "skipped": 0,
+            "submissions": None,
+        }
         assert again.replaced == [first.created[1]]  # the same submission, answers swapped
         assert db.session.scalar(select(func.count()).select_from(Submission)) == 2
         assert db.session.scalar(select(func.count()).select_from(Answer)) == 4
         ben = db.session.get(Submission, first.created[1])
         assert ben.status == "queued" and [a.text for a in ben.answers] == ["2", "x=3"]
-        skipped = store_upload(db.session, assignment, _rows(("Ben", ["9", "9"]), ("Cy", ["1", "1"])),
-                               Source.dashboard, mode="skip")
+        skipped = store_upload(
+            db.session, assignment, _rows(("Ben", ["9", "9"]), ("Cy", ["1", "1"])), Source.dashboard, mode="skip"
+        )
         assert (len(skipped.skipped), len(skipped.created)) == (1, 1)
         assert [a.text for a in db.session.get(Submission, first.created[1]).answers] == ["2", "x=3"]
 
 
 def _env(settings):
-    return dict(os.environ, STEPWISE_DATABASE_URL=settings.database_url, STEPWISE_REDIS_URL=settings.redis_url,
-                STEPWISE_SECRET_KEY=settings.secret_key, STEPWISE_INSTANCE_DIR=settings.instance_dir,
-                STEPWISE_MODEL_ENABLED="0")
+    return dict(
+        os.environ,
+        STEPWISE_DATABASE_URL=settings.database_url,
+        STEPWISE_REDIS_URL=settings.redis_url,
+        STEPWISE_SECRET_KEY=settings.secret_key,
+        STEPWISE_INSTANCE_DIR=settings.instance_dir,
+        STEPWISE_MODEL_ENABLED="0",
+    )
 
 
 def _stepwise(settings, *args, timeout=120):
-    return subprocess.run([sys.executable, "-m", "stepwise.cli", *args], cwd=ROOT, env=_env(settings),
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "stepwise.cli", *args],
+        cwd=ROOT,
+        env=_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def test_batch_file_without_external_id_never_duplicates(app, settings, teacher, tmp_path):
@@ -104,8 +125,15 @@ def test_deletes_report_counts_and_the_lms_gradebook(client, auth, app, settings
     aid = _assignment(app, settings, teacher.id)
     with app.app_context():
         assignment = db.session.get(Assignment, aid)
-        lms, _ = create_submission(db.session, assignment, student="Ada", answers=_rows(("Ada", ["2"]))[0][2],
-                                   source=Source.lms, external_id="canvas-1", callback_url="https://lms.example/cb")
+        lms, _ = create_submission(
+            db.session,
+            assignment,
+            student="Ada",
+            answers=_rows(("Ada", ["2"]))[0][2],
+            source=Source.lms,
+            external_id="canvas-1",
+            callback_url="https://lms.example/cb",
+        )
         db.session.commit()
         store_upload(db.session, assignment, _rows(("Ben", ["2", "x=3"]), ("Cy", ["1"])), Source.dashboard)
         lms_id = lms.id
@@ -133,13 +161,23 @@ def test_gradebook_one_row_per_student_latest_or_best_in_lms_forms(client, auth,
     aid = _assignment(app, settings, teacher.id)
     with app.app_context():
         assignment = db.session.get(Assignment, aid)
-        for student, answers in (("ada@school.test", ["2", "x=3"]), ("ada@school.test", ["2", "x=1"]),
-                                 ("Ben", ["1", "x=1"])):
-            create_submission(db.session, assignment, student=student, source=Source.api,
-                              answers=_rows((student, answers))[0][2])
-        create_submission(db.session, assignment, student="Cy", source=Source.lms, external_id="c-1",
-                          lms_context={"lti": {"user_id": "u-77", "email": "cy@school.test"}},
-                          answers=_rows(("Cy", ["2", "x=3"]))[0][2])
+        for student, answers in (
+            ("ada@school.test", ["2", "x=3"]),
+            ("ada@school.test", ["2", "x=1"]),
+            ("Ben", ["1", "x=1"]),
+        ):
+            create_submission(
+                db.session, assignment, student=student, source=Source.api, answers=_rows((student, answers))[0][2]
+            )
+        create_submission(
+            db.session,
+            assignment,
+            student="Cy",
+            source=Source.lms,
+            external_id="c-1",
+            lms_context={"lti": {"user_id": "u-77", "email": "cy@school.test"}},
+            answers=_rows(("Cy", ["2", "x=3"]))[0][2],
+        )
         db.session.commit()
         _grade_all()
     rows = _csv(client, auth, f"/api/v1/assignments/{aid}/gradebook.csv")
@@ -149,10 +187,10 @@ def test_gradebook_one_row_per_student_latest_or_best_in_lms_forms(client, auth,
     assert by["Cy"][1:3] == ["cy@school.test", "u-77"]
     best = {r[0]: r for r in _csv(client, auth, f"/api/v1/assignments/{aid}/gradebook.csv?pick=best")[1:]}
     assert best["ada@school.test"][-2] == "2"
-    assert client.put("/api/v1/settings", json={"gradebook": "best"}, headers=auth).get_json() == {
-        "gradebook": "best"}
-    assert {r[0]: r for r in _csv(client, auth, f"/api/v1/assignments/{aid}/gradebook.csv")[1:]}[
-        "ada@school.test"][-2] == "2"
+    assert client.put("/api/v1/settings", json={"gradebook": "best"}, headers=auth).get_json() == {"gradebook": "best"}
+    assert {r[0]: r for r in _csv(client, auth, f"/api/v1/assignments/{aid}/gradebook.csv")[1:]}["ada@school.test"][
+        -2
+    ] == "2"
     canvas = _csv(client, auth, f"/api/v1/assignments/{aid}/gradebook.csv?format=canvas")
     assert canvas[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", f"Quiz 1 ({aid})"]
     assert canvas[1][0] == "Points Possible" and canvas[1][-1] == "2"
@@ -170,8 +208,12 @@ def test_gradebook_one_row_per_student_latest_or_best_in_lms_forms(client, auth,
 def test_api_upload_previews_then_replaces_or_skips(client, auth, app, settings, teacher):
     aid = _assignment(app, settings, teacher.id)
     url = f"/api/v1/assignments/{aid}/uploads"
-    body = {"submissions": [{"student": "Ada", "answers": [{"problem": 1, "answer": "2"}]},
-                            {"student": "Ben", "answers": [{"problem": 1, "answer": "3"}]}]}
+    body = {
+        "submissions": [
+            {"student": "Ada", "answers": [{"problem": 1, "answer": "2"}]},
+            {"student": "Ben", "answers": [{"problem": 1, "answer": "3"}]},
+        ]
+    }
     first = client.post(url, json=body, headers=auth)
     assert first.status_code == 202 and first.get_json()["created"] == 2
     body["submissions"][1]["answers"][0]["answer"] = "2"
@@ -183,6 +225,7 @@ def test_api_upload_previews_then_replaces_or_skips(client, auth, app, settings,
     assert skip["skipped"] == 2
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Submission)) == 2
-    bad = client.post(url, json={"submissions": [{"student": "Cy", "answers": [{"problem": 9, "answer": "1"}]}]},
-                      headers=auth)
+    bad = client.post(
+        url, json={"submissions": [{"student": "Cy", "answers": [{"problem": 9, "answer": "1"}]}]}, headers=auth
+    )
     assert bad.status_code == 400 and bad.get_json()["field"] == "submissions[0].answers[0].problem"

@@ -1,4 +1,5 @@
 """Teacher workflow API (issue 9): progress, answer groups, overrides with audit, review, regrade."""
+
 from __future__ import annotations
 
 import csv
@@ -58,8 +59,9 @@ def setup_class(client, auth, app, klass=CLASS):
 
 def answer_id(app, submission_id, position):
     with app.app_context():
-        return db.session.scalar(select(Answer.id).where(Answer.submission_id == submission_id,
-                                                         Answer.position == position))
+        return db.session.scalar(
+            select(Answer.id).where(Answer.submission_id == submission_id, Answer.position == position)
+        )
 
 
 def get(client, auth, url):
@@ -99,8 +101,17 @@ def test_groups_by_text_then_equivalence(client, auth, app):
     assert by_answer["1/2"]["size"] == 3 and "0.5" not in by_answer
     assert by_answer["1/3"]["size"] == 2
     assert sum(r["size"] for r in rows) == 5
-    assert set(rows[0]) == {"id", "answer", "interpreted", "size", "status", "score", "points", "feedback",
-                            "overridden"}
+    assert set(rows[0]) == {
+        "id",
+        "answer",
+        "interpreted",
+        "size",
+        "status",
+        "score",
+        "points",
+        "feedback",
+        "overridden",
+    }
     assert by_answer["1/2"]["status"] == "correct" and by_answer["1/2"]["score"] == 2
     assert by_answer["1/3"]["status"] == "incorrect" and by_answer["1/3"]["overridden"] is False
     again = get(client, auth, f"/api/v1/assignments/{aid}/problems/1/groups")
@@ -112,8 +123,9 @@ def test_group_override_applies_to_members_later_students_and_survives_regrade(c
     aid, subs = setup_class(client, auth, app)
     group = next(r for r in get(client, auth, f"/api/v1/assignments/{aid}/problems/2/groups") if r["answer"] == "x=3")
     assert group["size"] == 2
-    resp = client.post(f"/api/v1/groups/{group['id']}/override", json={"score": 0.5, "feedback": "Check the sign."},
-                       headers=auth)
+    resp = client.post(
+        f"/api/v1/groups/{group['id']}/override", json={"score": 0.5, "feedback": "Check the sign."}, headers=auth
+    )
     assert resp.status_code == 200 and resp.get_json()["answers"] == 2
     dee = get(client, auth, f"/api/v1/submissions/{subs['Dee']}")
     assert dee["answers"][1]["score"] == 0.5 and dee["answers"][1]["graded_by"] == "teacher"
@@ -164,8 +176,10 @@ def test_answer_override_wins_over_group_override(client, auth, app):
     a = answer_id(app, subs["Cy"], 1)
     client.post(f"/api/v1/answers/{a}/override", json={"score": 1.5}, headers=auth)
     group = next(r for r in get(client, auth, f"/api/v1/assignments/{aid}/problems/1/groups") if r["answer"] == "1/3")
-    assert client.post(f"/api/v1/groups/{group['id']}/override", json={"score": 1}, headers=auth).get_json()[
-        "answers"] == 1
+    assert (
+        client.post(f"/api/v1/groups/{group['id']}/override", json={"score": 1}, headers=auth).get_json()["answers"]
+        == 1
+    )
     assert get(client, auth, f"/api/v1/submissions/{subs['Cy']}")["answers"][0]["score"] == 1.5
     assert get(client, auth, f"/api/v1/submissions/{subs['Eve']}")["answers"][0]["score"] == 1
 
@@ -179,8 +193,9 @@ def test_review_queue_lists_reasons_and_resolves_in_one_action(client, auth, app
     item = next(i for i in items if i["student"] == "Ada")
     assert {"answer", "interpreted", "key", "model_answer", "message", "statement"} <= set(item)
     # no reference to accept: a score is needed
-    assert client.post(f"/api/v1/review/{item['answer_id']}", json={"action": "accept"},
-                       headers=auth).status_code == 400
+    assert (
+        client.post(f"/api/v1/review/{item['answer_id']}", json={"action": "accept"}, headers=auth).status_code == 400
+    )
     resp = client.post(f"/api/v1/review/{item['answer_id']}", json={"action": "correct", "score": 1}, headers=auth)
     assert resp.status_code == 200
     left = get(client, auth, f"/api/v1/review?assignment={aid}")
@@ -195,8 +210,10 @@ def test_regrade_reports_only_changed_answers(client, auth, app):
     assert body["changed_count"] == 5 and body["message"] == "5 answers changed"
     resp = client.patch(f"/api/v1/assignments/{aid}/problems/1", json={"policy": {"mode": "numeric"}}, headers=auth)
     assert resp.get_json()["changed_count"] == 0
-    assert client.patch(f"/api/v1/assignments/{aid}/problems/1", json={"policy": {"bogus": 1}},
-                        headers=auth).status_code == 400
+    assert (
+        client.patch(f"/api/v1/assignments/{aid}/problems/1", json={"policy": {"bogus": 1}}, headers=auth).status_code
+        == 400
+    )
     assert get(client, auth, f"/api/v1/submissions/{subs['Cy']}")["answers"][0]["score"] == 2
 
 
@@ -209,12 +226,14 @@ def test_other_teachers_get_404(client, auth, app):
     other = {"Authorization": f"Bearer {token}"}
     group = get(client, auth, f"/api/v1/assignments/{aid}/problems/1/groups")[0]
     a = answer_id(app, subs["Ada"], 1)
-    for method, url in (("get", f"/api/v1/assignments/{aid}/progress"),
-                        ("get", f"/api/v1/assignments/{aid}/problems/1/groups"),
-                        ("post", f"/api/v1/groups/{group['id']}/override"),
-                        ("post", f"/api/v1/answers/{a}/override"),
-                        ("delete", f"/api/v1/submissions/{subs['Ada']}"),
-                        ("delete", f"/api/v1/assignments/{aid}")):
+    for method, url in (
+        ("get", f"/api/v1/assignments/{aid}/progress"),
+        ("get", f"/api/v1/assignments/{aid}/problems/1/groups"),
+        ("post", f"/api/v1/groups/{group['id']}/override"),
+        ("post", f"/api/v1/answers/{a}/override"),
+        ("delete", f"/api/v1/submissions/{subs['Ada']}"),
+        ("delete", f"/api/v1/assignments/{aid}"),
+    ):
         resp = getattr(client, method)(url, json={"score": 0} if method == "post" else None, headers=other)
         assert resp.status_code == 404, url
     assert get(client, auth, "/api/v1/review") and client.get("/api/v1/review", headers=other).get_json() == []
@@ -226,12 +245,21 @@ def test_review_flags_unreadable_answers_and_a_key_the_model_disagrees_with(clie
     aid = make(client, auth, {"title": "Keys", "problems": [{"statement": "2+3", "answer": "5"}]})
     with app.app_context():
         problem = db.session.scalar(select(Problem).where(Problem.assignment_id == aid))
-        problem.reference = ReferenceSolution(cache_key="k" * 64, statement_hash="h" * 64, statement="2+3",
-                                              model_id="m", status="ready", final_answer="6", agreement=0.8)
+        problem.reference = ReferenceSolution(
+            cache_key="k" * 64,
+            statement_hash="h" * 64,
+            statement="2+3",
+            model_id="m",
+            status="ready",
+            final_answer="6",
+            agreement=0.8,
+        )
         grading.refresh_disagreement(problem)
         db.session.commit()
-    subs = {name: submit(client, auth, aid, name, [text]) for name, text in
-            (("Ada", "5"), ("Ben", "6"), ("Cy", "7"), ("Dee", "@@@"))}
+    subs = {
+        name: submit(client, auth, aid, name, [text])
+        for name, text in (("Ada", "5"), ("Ben", "6"), ("Cy", "7"), ("Dee", "@@@"))
+    }
     grade_all(app)
     items = {i["student"]: i for i in get(client, auth, f"/api/v1/review?assignment={aid}")}
     # Ada and Ben's grades depend on whether the key or the model is right; Cy is wrong either way.

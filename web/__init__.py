@@ -1,4 +1,5 @@
 """Flask app factory: config from Settings, extensions bound here, one blueprint per audience."""
+
 from __future__ import annotations
 
 import importlib
@@ -22,8 +23,10 @@ class IdConverter(IntegerConverter):
 
     # The range is in the pattern, not only in to_python: a value the pattern takes but to_python
     # refuses makes werkzeug answer 405 when another method shares the path, instead of 404.
-    regex = (r"(?:[1-9]\d{0,8}|1\d{9}|20\d{8}|21[0-3]\d{7}|214[0-6]\d{6}|2147[0-3]\d{5}|21474[0-7]\d{4}"
-             r"|214748[0-2]\d{3}|2147483[0-5]\d{2}|21474836[0-3]\d|214748364[0-7])")
+    regex = (
+        r"(?:[1-9]\d{0,8}|1\d{9}|20\d{8}|21[0-3]\d{7}|214[0-6]\d{6}|2147[0-3]\d{5}|21474[0-7]\d{4}"
+        r"|214748[0-2]\d{3}|2147483[0-5]\d{2}|21474836[0-3]\d|214748364[0-7])"
+    )
 
     def __init__(self, url_map) -> None:
         super().__init__(url_map, min=1, max=2**31 - 1)

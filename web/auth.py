@@ -4,6 +4,7 @@ A dashboard session names the teacher *and* their current session nonce; logging
 nonce, so every cookie issued before (a copied one included) stops working at once. Login attempts
 are rate-limited per IP and per account (Flask-Limiter; Redis when configured).
 """
+
 from __future__ import annotations
 
 import functools
@@ -26,11 +27,30 @@ TOKEN_PREFIX = "sw_"
 MIN_PASSWORD = 10
 MAX_PASSWORD = 1024
 # A few of the most used passwords; the length rule already refuses most of the rest.
-COMMON_PASSWORDS = frozenset({
-    "1234567890", "12345678910", "0123456789", "qwertyuiop", "password12", "password123", "passw0rd12",
-    "iloveyou12", "1q2w3e4r5t", "qwerty1234", "1qaz2wsx3edc", "letmein123", "administrator", "changeme123",
-    "stepwise123", "teacher123", "welcome123", "abcdefghij", "aaaaaaaaaa", "password1234",
-})
+COMMON_PASSWORDS = frozenset(
+    {
+        "1234567890",
+        "12345678910",
+        "0123456789",
+        "qwertyuiop",
+        "password12",
+        "password123",
+        "passw0rd12",
+        "iloveyou12",
+        "1q2w3e4r5t",
+        "qwerty1234",
+        "1qaz2wsx3edc",
+        "letmein123",
+        "administrator",
+        "changeme123",
+        "stepwise123",
+        "teacher123",
+        "welcome123",
+        "abcdefghij",
+        "aaaaaaaaaa",
+        "password1234",
+    }
+)
 
 login_manager = LoginManager()
 LOGIN_VIEWS = ("dashboard.login",)  # the views whose POSTs are rate-limited
@@ -136,8 +156,9 @@ def limit_login(limiter: Limiter, view):
     def account_limit() -> str:
         return current_app.config["STEPWISE"].login_limit_account
 
-    view = limiter.limit(account_limit, key_func=_login_email, methods=["POST"], deduct_when=_failed,
-                         scope="login-account")(view)
+    view = limiter.limit(
+        account_limit, key_func=_login_email, methods=["POST"], deduct_when=_failed, scope="login-account"
+    )(view)
     return limiter.limit(ip_limit, methods=["POST"], deduct_when=_failed, scope="login-ip")(view)
 
 
@@ -270,8 +291,9 @@ def _iso(value: datetime | None) -> str | None:
 
 def create_teacher(email: str, password: str, name: str = "") -> tuple[Teacher, str]:
     """Store a teacher and return them with a fresh API token (committed)."""
-    teacher = Teacher(email=email.strip().lower(), name=name, password_hash=hash_password(password),
-                      session_nonce=new_nonce())
+    teacher = Teacher(
+        email=email.strip().lower(), name=name, password_hash=hash_password(password), session_nonce=new_nonce()
+    )
     db.session.add(teacher)
     token = issue_token(teacher, name="created with the account")
     db.session.commit()

@@ -1,4 +1,5 @@
 """Error answers: JSON `{"error", "message"}` for API clients, a small HTML page for browsers."""
+
 from __future__ import annotations
 
 import logging

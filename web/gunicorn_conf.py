@@ -5,6 +5,7 @@ handling is CPU-bound Python (JSON validation, SQLAlchemy), so processes use eve
 waitress process is held to one core by the GIL. Metrics from all processes are summed through
 prometheus-client's multiprocess directory (PROMETHEUS_MULTIPROC_DIR), emptied at start.
 """
+
 from __future__ import annotations
 
 import multiprocessing

@@ -2,6 +2,7 @@
 validate and add through `store.intake`, register the enqueue on the session, commit once.
 The messages go out after the commit (`tasks.enqueue_on_commit`); a broker outage never fails
 the request: the rows stay `queued` and the sweeper sends them."""
+
 from __future__ import annotations
 
 import logging
@@ -27,15 +28,27 @@ def reference_settings(settings: Settings):
     return lambda: (settings.model, generation_settings(settings))
 
 
-def submit_assignment(teacher: Teacher, title: Any, problems: list[ProblemIn], settings: Settings | None = None,
-                      *, worked_solutions: bool = False, priority: int = 0):
+def submit_assignment(
+    teacher: Teacher,
+    title: Any,
+    problems: list[ProblemIn],
+    settings: Settings | None = None,
+    *,
+    worked_solutions: bool = False,
+    priority: int = 0,
+):
     """Store an assignment and queue model solutions: for keyless problems, and for keyed ones too
     when the teacher asks for `worked_solutions`. `priority` 0 is interactive, 1 nightly/batch."""
     settings = settings or current_app.config["STEPWISE"]
     session = db.session()
     assignment, to_solve = create_assignment(
-        session, teacher, title, problems, reference_settings=reference_settings(settings),
-        worked_solutions=worked_solutions, priority=priority,
+        session,
+        teacher,
+        title,
+        problems,
+        reference_settings=reference_settings(settings),
+        worked_solutions=worked_solutions,
+        priority=priority,
     )
     enqueue_on_commit(session, REASON_TASK, to_solve)
     session.commit()
@@ -48,8 +61,9 @@ def submit_answers(
 ) -> tuple[Submission, bool]:
     """Store one submission (idempotent per assignment, source and external id) and queue it."""
     session = db.session()
-    submission, created = create_submission(session, assignment, student=student, answers=answers, source=source,
-                                            **extra)
+    submission, created = create_submission(
+        session, assignment, student=student, answers=answers, source=source, **extra
+    )
     if created:
         enqueue_on_commit(session, GRADE_TASK, [submission.id])
     session.commit()

@@ -1,4 +1,5 @@
 """Operations endpoints: `/healthz` (alive), `/readyz` (database, broker, model) and `/metrics`."""
+
 from __future__ import annotations
 
 import logging
@@ -87,10 +88,14 @@ class ScrapeTimeCollector:
         from store.models import ReferenceSolution, Submission
 
         submissions = GaugeMetricFamily("stepwise_submissions", "Submissions by status", labels=["status"])
-        references = GaugeMetricFamily("stepwise_reference_solutions", "Reference solutions by status",
-                                       labels=["status"])
-        received = CounterMetricFamily("stepwise_submissions_received", "Submissions stored, by source "
-                                       "(rate() of it is the intake rate across every process)", labels=["source"])
+        references = GaugeMetricFamily(
+            "stepwise_reference_solutions", "Reference solutions by status", labels=["status"]
+        )
+        received = CounterMetricFamily(
+            "stepwise_submissions_received",
+            "Submissions stored, by source (rate() of it is the intake rate across every process)",
+            labels=["source"],
+        )
         try:
             for model, family in ((Submission, submissions), (ReferenceSolution, references)):
                 rows = db.session.execute(select(model.status, func.count()).group_by(model.status))

@@ -1,5 +1,6 @@
 """Security headers on every answer: a CSP that runs only the app's own scripts, nosniff, and
 framing refused everywhere except the LTI pages, which the LMS shows in an iframe."""
+
 from __future__ import annotations
 
 from flask import Flask, request
@@ -9,17 +10,19 @@ FRAMEABLE = frozenset({"lms.login", "lms.launch", "lms.link", "lms.deep_link", "
 
 
 def content_security_policy(frame_ancestors: str) -> str:
-    return "; ".join([
-        "default-src 'self'",
-        "script-src 'self'",  # no inline scripts, no eval, no third-party scripts
-        "style-src 'self' 'unsafe-inline'",  # KaTeX and a few style attributes
-        "img-src 'self' data:",
-        "font-src 'self' data:",
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'self'",
-        f"frame-ancestors {frame_ancestors}",
-    ])
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",  # no inline scripts, no eval, no third-party scripts
+            "style-src 'self' 'unsafe-inline'",  # KaTeX and a few style attributes
+            "img-src 'self' data:",
+            "font-src 'self' data:",
+            "connect-src 'self'",
+            "object-src 'none'",
+            "base-uri 'self'",
+            f"frame-ancestors {frame_ancestors}",
+        ]
+    )
 
 
 def secure_cookies(settings) -> bool:

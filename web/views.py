@@ -1,8 +1,9 @@
 """Shapes shared by the API and the dashboard: one place decides what a grade looks like."""
+
 from __future__ import annotations
 
 from store.models import Assignment, Submission
-from store.serialize import _iso, answer_json  # noqa: F401  (kept importable from here)
+from store.serialize import _iso, answer_json
 
 
 def submission_json(submission: Submission) -> dict:

@@ -2,6 +2,7 @@
 
 The only module under `worker/` that imports `tasks/`: an entry-point shim at the top of the graph.
 """
+
 from tasks.celery_app import make_celery
 
 celery = make_celery()

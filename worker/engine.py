@@ -19,6 +19,7 @@ Engines (STEPWISE_ENGINE):
     vllm          vLLM in-process (`pip install '.[vllm]'`); the default on a GPU when vllm is installed
     openai        an OpenAI-compatible server (`vllm serve`) at STEPWISE_ENGINE_URL
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -158,9 +159,15 @@ class Engine:
     name = "engine"
     max_batch = 1
 
-    def generate(self, requests: Sequence[Request], *, follow_up: FollowUp | None = None,
-                 deadline: float | None = None, refill: Refill | None = None,
-                 on_complete: OnComplete | None = None) -> list[Completion]:
+    def generate(
+        self,
+        requests: Sequence[Request],
+        *,
+        follow_up: FollowUp | None = None,
+        deadline: float | None = None,
+        refill: Refill | None = None,
+        on_complete: OnComplete | None = None,
+    ) -> list[Completion]:
         raise NotImplementedError
 
     def health(self) -> dict[str, Any]:
@@ -193,9 +200,15 @@ class StreamingEngine(Engine):
     def _end(self) -> None:
         """Hook after the loop, also after an error."""
 
-    def generate(self, requests: Sequence[Request], *, follow_up: FollowUp | None = None,
-                 deadline: float | None = None, refill: Refill | None = None,
-                 on_complete: OnComplete | None = None) -> list[Completion]:
+    def generate(
+        self,
+        requests: Sequence[Request],
+        *,
+        follow_up: FollowUp | None = None,
+        deadline: float | None = None,
+        refill: Refill | None = None,
+        on_complete: OnComplete | None = None,
+    ) -> list[Completion]:
         self._calls = getattr(self, "_calls", 0) + 1
         self.generate_calls = getattr(self, "generate_calls", 0) + 1
         tag = f"g{self._calls}"

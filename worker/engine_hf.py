@@ -10,6 +10,7 @@ first part left in the prefix cache, so only the short forcing text is prefilled
 until the longest sample ends); kept as the bench baseline and a fallback (STEPWISE_ENGINE=static).
 torch and transformers are imported inside functions only.
 """
+
 from __future__ import annotations
 
 import gc
@@ -64,13 +65,23 @@ def memory_bound_batch(free_bytes: int, per_token_bytes: int, seq_len: int, *, h
     return max(1, int(free_bytes * headroom) // (per_token_bytes * seq_len))
 
 
-def generation_config(*, max_new_tokens: int, sampling: Sampling, pad_id: int, stop_ids: set[int],
-                      max_time: float | None = None, min_new_tokens: int | None = None):
+def generation_config(
+    *,
+    max_new_tokens: int,
+    sampling: Sampling,
+    pad_id: int,
+    stop_ids: set[int],
+    max_time: float | None = None,
+    min_new_tokens: int | None = None,
+):
     """A complete GenerationConfig: the model card's sampling (temperature and nucleus, top_k off)."""
     from transformers import GenerationConfig
 
-    kwargs: dict[str, Any] = {"max_new_tokens": int(max_new_tokens), "pad_token_id": pad_id,
-                              "eos_token_id": sorted(stop_ids)}
+    kwargs: dict[str, Any] = {
+        "max_new_tokens": int(max_new_tokens),
+        "pad_token_id": pad_id,
+        "eos_token_id": sorted(stop_ids),
+    }
     if min_new_tokens:
         kwargs["min_new_tokens"] = int(min_new_tokens)
     if max_time is not None:
@@ -89,17 +100,24 @@ class StaticEngine(Engine):
 
     name = "static"
 
-    def __init__(self, model: Any, *, device: str, dtype_bytes: int, pad_id: int, stop_ids: set[int],
-                 max_batch: int) -> None:
+    def __init__(
+        self, model: Any, *, device: str, dtype_bytes: int, pad_id: int, stop_ids: set[int], max_batch: int
+    ) -> None:
         self.model, self.device, self.dtype_bytes = model, device, dtype_bytes
         self.pad_id, self.stop_ids = pad_id, set(stop_ids)
         self.max_batch = max(1, int(max_batch))
         self.generate_calls = 0
         self.oom_backoffs = 0
 
-    def generate(self, requests: Sequence[Request], *, follow_up: FollowUp | None = None,
-                 deadline: float | None = None, refill: Refill | None = None,
-                 on_complete: OnComplete | None = None) -> list[Completion]:
+    def generate(
+        self,
+        requests: Sequence[Request],
+        *,
+        follow_up: FollowUp | None = None,
+        deadline: float | None = None,
+        refill: Refill | None = None,
+        on_complete: OnComplete | None = None,
+    ) -> list[Completion]:
         """Static batches: all given requests, then their follow-ups; refills run as further batches."""
         completions: list[Completion] = []
         batch = list(requests)
@@ -127,19 +145,28 @@ class StaticEngine(Engine):
             pos = 0
             while pos < len(order):
                 check_deadline(deadline)
-                longest = max(len(requests[n].prompt_ids) for n in order[pos:pos + self.max_batch])
+                longest = max(len(requests[n].prompt_ids) for n in order[pos : pos + self.max_batch])
                 size = min(self.max_batch, self._memory_cap(longest + budget), len(order) - pos)
-                chunk = order[pos:pos + size]
-                config = generation_config(max_new_tokens=budget, sampling=sampling, pad_id=self.pad_id,
-                                           stop_ids=self.stop_ids, max_time=remaining(deadline))
+                chunk = order[pos : pos + size]
+                config = generation_config(
+                    max_new_tokens=budget,
+                    sampling=sampling,
+                    pad_id=self.pad_id,
+                    stop_ids=self.stop_ids,
+                    max_time=remaining(deadline),
+                )
                 try:
                     outputs = self._generate_chunk([list(requests[n].prompt_ids) for n in chunk], config)
                 except Exception as exc:
                     if is_oom(exc) and size > 1:
                         self.max_batch = max(1, size // 2)
                         self.oom_backoffs += 1
-                        log.warning("reasoning.oom_backoff batch=%d new_batch=%d", size, self.max_batch,
-                                    extra={"event": "reasoning.oom_backoff"})
+                        log.warning(
+                            "reasoning.oom_backoff batch=%d new_batch=%d",
+                            size,
+                            self.max_batch,
+                            extra={"event": "reasoning.oom_backoff"},
+                        )
                         self._empty_cache()
                         continue
                     if is_fatal_device_error(exc):
@@ -161,7 +188,7 @@ class StaticEngine(Engine):
         with torch.inference_mode():
             out = self.model.generate(input_ids=input_ids, attention_mask=attention_mask, generation_config=config)
         self.generate_calls += 1
-        return out[:, input_ids.shape[1]:].tolist()
+        return out[:, input_ids.shape[1] :].tolist()
 
     def _memory_cap(self, seq_len: int) -> int:
         if not self.device.startswith("cuda"):
@@ -179,8 +206,12 @@ class StaticEngine(Engine):
             torch.cuda.empty_cache()
 
     def health(self) -> dict[str, Any]:
-        return {"engine": self.name, "max_batch": self.max_batch, "generate_calls": self.generate_calls,
-                "oom_backoffs": self.oom_backoffs}
+        return {
+            "engine": self.name,
+            "max_batch": self.max_batch,
+            "generate_calls": self.generate_calls,
+            "oom_backoffs": self.oom_backoffs,
+        }
 
 
 class ContinuousEngine(StreamingEngine):
@@ -188,8 +219,18 @@ class ContinuousEngine(StreamingEngine):
 
     name = "transformers"
 
-    def __init__(self, model: Any, *, device: str, pad_id: int, stop_ids: set[int], max_batch: int,
-                 max_context: int, page_size: int | None = None, seed: int | None = None) -> None:
+    def __init__(
+        self,
+        model: Any,
+        *,
+        device: str,
+        pad_id: int,
+        stop_ids: set[int],
+        max_batch: int,
+        max_context: int,
+        page_size: int | None = None,
+        seed: int | None = None,
+    ) -> None:
         self.model, self.device = model, device
         self.pad_id, self.stop_ids = pad_id, set(stop_ids)
         self.max_batch = max(1, int(max_batch))
@@ -206,13 +247,21 @@ class ContinuousEngine(StreamingEngine):
     def _cb_config(self):
         from transformers.generation.configuration_utils import ContinuousBatchingConfig
 
-        kwargs: dict[str, Any] = {"per_request_processors": True, "allow_block_sharing": True,
-                                  "page_size": self.page_size, "max_requests_per_batch": self.max_batch}
+        kwargs: dict[str, Any] = {
+            "per_request_processors": True,
+            "allow_block_sharing": True,
+            "page_size": self.page_size,
+            "max_requests_per_batch": self.max_batch,
+        }
         if not self.device.startswith("cuda"):
             # The CPU has no free-memory probe: size the paged cache for max_batch full contexts.
             pages = self.max_batch * math.ceil(self.max_context / self.page_size)
-            kwargs.update(num_blocks=pages + self.max_batch, max_batch_tokens=max(256, self.max_batch * 8),
-                          use_cuda_graph=False, use_async_batching=False)
+            kwargs.update(
+                num_blocks=pages + self.max_batch,
+                max_batch_tokens=max(256, self.max_batch * 8),
+                use_cuda_graph=False,
+                use_async_batching=False,
+            )
         if self.seed is not None:
             kwargs["seed"] = int(self.seed)
         return ContinuousBatchingConfig(**kwargs)
@@ -225,11 +274,18 @@ class ContinuousEngine(StreamingEngine):
         self._stop_manager()
         # top_p just under 1 keeps a top-p processor in the manager, so greedy requests can pass a tiny one.
         config = generation_config(
-            max_new_tokens=self.max_context, pad_id=self.pad_id, stop_ids=self.stop_ids,
-            sampling=Sampling(temperature=base.temperature if base.temperature != 1.0 else 0.9999999,
-                              top_p=min(float(base.top_p), 0.9999999), repetition_penalty=base.repetition_penalty))
-        manager = self.model.init_continuous_batching(generation_config=config,
-                                                      continuous_batching_config=self._cb_config())
+            max_new_tokens=self.max_context,
+            pad_id=self.pad_id,
+            stop_ids=self.stop_ids,
+            sampling=Sampling(
+                temperature=base.temperature if base.temperature != 1.0 else 0.9999999,
+                top_p=min(float(base.top_p), 0.9999999),
+                repetition_penalty=base.repetition_penalty,
+            ),
+        )
+        manager = self.model.init_continuous_batching(
+            generation_config=config, continuous_batching_config=self._cb_config()
+        )
         manager.start()
         self.manager, self._base = manager, base
         return manager
@@ -267,8 +323,13 @@ class ContinuousEngine(StreamingEngine):
         self._lock.release()
 
     def _submit(self, rid: str, request: Request) -> None:
-        self.manager.add_request(list(request.prompt_ids), request_id=rid, max_new_tokens=request.max_new_tokens,
-                                 eos_token_id=sorted(self.stop_ids), **self._kwargs(request))
+        self.manager.add_request(
+            list(request.prompt_ids),
+            request_id=rid,
+            max_new_tokens=request.max_new_tokens,
+            eos_token_id=sorted(self.stop_ids),
+            **self._kwargs(request),
+        )
 
     def _poll(self, timeout: float) -> list[tuple[str, Completion]]:
         output = self.manager.get_result(timeout=timeout)
@@ -298,9 +359,13 @@ class ContinuousEngine(StreamingEngine):
             raise RuntimeError(f"the continuous batching loop stopped: {error}") from error
 
     def health(self) -> dict[str, Any]:
-        return {"engine": self.name, "max_batch": self.max_batch, "page_size": self.page_size,
-                "running": bool(self.manager is not None and self.manager.is_running()),
-                "generate_calls": self.generate_calls}
+        return {
+            "engine": self.name,
+            "max_batch": self.max_batch,
+            "page_size": self.page_size,
+            "running": bool(self.manager is not None and self.manager.is_running()),
+            "generate_calls": self.generate_calls,
+        }
 
 
 __all__ = [

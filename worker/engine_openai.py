@@ -7,6 +7,7 @@ the server batches them continuously. Prompts travel as token ids, so the server
 tokens the runner built; a budget-forcing continuation is sent the moment its first part returns,
 and the server's prefix cache serves the shared prefix. The deadline bounds every HTTP call.
 """
+
 from __future__ import annotations
 
 import time
@@ -51,8 +52,16 @@ def parse_choice(choice: dict[str, Any], stop_ids: set[int], encode: Callable[[s
 class OpenAIEngine(StreamingEngine):
     name = "openai"
 
-    def __init__(self, url: str, model: str, *, stop_ids: set[int], encode: Callable[[str], list[int]],
-                 max_batch: int, api_key: str | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        model: str,
+        *,
+        stop_ids: set[int],
+        encode: Callable[[str], list[int]],
+        max_batch: int,
+        api_key: str | None = None,
+    ) -> None:
         import requests
 
         if not url:
@@ -68,8 +77,9 @@ class OpenAIEngine(StreamingEngine):
 
     def _post(self, request: Request, deadline: float | None) -> Completion:
         timeout = DEFAULT_TIMEOUT_S if deadline is None else max(0.001, deadline - time.monotonic())
-        response = self.session.post(self.url, json=completion_payload(self.model, request, self.stop_ids),
-                                     timeout=(10, timeout))
+        response = self.session.post(
+            self.url, json=completion_payload(self.model, request, self.stop_ids), timeout=(10, timeout)
+        )
         response.raise_for_status()
         return parse_choice(response.json()["choices"][0], self.stop_ids, self.encode)
 

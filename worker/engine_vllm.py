@@ -11,6 +11,7 @@ at once (vLLM's scheduler does continuous batching over its paged KV cache), a b
 continuation is added the moment its first part finishes, and automatic prefix caching serves its
 prefix (prompt + thinking) from the blocks the first part just wrote. vllm is imported lazily.
 """
+
 from __future__ import annotations
 
 import logging
@@ -42,8 +43,9 @@ def sampling_kwargs(request: Request, stop_ids: set[int], seed: int | None = Non
     return kwargs
 
 
-def llm_kwargs(model_id: str, *, max_context: int, max_batch: int,
-               gpu_memory_utilization: float = 0.85, seed: int = 0) -> dict[str, Any]:
+def llm_kwargs(
+    model_id: str, *, max_context: int, max_batch: int, gpu_memory_utilization: float = 0.85, seed: int = 0
+) -> dict[str, Any]:
     """vllm.LLM keyword arguments: bf16, prefix caching on, the checkpoint's sampling defaults off."""
     return {
         "model": model_id,
@@ -61,13 +63,23 @@ def llm_kwargs(model_id: str, *, max_context: int, max_batch: int,
 class VLLMEngine(StreamingEngine):
     name = "vllm"
 
-    def __init__(self, model_id: str, *, stop_ids: set[int], max_context: int, max_batch: int,
-                 local_only: bool = False, seed: int | None = None) -> None:
+    def __init__(
+        self,
+        model_id: str,
+        *,
+        stop_ids: set[int],
+        max_context: int,
+        max_batch: int,
+        local_only: bool = False,
+        seed: int | None = None,
+    ) -> None:
         try:
             from vllm import LLM
         except ImportError as exc:
-            raise ModelUnavailable(f"Reference reasoning is unavailable: STEPWISE_ENGINE=vllm but vllm is not "
-                                   f"installed; {INSTALL_HINT}, or set STEPWISE_ENGINE=transformers.") from exc
+            raise ModelUnavailable(
+                f"Reference reasoning is unavailable: STEPWISE_ENGINE=vllm but vllm is not "
+                f"installed; {INSTALL_HINT}, or set STEPWISE_ENGINE=transformers."
+            ) from exc
         if local_only:  # no Hub look-ups or retries: the weights must already be here
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
         self.stop_ids = set(stop_ids)
@@ -86,8 +98,9 @@ class VLLMEngine(StreamingEngine):
     def _submit(self, rid: str, request: Request) -> None:
         from vllm.inputs import TokensPrompt
 
-        self.llm.llm_engine.add_request(rid, TokensPrompt(prompt_token_ids=list(request.prompt_ids)),
-                                        self._params(request))
+        self.llm.llm_engine.add_request(
+            rid, TokensPrompt(prompt_token_ids=list(request.prompt_ids)), self._params(request)
+        )
 
     def _poll(self, timeout: float) -> list[tuple[str, Completion]]:
         """One engine step (a scheduled batch forward); the requests it finished."""

@@ -12,6 +12,7 @@ answer, as reference solutions are voted), checked by the grader; as a Markdown 
 and an HTML report with a chart. Reasoning models are prompted into <think>, plain models are not.
 Offline, a model or dataset that is not cached fails at once with one message (no Hub retries).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,8 +27,13 @@ from pathlib import Path
 from typing import Any
 
 DATASETS: dict[str, dict[str, Any]] = {
-    "math500": {"path": "HuggingFaceH4/MATH-500", "name": None, "split": "test", "problem": "problem",
-                "answer": "answer"},
+    "math500": {
+        "path": "HuggingFaceH4/MATH-500",
+        "name": None,
+        "split": "test",
+        "problem": "problem",
+        "answer": "answer",
+    },
     "gsm8k": {"path": "openai/gsm8k", "name": "main", "split": "test", "problem": "question", "answer": "answer"},
 }
 
@@ -64,7 +70,7 @@ def load_problems(path: Path, limit: int | None = None) -> list[dict[str, str]]:
     problems = []
     for number, row in numbered:
         if not isinstance(row, dict) or "problem" not in row or "answer" not in row:
-            raise ValueError(f"{path}:{number}: each problem needs \"problem\" and \"answer\"")
+            raise ValueError(f'{path}:{number}: each problem needs "problem" and "answer"')
         problems.append({"problem": str(row["problem"]), "answer": str(row["answer"])})
     return problems[:limit] if limit else problems
 
@@ -79,13 +85,17 @@ def load_dataset_problems(name: str, limit: int | None = None) -> list[dict[str,
     try:
         import datasets
     except ImportError as exc:
-        raise DatasetError(f"--dataset {name} needs the `datasets` library (`pip install -e '.[eval]'`), "
-                           "or pass a local JSONL file of {\"problem\", \"answer\"}") from exc
+        raise DatasetError(
+            f"--dataset {name} needs the `datasets` library (`pip install -e '.[eval]'`), "
+            'or pass a local JSONL file of {"problem", "answer"}'
+        ) from exc
     try:
         data = datasets.load_dataset(spec["path"], spec["name"], split=spec["split"])
     except (OSError, ValueError, ConnectionError) as exc:
-        raise DatasetError(f"{spec['path']} is not in the Hugging Face cache and the Hub cannot be reached "
-                           f"({type(exc).__name__}); run once online, or pass a local JSONL file") from exc
+        raise DatasetError(
+            f"{spec['path']} is not in the Hugging Face cache and the Hub cannot be reached "
+            f"({type(exc).__name__}); run once online, or pass a local JSONL file"
+        ) from exc
     rows = []
     for row in data:
         answer = str(row[spec["answer"]])
@@ -137,12 +147,17 @@ def score_problem(problem: dict[str, str], samples: list) -> dict[str, Any]:
     voted = vote([s.answer for s in samples])
     sample_correct = [_correct(s.answer, problem["answer"]) for s in samples]
     return {
-        "problem": problem["problem"], "expected": problem["answer"], "answer": voted.answer,
-        "agreement": voted.agreement, "majority_correct": _correct(voted.answer, problem["answer"]),
-        "sample_answers": [s.answer for s in samples], "sample_correct": sample_correct,
+        "problem": problem["problem"],
+        "expected": problem["answer"],
+        "answer": voted.answer,
+        "agreement": voted.agreement,
+        "majority_correct": _correct(voted.answer, problem["answer"]),
+        "sample_answers": [s.answer for s in samples],
+        "sample_correct": sample_correct,
         "completion_tokens": [s.completion_tokens for s in samples],
         "latency_s": max((s.latency_s for s in samples), default=0.0),
-        "truncated": sum(s.truncated for s in samples), "forced": sum(s.forced for s in samples),
+        "truncated": sum(s.truncated for s in samples),
+        "forced": sum(s.forced for s in samples),
     }
 
 
@@ -156,8 +171,9 @@ def summarise(results: list[dict[str, Any]]) -> dict[str, Any]:
         "latency_p50_s": percentile(latencies, 50),
         "latency_p95_s": percentile(latencies, 95),
         "tokens_per_problem": sum(tokens) / n if n else None,
-        "truncated_share": (sum(r["truncated"] for r in results) / sum(len(r["sample_correct"]) for r in results)
-                            if n else None),
+        "truncated_share": (
+            sum(r["truncated"] for r in results) / sum(len(r["sample_correct"]) for r in results) if n else None
+        ),
     }
 
 
@@ -179,21 +195,31 @@ def evaluate_model(model: str, problems: list[dict[str, str]], settings: Any) ->
     size = max(1, int(settings.batch_size))
     try:
         for start in range(0, len(problems), size):
-            batch = problems[start:start + size]
+            batch = problems[start : start + size]
             for problem, samples in zip(batch, runner.generate([p["problem"] for p in batch])):
                 results.append(score_problem(problem, samples))
         health = runner.health()
     finally:
         runner.shutdown()
     row.update(summarise(results))
-    row.update({
-        "reasoning_prompt": runner.thinking, "device": health["device"], "dtype": health["dtype"],
-        "engine": health["engine"].get("engine"), "load_time_s": health["load_time_s"],
-        "peak_gpu_memory_bytes": (health.get("gpu") or {}).get("max_memory_allocated"),
-        "settings": {"max_new_tokens": settings.max_new_tokens, "samples": settings.samples,
-                     "temperature": settings.temperature, "top_p": settings.top_p, "batch_size": settings.batch_size},
-        "results": results,
-    })
+    row.update(
+        {
+            "reasoning_prompt": runner.thinking,
+            "device": health["device"],
+            "dtype": health["dtype"],
+            "engine": health["engine"].get("engine"),
+            "load_time_s": health["load_time_s"],
+            "peak_gpu_memory_bytes": (health.get("gpu") or {}).get("max_memory_allocated"),
+            "settings": {
+                "max_new_tokens": settings.max_new_tokens,
+                "samples": settings.samples,
+                "temperature": settings.temperature,
+                "top_p": settings.top_p,
+                "batch_size": settings.batch_size,
+            },
+            "results": results,
+        }
+    )
     return row
 
 
@@ -211,9 +237,16 @@ def format_table(rows: list[dict[str, Any]]) -> str:
         if "error" in r:
             cells = [r["model"], "unavailable"] + ["-"] * (len(header) - 2)
         else:
-            cells = [r["model"], "<think>" if r["reasoning_prompt"] else "plain", _fmt(r["pass_at_1"], ".1%"),
-                     _fmt(r["majority_at_k"], ".1%"), _fmt(r["latency_p50_s"], ".2f"), _fmt(r["latency_p95_s"], ".2f"),
-                     _fmt(r["tokens_per_problem"], ",.0f"), _fmt(r["truncated_share"], ".0%")]
+            cells = [
+                r["model"],
+                "<think>" if r["reasoning_prompt"] else "plain",
+                _fmt(r["pass_at_1"], ".1%"),
+                _fmt(r["majority_at_k"], ".1%"),
+                _fmt(r["latency_p50_s"], ".2f"),
+                _fmt(r["latency_p95_s"], ".2f"),
+                _fmt(r["tokens_per_problem"], ",.0f"),
+                _fmt(r["truncated_share"], ".0%"),
+            ]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     for r in rows:
         if "error" in r:
@@ -226,17 +259,23 @@ def _bars(rows: list[dict[str, Any]], metrics: list[tuple[str, str, float]], tit
     ok = [r for r in rows if "error" not in r]
     width, height, left, bar = 640, 40 + 36 * max(1, len(ok)) * len(metrics), 230, 22
     colours = ["#2b6cb0", "#dd6b20", "#38a169"]
-    parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-              f'aria-label="{html.escape(title)}"><text x="4" y="18" font-weight="bold">{html.escape(title)}</text>')]
+    parts = [
+        (
+            f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
+            f'aria-label="{html.escape(title)}"><text x="4" y="18" font-weight="bold">{html.escape(title)}</text>'
+        )
+    ]
     y = 34
     for r in ok:
         parts.append(f'<text x="4" y="{y + 15}">{html.escape(r["model"][-32:])}</text>')
         for n, (key, label, top) in enumerate(metrics):
             value = r.get(key) or 0.0
             length = 0 if not top else (width - left - 120) * value / top
-            parts.append(f'<rect x="{left}" y="{y}" width="{length:.1f}" height="{bar - 4}" fill="{colours[n % 3]}"/>'
-                         f'<text x="{left + length + 6:.1f}" y="{y + 13}">{html.escape(label)} '
-                         f'{value:.3g}</text>')
+            parts.append(
+                f'<rect x="{left}" y="{y}" width="{length:.1f}" height="{bar - 4}" fill="{colours[n % 3]}"/>'
+                f'<text x="{left + length + 6:.1f}" y="{y + 13}">{html.escape(label)} '
+                f"{value:.3g}</text>"
+            )
             y += bar
         y += 14
     parts.append("</svg>")
@@ -248,13 +287,18 @@ def html_report(rows: list[dict[str, Any]], source: str) -> str:
     latency_top = max((r["latency_p95_s"] or 0 for r in ok), default=0) or 1
     k = max((r.get("samples", 1) for r in rows), default=1)
     accuracy = _bars(rows, [("pass_at_1", "pass@1", 1.0), ("majority_at_k", f"maj@{k}", 1.0)], "Accuracy")
-    latency = _bars(rows, [("latency_p50_s", "p50 s", latency_top), ("latency_p95_s", "p95 s", latency_top)],
-                    "Latency per problem (seconds)")
+    latency = _bars(
+        rows,
+        [("latency_p50_s", "p50 s", latency_top), ("latency_p95_s", "p95 s", latency_top)],
+        "Latency per problem (seconds)",
+    )
     table = html.escape(format_table(rows))
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>eval-model: {html.escape(source)}</title>"
-            "<style>body{font-family:sans-serif;max-width:60rem;margin:2rem auto}pre{background:#f5f5f5;"
-            f"padding:1rem;overflow:auto}}</style></head><body><h1>eval-model: {html.escape(source)}</h1>"
-            f"<pre>{table}</pre>{accuracy}<br>{latency}</body></html>")
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>eval-model: {html.escape(source)}</title>"
+        "<style>body{font-family:sans-serif;max-width:60rem;margin:2rem auto}pre{background:#f5f5f5;"
+        f"padding:1rem;overflow:auto}}</style></head><body><h1>eval-model: {html.escape(source)}</h1>"
+        f"<pre>{table}</pre>{accuracy}<br>{latency}</body></html>"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -264,9 +308,17 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("stepwise.reasoning").addHandler(logging.NullHandler())
     from store.settings import Settings
 
-    overrides = {name: value for name, value in (
-        ("max_new_tokens", args.max_new_tokens), ("samples", args.samples), ("batch_size", args.batch_size),
-        ("device", args.device), ("engine", args.engine)) if value is not None}
+    overrides = {
+        name: value
+        for name, value in (
+            ("max_new_tokens", args.max_new_tokens),
+            ("samples", args.samples),
+            ("batch_size", args.batch_size),
+            ("device", args.device),
+            ("engine", args.engine),
+        )
+        if value is not None
+    }
     settings = Settings.from_env(**overrides)
     source = args.dataset or (str(args.problems) if args.problems else None)
     if source is None:

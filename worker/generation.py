@@ -5,6 +5,7 @@ Prompting follows the DeepSeek-R1-Distill model card: no system prompt, the prob
 in "<think>\\n" (the chat template's generation prompt ends with it; we add it if a template
 does not).
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass

@@ -5,6 +5,7 @@ Unicode) is solved by the same model with the same generation settings, prompt a
 texts, agreement threshold and answer extraction, so re-uploads and re-grades never run the
 model again, and any change that would change a reference gives a new key.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -34,10 +35,6 @@ def vote_version() -> str:
     return f"{VOTE_RULES}/grader-{GRADER_VERSION}"
 
 
-
-
-
-
 def generation_settings(settings: Any) -> dict[str, Any]:
     """Everything in `KEY_FIELDS` for these settings (the dict stored in ReferenceSolution.settings)."""
     return {
@@ -50,8 +47,6 @@ def generation_settings(settings: Any) -> dict[str, Any]:
         "prompt_version": prompt_version(),
         "vote_version": vote_version(),
     }
-
-
 
 
 __all__ = [

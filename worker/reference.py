@@ -7,6 +7,7 @@ runs them through the runner in one engine call with a deadline inside the gener
 while the claim's lease holds, and after the commit queues the grading of waiting submissions.
 Safe to run twice: a delivery that finds nothing claimable does nothing. No torch at import.
 """
+
 from __future__ import annotations
 
 import logging
@@ -55,8 +56,11 @@ def solve_reference(
     except ModelUnavailable as exc:
         if exc.message not in _logged_unavailable:  # say it once per process, clearly
             _logged_unavailable.add(exc.message)
-            log.error("reasoning.model_unavailable %s", exc.message,
-                      extra={"event": "reasoning.model_unavailable", "reference_id": reference_id})
+            log.error(
+                "reasoning.model_unavailable %s",
+                exc.message,
+                extra={"event": "reasoning.model_unavailable", "reference_id": reference_id},
+            )
         unavailable = exc
     except FatalDeviceError as exc:  # no rows are held yet: restart the process and let a fresh one load
         log.critical("reasoning.device_error at load: %s", exc, extra={"event": "reasoning.device_error"})
@@ -69,11 +73,18 @@ def solve_reference(
     with db.transaction() as session:
         claims = rows.claim_batch(session, reference_id, limit=int(settings.batch_size), lease_s=lease_s)
     if not claims:
-        log.info("reasoning.skipped reference_id=%s", reference_id,
-                 extra={"event": "reasoning.skipped", "reference_id": reference_id})
+        log.info(
+            "reasoning.skipped reference_id=%s",
+            reference_id,
+            extra={"event": "reasoning.skipped", "reference_id": reference_id},
+        )
         return {}
-    log.info("reasoning.claimed reference_id=%s batch=%s", reference_id, [c.id for c in claims],
-             extra={"event": "reasoning.claimed", "reference_id": reference_id, "batch": [c.id for c in claims]})
+    log.info(
+        "reasoning.claimed reference_id=%s batch=%s",
+        reference_id,
+        [c.id for c in claims],
+        extra={"event": "reasoning.claimed", "reference_id": reference_id, "batch": [c.id for c in claims]},
+    )
     deadline = time.monotonic() + lease_s * DEADLINE_MARGIN
     stream = _Stream(claims, settings, runner, enqueue_grading, lease_s)
     if unavailable is not None:
@@ -82,8 +93,12 @@ def solve_reference(
     try:
         runner.run([stream.job(c) for c in claims], more=stream.more, on_done=stream.done, deadline=deadline)
     except FatalDeviceError as exc:
-        log.critical("reasoning.device_error batch=%s: %s", stream.open_ids, exc,
-                     extra={"event": "reasoning.device_error", "reference_id": reference_id})
+        log.critical(
+            "reasoning.device_error batch=%s: %s",
+            stream.open_ids,
+            exc,
+            extra={"event": "reasoning.device_error", "reference_id": reference_id},
+        )
         with db.transaction() as session:
             retry, failed = rows.release_after_crash(session, stream.open_claims(), str(exc))
         if failed:  # their waiting submissions go to teacher review now
@@ -103,12 +118,19 @@ def solve_reference(
         stream.fail(ReferenceStatus.failed, message)
         return stream.statuses
     except (SoftTimeLimitExceeded, Exception) as exc:
-        log.exception("reasoning.failed batch=%s", stream.open_ids,
-                      extra={"event": "reasoning.failed", "reference_id": reference_id})
+        log.exception(
+            "reasoning.failed batch=%s",
+            stream.open_ids,
+            extra={"event": "reasoning.failed", "reference_id": reference_id},
+        )
         stream.fail(ReferenceStatus.failed, f"{type(exc).__name__}: {exc}"[:2000])
         raise
-    log.info("reasoning.generated batch=%s seconds=%.2f", sorted(stream.statuses), time.monotonic() - stream.started,
-             extra={"event": "reasoning.generated"})
+    log.info(
+        "reasoning.generated batch=%s seconds=%.2f",
+        sorted(stream.statuses),
+        time.monotonic() - stream.started,
+        extra={"event": "reasoning.generated"},
+    )
     return stream.statuses
 
 
@@ -120,8 +142,9 @@ class _Stream:
     """The rows of one worker run: jobs for the runner, refills from the queue, each outcome stored
     the moment its samples end (its waiting submissions graded at once, not at the end of the batch)."""
 
-    def __init__(self, claims: list, settings: Any, runner: Any, enqueue_grading: Callable[[int], Any],
-                 lease_s: float) -> None:
+    def __init__(
+        self, claims: list, settings: Any, runner: Any, enqueue_grading: Callable[[int], Any], lease_s: float
+    ) -> None:
         self.settings, self.runner, self.enqueue_grading, self.lease_s = settings, runner, enqueue_grading, lease_s
         self.claims = {c.id: c for c in claims}
         self.open = set(self.claims)
@@ -144,9 +167,16 @@ class _Stream:
         from worker.runtime import Job
 
         gen = self.gen(claim)
-        return Job.of(claim.id, claim.statement, self.settings, samples=gen.get("samples"),
-                      max_new_tokens=gen.get("max_new_tokens"), temperature=gen.get("temperature"),
-                      top_p=gen.get("top_p"), repetition_penalty=gen.get("repetition_penalty"))
+        return Job.of(
+            claim.id,
+            claim.statement,
+            self.settings,
+            samples=gen.get("samples"),
+            max_new_tokens=gen.get("max_new_tokens"),
+            temperature=gen.get("temperature"),
+            top_p=gen.get("top_p"),
+            repetition_penalty=gen.get("repetition_penalty"),
+        )
 
     def more(self, wanted: int) -> list:
         """Claim up to `wanted` more rows (most urgent first) while the lease leaves time for them."""

@@ -8,6 +8,7 @@ import from the web app and the CLI.
 GPU workers run one process per GPU: `celery -A worker.app worker -Q reasoning -P solo
 --concurrency 1 --prefetch-multiplier 1` (or one prefork child), with CUDA_VISIBLE_DEVICES set.
 """
+
 from __future__ import annotations
 
 import gc
@@ -50,7 +51,10 @@ log = logging.getLogger("stepwise.reasoning")
 DEFAULT_MODEL = "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"
 DOWNLOAD_COMMAND = f"huggingface-cli download {DEFAULT_MODEL}"
 WEIGHT_FILES = (
-    "model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json",
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
 )
 UNAVAILABLE_RETRY_S = 300.0  # a worker re-checks for weights this often instead of on every task
 
@@ -148,8 +152,14 @@ def resolve_device(requested: str | None) -> str:
 class ModelRunner:
     """Holds the tokenizer and an engine (worker/engine.py); `generate` runs budget-forced sampling."""
 
-    def __init__(self, settings: Any, *, max_batch: int | None = None, forced_tokens: int = FORCED_TOKENS,
-                 engine: str | None = None) -> None:
+    def __init__(
+        self,
+        settings: Any,
+        *,
+        max_batch: int | None = None,
+        forced_tokens: int = FORCED_TOKENS,
+        engine: str | None = None,
+    ) -> None:
         self.settings = settings
         self.model_id: str = settings.model
         self.engine_kind = engine or getattr(settings, "engine", "auto") or "auto"
@@ -185,8 +195,12 @@ class ModelRunner:
                 self._load()
             except ModelUnavailable as exc:
                 self.state, self.unavailable, self._unavailable_at = "unavailable", exc, time.monotonic()
-                log.error("reasoning.model_unavailable model=%s: %s", self.model_id, exc.message,
-                          extra={"event": "reasoning.model_unavailable", "model": self.model_id})
+                log.error(
+                    "reasoning.model_unavailable model=%s: %s",
+                    self.model_id,
+                    exc.message,
+                    extra={"event": "reasoning.model_unavailable", "model": self.model_id},
+                )
                 raise
             self.state, self.unavailable = "ready", None
             return self
@@ -218,9 +232,15 @@ class ModelRunner:
         self._pad_id = int(tokenizer.pad_token_id)
         self.engine = self._make_engine(kind, device, local_only)
         self.load_time_s = time.perf_counter() - started
-        log.info("reasoning.model_loaded model=%s engine=%s device=%s dtype=%s load_s=%.1f", self.model_id, kind,
-                 device, self.dtype, self.load_time_s,
-                 extra={"event": "reasoning.model_loaded", "model": self.model_id})
+        log.info(
+            "reasoning.model_loaded model=%s engine=%s device=%s dtype=%s load_s=%.1f",
+            self.model_id,
+            kind,
+            device,
+            self.dtype,
+            self.load_time_s,
+            extra={"event": "reasoning.model_loaded", "model": self.model_id},
+        )
 
     def _load_tokenizer(self, local_only: bool) -> Any:
         from transformers import AutoTokenizer
@@ -251,8 +271,9 @@ class ModelRunner:
         stops = model.generation_config.eos_token_id
         # Every call passes its own sampling; a neutral default keeps the checkpoint's sampling fields
         # from being merged into greedy calls.
-        model.generation_config = GenerationConfig(bos_token_id=model.generation_config.bos_token_id,
-                                                   eos_token_id=stops)
+        model.generation_config = GenerationConfig(
+            bos_token_id=model.generation_config.bos_token_id, eos_token_id=stops
+        )
         if device.startswith("cuda"):
             torch.cuda.synchronize()
         self.model, self.dtype = model, str(dtype).replace("torch.", "")
@@ -273,29 +294,54 @@ class ModelRunner:
         s = self.settings
         max_context = 2048 + int(s.max_new_tokens) + self.forced_tokens + 64
         if kind == "transformers" and not _has_continuous_batching():
-            log.warning("reasoning.static_fallback: this transformers has no per-request continuous batching "
-                        "(tested on 5.24); using the static engine", extra={"event": "reasoning.static_fallback"})
+            log.warning(
+                "reasoning.static_fallback: this transformers has no per-request continuous batching "
+                "(tested on 5.24); using the static engine",
+                extra={"event": "reasoning.static_fallback"},
+            )
             kind = "static"
         if kind == "static":
             from worker.engine_hf import StaticEngine
 
-            return StaticEngine(self.model, device=device, dtype_bytes=2 if self.dtype == "bfloat16" else 4,
-                                pad_id=self._pad_id, stop_ids=self._stop_ids, max_batch=self.max_batch)
+            return StaticEngine(
+                self.model,
+                device=device,
+                dtype_bytes=2 if self.dtype == "bfloat16" else 4,
+                pad_id=self._pad_id,
+                stop_ids=self._stop_ids,
+                max_batch=self.max_batch,
+            )
         if kind == "transformers":
             from worker.engine_hf import ContinuousEngine
 
-            return ContinuousEngine(self.model, device=device, pad_id=self._pad_id, stop_ids=self._stop_ids,
-                                    max_batch=self.max_batch, max_context=max_context)
+            return ContinuousEngine(
+                self.model,
+                device=device,
+                pad_id=self._pad_id,
+                stop_ids=self._stop_ids,
+                max_batch=self.max_batch,
+                max_context=max_context,
+            )
         if kind == "vllm":
             from worker.engine_vllm import VLLMEngine
 
-            return VLLMEngine(self.model_id, stop_ids=self._stop_ids, max_context=max_context,
-                              max_batch=self.max_batch, local_only=local_only)
+            return VLLMEngine(
+                self.model_id,
+                stop_ids=self._stop_ids,
+                max_context=max_context,
+                max_batch=self.max_batch,
+                local_only=local_only,
+            )
         from worker.engine_openai import OpenAIEngine
 
         try:
-            return OpenAIEngine(getattr(s, "engine_url", ""), self.model_id, stop_ids=self._stop_ids,
-                                encode=self._encode, max_batch=self.max_batch)
+            return OpenAIEngine(
+                getattr(s, "engine_url", ""),
+                self.model_id,
+                stop_ids=self._stop_ids,
+                encode=self._encode,
+                max_batch=self.max_batch,
+            )
         except ValueError as exc:
             raise ModelUnavailable(f"Reference reasoning is unavailable: {exc}") from exc
 
@@ -316,9 +362,11 @@ class ModelRunner:
         try:
             self._call_engine([Request.of(ids, 4, sampling)], None, None)
         except OSError as exc:  # a completions server that is down or unreachable (requests errors are OSErrors)
-            raise ModelUnavailable(f"Reference reasoning is unavailable: the completions server at "
-                                   f"{getattr(self.settings, 'engine_url', '')} did not answer ({exc}). Start it "
-                                   "(`vllm serve MODEL`) or set STEPWISE_ENGINE=transformers.") from exc
+            raise ModelUnavailable(
+                f"Reference reasoning is unavailable: the completions server at "
+                f"{getattr(self.settings, 'engine_url', '')} did not answer ({exc}). Start it "
+                "(`vllm serve MODEL`) or set STEPWISE_ENGINE=transformers."
+            ) from exc
         self.warmup_s = time.perf_counter() - started
         return self.warmup_s
 
@@ -385,23 +433,44 @@ class ModelRunner:
                 torch.cuda.empty_cache()
 
     # -- generation --------------------------------------------------------------------------
-    def generate(self, problems: list[str], *, samples: int | None = None, max_new_tokens: int | None = None,
-                 temperature: float | None = None, top_p: float | None = None,
-                 repetition_penalty: float | None = None, deadline: float | None = None) -> list[list[Sample]]:
+    def generate(
+        self,
+        problems: list[str],
+        *,
+        samples: int | None = None,
+        max_new_tokens: int | None = None,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        repetition_penalty: float | None = None,
+        deadline: float | None = None,
+    ) -> list[list[Sample]]:
         """k samples for each problem, all in flight at once; a sample that runs out of tokens is
         budget-forced (continued with a request for the final answer) as soon as it ends.
 
         `deadline` (time.monotonic()) stops the generation loop: GenerationTimeout."""
         s = self.settings
-        job = Job.of(None, "", s, samples=samples, max_new_tokens=max_new_tokens, temperature=temperature,
-                     top_p=top_p, repetition_penalty=repetition_penalty)
+        job = Job.of(
+            None,
+            "",
+            s,
+            samples=samples,
+            max_new_tokens=max_new_tokens,
+            temperature=temperature,
+            top_p=top_p,
+            repetition_penalty=repetition_penalty,
+        )
         jobs = [replace(job, key=n, statement=p) for n, p in enumerate(problems)]
         done = self.run(jobs, deadline=deadline)
         return [done[n] for n in range(len(problems))]
 
-    def run(self, jobs: list[Job], *, more: Callable[[int], list[Job]] | None = None,
-            on_done: Callable[[Any, list[Sample]], Any] | None = None,
-            deadline: float | None = None) -> dict[Any, list[Sample]]:
+    def run(
+        self,
+        jobs: list[Job],
+        *,
+        more: Callable[[int], list[Job]] | None = None,
+        on_done: Callable[[Any, list[Sample]], Any] | None = None,
+        deadline: float | None = None,
+    ) -> dict[Any, list[Sample]]:
         """Solve `jobs` (k samples each) in one engine run; returns {job.key: samples}.
 
         `more(n)` is asked for up to n further jobs whenever enough sequence slots are idle (a worker
@@ -456,13 +525,15 @@ class ModelRunner:
             suffixes[slot] = suffix
             request = slot_request[slot]
             forced = Sampling(temperature=0.0, top_p=1.0, repetition_penalty=request.sampling.repetition_penalty)
-            return Request.of(request.prompt_ids + tuple(first.token_ids) + tuple(self._encode(suffix)),
-                              self.forced_tokens, forced)
+            return Request.of(
+                request.prompt_ids + tuple(first.token_ids) + tuple(self._encode(suffix)), self.forced_tokens, forced
+            )
 
         def on_complete(slot: int, done: Completion) -> None:
             index = slot_job[slot]
-            finished[index].append((slot, self._sample(done, suffixes.get(slot), len(prompts[index]),
-                                                       submitted_at[index], thinking)))
+            finished[index].append(
+                (slot, self._sample(done, suffixes.get(slot), len(prompts[index]), submitted_at[index], thinking))
+            )
             if len(finished[index]) == queued[index].samples and on_done is not None:
                 on_done(queued[index].key, [sample for _slot, sample in sorted(finished[index])])
 
@@ -480,13 +551,20 @@ class ModelRunner:
         text = self.tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
         return text.replace("\x00", "\ufffd")  # PostgreSQL text cannot hold NUL
 
-    def _call_engine(self, requests: list[Request], follow_up: Any, deadline: float | None, refill: Any = None,
-                     on_complete: Any = None) -> list[Completion]:
+    def _call_engine(
+        self,
+        requests: list[Request],
+        follow_up: Any,
+        deadline: float | None,
+        refill: Any = None,
+        on_complete: Any = None,
+    ) -> list[Completion]:
         assert self.engine is not None
         self.generate_calls += 1
         try:
-            return self.engine.generate(requests, follow_up=follow_up, deadline=deadline, refill=refill,
-                                        on_complete=on_complete)
+            return self.engine.generate(
+                requests, follow_up=follow_up, deadline=deadline, refill=refill, on_complete=on_complete
+            )
         except (GenerationTimeout, FatalDeviceError):
             raise
         except Exception as exc:
@@ -494,8 +572,9 @@ class ModelRunner:
                 raise FatalDeviceError(f"{type(exc).__name__}: {exc}") from exc
             raise
 
-    def _sample(self, done: Completion, suffix: str | None, prompt_tokens: int, started: float,
-                thinking: bool) -> Sample:
+    def _sample(
+        self, done: Completion, suffix: str | None, prompt_tokens: int, started: float, thinking: bool
+    ) -> Sample:
         """One finished sequence as a Sample: its text (forcing included), its answer, its usage."""
         text = self._decode(done.token_ids)
         truncated = not done.stopped
@@ -509,9 +588,15 @@ class ModelRunner:
         if answer is None and truncated:
             text += NO_ANSWER_NOTE
         self.generated_tokens += done.generated_tokens
-        return Sample(text=text, answer=answer, completion_tokens=done.generated_tokens, truncated=truncated,
-                      forced=done.follow_up is not None, prompt_tokens=prompt_tokens,
-                      latency_s=max(1e-6, done.last.finished_at - started))
+        return Sample(
+            text=text,
+            answer=answer,
+            completion_tokens=done.generated_tokens,
+            truncated=truncated,
+            forced=done.follow_up is not None,
+            prompt_tokens=prompt_tokens,
+            latency_s=max(1e-6, done.last.finished_at - started),
+        )
 
 
 @dataclass(frozen=True)
@@ -525,16 +610,34 @@ class Job:
     sampling: Sampling
 
     @classmethod
-    def of(cls, key: Any, statement: str, settings: Any, *, samples: int | None = None,
-           max_new_tokens: int | None = None, temperature: float | None = None, top_p: float | None = None,
-           repetition_penalty: float | None = None) -> Job:
+    def of(
+        cls,
+        key: Any,
+        statement: str,
+        settings: Any,
+        *,
+        samples: int | None = None,
+        max_new_tokens: int | None = None,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        repetition_penalty: float | None = None,
+    ) -> Job:
         """A job with `settings`' generation values, each overridable (None keeps the setting)."""
+
         def pick(value: Any, name: str) -> Any:
             return getattr(settings, name) if value is None else value
 
-        return cls(key, statement, max(1, int(pick(samples, "samples"))), int(pick(max_new_tokens, "max_new_tokens")),
-                   Sampling(temperature=float(pick(temperature, "temperature")), top_p=float(pick(top_p, "top_p")),
-                            repetition_penalty=float(pick(repetition_penalty, "repetition_penalty"))))
+        return cls(
+            key,
+            statement,
+            max(1, int(pick(samples, "samples"))),
+            int(pick(max_new_tokens, "max_new_tokens")),
+            Sampling(
+                temperature=float(pick(temperature, "temperature")),
+                top_p=float(pick(top_p, "top_p")),
+                repetition_penalty=float(pick(repetition_penalty, "repetition_penalty")),
+            ),
+        )
 
 
 _runner: ModelRunner | None = None

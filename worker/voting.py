@@ -10,6 +10,7 @@ Rules (issue 10):
 Answers are grouped by the grader's equivalence, so "1/2", "0.5" and "\\frac{1}{2}" vote together.
 Torch-free.
 """
+
 from __future__ import annotations
 
 import logging
@@ -99,8 +100,11 @@ def grader_equivalent(a: str, b: str) -> bool:
         return False
 
 
-def vote(answers: list[str | None], equivalent: Callable[[str, str], bool] | None = None,
-         can_parse: Callable[[str], bool] | None = None) -> VoteResult:
+def vote(
+    answers: list[str | None],
+    equivalent: Callable[[str, str], bool] | None = None,
+    can_parse: Callable[[str], bool] | None = None,
+) -> VoteResult:
     """Group the parseable `answers` by `equivalent` (grader equivalence by default); the largest wins.
 
     agreement = size of the majority group / len(answers); None, blank and unparseable answers

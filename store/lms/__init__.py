@@ -3,6 +3,7 @@
 Importing this package registers its tables on `store.models.Base`. The code that talks to LMSs
 (HTTP, signatures, passback) is the `lms` package above this layer.
 """
+
 from store.lms.models import (
     Delivery,
     DeliveryAttempt,

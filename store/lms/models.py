@@ -1,4 +1,5 @@
 """LMS tables: integrations (who may deliver), deliveries (grades sent back), LTI resource links."""
+
 from __future__ import annotations
 
 from datetime import datetime

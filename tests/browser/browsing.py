@@ -1,4 +1,5 @@
 """Helpers for the browser tests: log in, run axe-core, keep screenshots."""
+
 from __future__ import annotations
 
 import os

@@ -4,6 +4,7 @@ Playwright's own browser download cannot work offline, so it is pointed at /usr/
 (`make test` installs it through scripts/browser.sh). Every page a test visits can be checked with
 axe-core (vendored, MPL-2.0) for critical and serious accessibility violations.
 """
+
 from __future__ import annotations
 
 import os
@@ -13,8 +14,16 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = os.environ.get("STEPWISE_TEST_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 HERE = Path(__file__).resolve().parent
 

@@ -1,5 +1,6 @@
 """A teacher's day in headless Chromium: write an assignment, upload answers with a preview, watch
 grading finish without reloading, read the class picture, export grades. Layout at 375 and 1,280 px."""
+
 from __future__ import annotations
 
 import csv
@@ -142,8 +143,13 @@ def test_a_phone_sized_screen_collapses_the_menu_and_scrolls_tables_in_their_box
         assert_accessible(page)
         screenshot(page, "new-assignment-375", full_page=False)
         # Every other teacher page fits the phone too.
-        for path in (f"/assignments/{assignment_id}/problems/1/groups", f"/submissions/{_first_submission(app)}",
-                     f"/assignments/{assignment_id}/report", "/review", "/"):
+        for path in (
+            f"/assignments/{assignment_id}/problems/1/groups",
+            f"/submissions/{_first_submission(app)}",
+            f"/assignments/{assignment_id}/report",
+            "/review",
+            "/",
+        ):
             page.goto(path)
             assert _page_width(page) <= 375, path
             assert_accessible(page)
@@ -185,14 +191,26 @@ def _submissions(app, assignment_id: int, students: int) -> None:
     with app.app_context():
         assignment = db.session.get(Assignment, assignment_id)
         for s in range(students):
-            sub = Submission(assignment_id=assignment.id, teacher_id=assignment.teacher_id,
-                             student=f"Student number {s + 1}", source="dashboard", status="graded",
-                             max_score=assignment.max_score)
+            sub = Submission(
+                assignment_id=assignment.id,
+                teacher_id=assignment.teacher_id,
+                student=f"Student number {s + 1}",
+                source="dashboard",
+                status="graded",
+                max_score=assignment.max_score,
+            )
             for p in assignment.problems:
                 right = (s + p.position) % 3 != 0
-                sub.answers.append(Answer(problem_id=p.id, position=p.position, text=p.answer_key if right else "7",
-                                          grade=Grade(status="correct" if right else "incorrect",
-                                                      score=1.0 if right else 0.0, points=1.0)))
+                sub.answers.append(
+                    Answer(
+                        problem_id=p.id,
+                        position=p.position,
+                        text=p.answer_key if right else "7",
+                        grade=Grade(
+                            status="correct" if right else "incorrect", score=1.0 if right else 0.0, points=1.0
+                        ),
+                    )
+                )
             sub.score = sum(a.grade.score for a in sub.answers)
             db.session.add(sub)
         db.session.commit()

@@ -1,4 +1,5 @@
 """Login in a real browser: refusal, success, and no accessibility faults on the pages."""
+
 from __future__ import annotations
 
 from browsing import PASSWORD, assert_accessible, login

@@ -1,5 +1,6 @@
 """The teacher's last word in a real browser: resolve a review item, override an answer group,
 and every teacher page free of critical or serious axe-core violations."""
+
 from __future__ import annotations
 
 import pytest
@@ -32,14 +33,32 @@ def graded_quiz(app, teacher) -> int:
         assignment = db.session.get(Assignment, assignment_id)
         for student, answers in GRADES.items():
             review = any(status == "needs_review" for _, status, _ in answers)
-            sub = Submission(assignment_id=assignment.id, teacher_id=assignment.teacher_id, student=student,
-                             source="dashboard", status="needs_review" if review else "graded",
-                             max_score=2.0, score=sum(score for _, _, score in answers))
+            sub = Submission(
+                assignment_id=assignment.id,
+                teacher_id=assignment.teacher_id,
+                student=student,
+                source="dashboard",
+                status="needs_review" if review else "graded",
+                max_score=2.0,
+                score=sum(score for _, _, score in answers),
+            )
             for problem, (text, status, score) in zip(assignment.problems, answers):
-                sub.answers.append(Answer(problem_id=problem.id, position=problem.position, text=text, grade=Grade(
-                    status=status, score=score, points=1.0, reference_source="key",
-                    feedback="We read your answer as $3$; it is not equal to the key." if status == "incorrect"
-                    else "Your teacher will review this answer.")))
+                sub.answers.append(
+                    Answer(
+                        problem_id=problem.id,
+                        position=problem.position,
+                        text=text,
+                        grade=Grade(
+                            status=status,
+                            score=score,
+                            points=1.0,
+                            reference_source="key",
+                            feedback="We read your answer as $3$; it is not equal to the key."
+                            if status == "incorrect"
+                            else "Your teacher will review this answer.",
+                        ),
+                    )
+                )
             db.session.add(sub)
         db.session.commit()
     return assignment_id
@@ -91,10 +110,18 @@ def test_every_teacher_page_passes_axe(page, app, teacher, graded_quiz, tmp_path
         db.session.commit()
         ben = db.session.scalar(select(Submission).where(Submission.student == "Ben"))
         problem_id = ben.answers[0].problem_id
-    pages = ["/", f"/assignments/{graded_quiz}", f"/submissions/{ben.id}", f"/problems/{problem_id}/edit",
-             f"/assignments/{graded_quiz}/report", f"/submissions/{ben.id}/delete",
-             f"/assignments/{graded_quiz}/delete",
-             f"/assignments/{graded_quiz}/problems/2/groups", "/review", "/assignments/new"]
+    pages = [
+        "/",
+        f"/assignments/{graded_quiz}",
+        f"/submissions/{ben.id}",
+        f"/problems/{problem_id}/edit",
+        f"/assignments/{graded_quiz}/report",
+        f"/submissions/{ben.id}/delete",
+        f"/assignments/{graded_quiz}/delete",
+        f"/assignments/{graded_quiz}/problems/2/groups",
+        "/review",
+        "/assignments/new",
+    ]
     for path in pages:
         page.goto(path)
         assert_accessible(page)

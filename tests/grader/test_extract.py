@@ -1,4 +1,5 @@
 """Extraction tables for extract_final_answer: (model output, expected answer or None)."""
+
 import pytest
 
 from grader import extract_final_answer
@@ -84,6 +85,7 @@ def test_extract_non_string():
 
 def test_extract_huge_output_is_fast():
     import time
+
     text = "<think>" + "blah { " * 100000 + "</think> \\boxed{" + "{" * 5000 + "1" + "}" * 5000 + "}"
     t = time.perf_counter()
     out = extract_final_answer(text)
@@ -93,25 +95,30 @@ def test_extract_huge_output_is_fast():
 
 def test_extract_then_check():
     from grader import check_answer
+
     ans = extract_final_answer("<think>...</think> So $\\boxed{\\dfrac{2}{4}}$")
     assert check_answer(ans, "0.5").correct
 
 
 def test_nested_boxes_are_linear_time_and_bounded():
     import time
-    text = "</think> " + "\\boxed{" * 3000 + "1" + "}" * 3000      # 24 KB of nested boxes
+
+    text = "</think> " + "\\boxed{" * 3000 + "1" + "}" * 3000  # 24 KB of nested boxes
     t = time.perf_counter()
     out = extract_final_answer(text)
-    assert time.perf_counter() - t < 1.0       # about 10 ms on an idle machine
-    assert out is None or len(out) <= 20_000    # longer than any answer: not an answer
+    assert time.perf_counter() - t < 1.0  # about 10 ms on an idle machine
+    assert out is None or len(out) <= 20_000  # longer than any answer: not an answer
 
 
 def test_large_outputs_are_linear_time():
     import time
-    for text in ("</think>" + "\\boxed{x} and " * 30000,            # 468 KB, many boxes
-                 "</think>" + "\\boxed{" * 200000,                    # never closed
-                 "x" * 400000 + "The final answer is " * 20000 + "\\boxed{2}",
-                 "{" * 500000 + "\\boxed{3}"):
+
+    for text in (
+        "</think>" + "\\boxed{x} and " * 30000,  # 468 KB, many boxes
+        "</think>" + "\\boxed{" * 200000,  # never closed
+        "x" * 400000 + "The final answer is " * 20000 + "\\boxed{2}",
+        "{" * 500000 + "\\boxed{3}",
+    ):
         t = time.perf_counter()
         out = extract_final_answer(text)
         assert time.perf_counter() - t < 2.0, text[:30]

@@ -1,22 +1,46 @@
 """Public API additions: Policy.from_dict/to_dict and PolicyError, Status, read_key,
 suggest_policy, warm_up, check_steps(given=, timeout=), exceptions used to stop work."""
+
 import json
 import time
 
 import pytest
 
 import grader
-from grader import (KeyReading, Policy, PolicyError, Status, StepStatus, check_answer, check_steps,
-                    read_key, suggest_policy, warm_up)
+from grader import (
+    KeyReading,
+    Policy,
+    PolicyError,
+    Status,
+    StepStatus,
+    check_answer,
+    check_steps,
+    read_key,
+    suggest_policy,
+    warm_up,
+)
 
 # Policies that are refused, with the field named in the error.
 BAD_POLICIES = [
-    ({"mode": "fuzzy"}, "mode"), ({"require": ["pretty"]}, "require"), ({"require": 5}, "require"),
-    ({"rel_tol": -1}, "rel_tol"), ({"abs_tol": "x"}, "abs_tol"), ({"rel_tol": float("nan")}, "rel_tol"),
-    ({"sigfigs": 0}, "sigfigs"), ({"sigfigs": 16}, "sigfigs"), ({"sigfigs": 2.5}, "sigfigs"),
-    ({"sigfigs": True}, "sigfigs"), ({"dp": -1}, "dp"), ({"dp": 16}, "dp"), ({"dp": "2"}, "dp"),
-    ({"units": "sometimes"}, "units"), ({"timeout": 0}, "timeout"), ({"timeout": 601}, "timeout"),
-    ({"max_length": 0}, "max_length"), ({"colour": 1}, "colour"), ({"ordered": "yes"}, "ordered"),
+    ({"mode": "fuzzy"}, "mode"),
+    ({"require": ["pretty"]}, "require"),
+    ({"require": 5}, "require"),
+    ({"rel_tol": -1}, "rel_tol"),
+    ({"abs_tol": "x"}, "abs_tol"),
+    ({"rel_tol": float("nan")}, "rel_tol"),
+    ({"sigfigs": 0}, "sigfigs"),
+    ({"sigfigs": 16}, "sigfigs"),
+    ({"sigfigs": 2.5}, "sigfigs"),
+    ({"sigfigs": True}, "sigfigs"),
+    ({"dp": -1}, "dp"),
+    ({"dp": 16}, "dp"),
+    ({"dp": "2"}, "dp"),
+    ({"units": "sometimes"}, "units"),
+    ({"timeout": 0}, "timeout"),
+    ({"timeout": 601}, "timeout"),
+    ({"max_length": 0}, "max_length"),
+    ({"colour": 1}, "colour"),
+    ({"ordered": "yes"}, "ordered"),
     ({"step_credit": None}, "step_credit"),
 ]
 
@@ -31,9 +55,18 @@ def test_policy_from_dict_names_the_bad_field(mapping, field):
 
 
 GOOD_POLICIES = [
-    {}, {"sigfigs": 3}, {"sigfigs": 15}, {"dp": 0}, {"dp": 2}, {"units": "optional"},
-    {"units": "ignore"}, {"step_credit": True}, {"require": ["factored", "simplified"]},
-    {"mode": "numeric", "rel_tol": 0.01}, {"timeout": 5}, {"ordered": True, "partial_credit": False},
+    {},
+    {"sigfigs": 3},
+    {"sigfigs": 15},
+    {"dp": 0},
+    {"dp": 2},
+    {"units": "optional"},
+    {"units": "ignore"},
+    {"step_credit": True},
+    {"require": ["factored", "simplified"]},
+    {"mode": "numeric", "rel_tol": 0.01},
+    {"timeout": 5},
+    {"ordered": True, "partial_credit": False},
 ]
 
 
@@ -71,13 +104,27 @@ def test_status_is_a_str_enum():
 
 # (key, readable?, words in the interpretation)
 KEYS = [
-    ("x = 3", True, "x = 3"), ("3, -2", True, "3, -2"), ("\\frac{1}{2}", True, "\\frac{1}{2}"),
-    ("[1, 3)", True, "\\left[1, 3\\right)"), ("x = = 3", False, ""), ("", False, ""),
-    ("   ", False, ""), ("(1 + 2", False, ""), ("\\foo{1}", False, ""), ("1/0", False, ""),
-    ("x > 2", True, "x > 2"), ("\\boxed{5", False, ""),
-    ("east", True, "\\text{east}"), ("\\text{Evelyn}", True, "\\text{Evelyn}"), ("(B)", True, "\\text{(B)}"),
-    ("52_8", True, "52_{8}"), ("7:32", True, "7:32"), ("2.5 m", True, "2.5\\,\\mathrm{m}"),
-    ("50.3 cm^2", True, "\\mathrm{cm^{2}}"), ("90^\\circ", True, "90^{\\circ}"), ("ab", True, "a b"),
+    ("x = 3", True, "x = 3"),
+    ("3, -2", True, "3, -2"),
+    ("\\frac{1}{2}", True, "\\frac{1}{2}"),
+    ("[1, 3)", True, "\\left[1, 3\\right)"),
+    ("x = = 3", False, ""),
+    ("", False, ""),
+    ("   ", False, ""),
+    ("(1 + 2", False, ""),
+    ("\\foo{1}", False, ""),
+    ("1/0", False, ""),
+    ("x > 2", True, "x > 2"),
+    ("\\boxed{5", False, ""),
+    ("east", True, "\\text{east}"),
+    ("\\text{Evelyn}", True, "\\text{Evelyn}"),
+    ("(B)", True, "\\text{(B)}"),
+    ("52_8", True, "52_{8}"),
+    ("7:32", True, "7:32"),
+    ("2.5 m", True, "2.5\\,\\mathrm{m}"),
+    ("50.3 cm^2", True, "\\mathrm{cm^{2}}"),
+    ("90^\\circ", True, "90^{\\circ}"),
+    ("ab", True, "a b"),
 ]
 
 
@@ -103,8 +150,10 @@ SUGGESTIONS = [
     ("Factorise x^2 - 9.", None, "`factored`"),
     ("Factor x^2 - 9.", None, "`factored`"),
     ("Factor completely: x^2 + 5x + 6", {"require": ["factored"]}, None),
-    ("Simplify 6/8.", None, "`simplified`"), ("Write 6/8 in lowest terms.", None, "`simplified`"),
-    ("Expand (x+1)(x+2).", None, "`expanded`"), ("Multiply out 3(x - 2).", None, "`expanded`"),
+    ("Simplify 6/8.", None, "`simplified`"),
+    ("Write 6/8 in lowest terms.", None, "`simplified`"),
+    ("Expand (x+1)(x+2).", None, "`expanded`"),
+    ("Multiply out 3(x - 2).", None, "`expanded`"),
     ("Give the exact value of sin 60.", None, "`exact`"),
     ("Find the area. Round to 1 decimal place.", None, "`dp` to 1"),
     ("Give your answer to two decimal places.", None, "`dp` to 2"),
@@ -115,7 +164,8 @@ SUGGESTIONS = [
     ("Give your answer to 3 s.f.", {"sigfigs": 3}, None),
     ("Round to 1 decimal place.", {"dp": 1}, None),
     ("What is the greatest common factor of 12 and 18?", None, None),
-    ("Solve 2x + 3 = 7.", None, None), ("", None, None),
+    ("Solve 2x + 3 = 7.", None, None),
+    ("", None, None),
 ]
 
 
@@ -136,6 +186,7 @@ def test_warm_up_keeps_no_verdicts():
 
 # ------------------------------------------------------------------ exceptions that stop work
 
+
 class StopWork(Exception):
     """Like Celery's SoftTimeLimitExceeded: an Exception subclass from outside the grader."""
 
@@ -145,6 +196,7 @@ def test_check_answer_does_not_swallow_a_stop(monkeypatch):
 
     def boom(*a, **k):
         raise StopWork()
+
     monkeypatch.setattr(grader.core, "compare", boom)
     grader.clear_cache()
     with pytest.raises(StopWork):
@@ -156,6 +208,7 @@ def test_check_steps_does_not_swallow_a_stop(monkeypatch):
 
     def boom(*a, **k):
         raise StopWork()
+
     monkeypatch.setattr(grader.steps, "_judge", boom)
     with pytest.raises(StopWork):
         check_steps(["2x = 4", "x = 2"])
@@ -166,6 +219,7 @@ def test_read_key_does_not_swallow_a_stop(monkeypatch):
 
     def boom(*a, **k):
         raise StopWork()
+
     monkeypatch.setattr(grader.keys, "read_answer", boom)
     with pytest.raises(StopWork):
         read_key("1")
@@ -178,6 +232,7 @@ def test_stop_delivered_by_a_signal_mid_check_propagates():
 
     def handler(signum, frame):
         raise StopWork()
+
     old = signal.signal(signal.SIGUSR1, handler)
     heavy = "*".join(["3^{%d}" % (15000 + 7 * i) for i in range(400)])
     timer = threading.Timer(0.05, lambda: signal.pthread_kill(threading.main_thread().ident, signal.SIGUSR1))
@@ -198,6 +253,7 @@ def test_grader_errors_are_still_contained(monkeypatch):
 
     def boom(*a, **k):
         raise ZeroDivisionError()
+
     monkeypatch.setattr(grader.core, "compare", boom)
     grader.clear_cache()
     r = check_answer("x + 2", "2 + x")
@@ -206,6 +262,7 @@ def test_grader_errors_are_still_contained(monkeypatch):
 
 
 # ------------------------------------------------------------------ check_steps(given=, timeout=)
+
 
 def test_steps_total_budget_is_shared():
     lines = ["*".join(["3^{%d}" % (15000 + 11 * i + j * 3) for i in range(300)]) for j in range(8)]

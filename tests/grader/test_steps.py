@@ -1,4 +1,5 @@
 """Step tables for check_steps: (lines, first_error, diagnosis of that step, words in feedback)."""
+
 import pytest
 
 from grader import StepsResult, check_steps
@@ -72,11 +73,13 @@ STEPS = [
     (["r = 4", "h = 3", "V = \\pi r^2 h", "V = 48\\pi"], None, "", ""),
     (["r = 4", "A = \\pi r^2", "A = 8\\pi"], 2, "wrong-value", "Step 3"),
     (["r = 4", "C = 2\\pi r", "C = 8\\pi", "C \\approx 25.13"], None, "", ""),
-    (["x = 3", "x^2 = 9"], 1, "extra-solution", ""),          # not a given: no formula follows
+    (["x = 3", "x^2 = 9"], 1, "extra-solution", ""),  # not a given: no formula follows
     # Approximation steps follow when the decimal is correctly rounded.
-    (["A = 16\\pi", "A \u2248 50.27"], None, "", ""), (["A = 16\\pi", "A \\approx 50.3"], None, "", ""),
+    (["A = 16\\pi", "A \u2248 50.27"], None, "", ""),
+    (["A = 16\\pi", "A \\approx 50.3"], None, "", ""),
     (["A = 16\\pi", "A \u2248 50.26"], 1, "rounded", "correctly rounded"),
-    (["\\sqrt{2}", "\\approx 1.414"], None, "", ""), (["\\sqrt{2}", "\u2248 1.42"], 1, "rounded", "digits"),
+    (["\\sqrt{2}", "\\approx 1.414"], None, "", ""),
+    (["\\sqrt{2}", "\u2248 1.42"], 1, "rounded", "digits"),
     (["x = \\frac{1}{3}", "x \u2248 0.333", "x \u2248 0.33"], None, "", ""),
     # A wrong factoring blames the factors, not "moving a term across".
     (["x^2 - 5x + 6 = 0", "(x + 2)(x + 3) = 0", "x = -2 or x = -3"], 1, "factoring", "signs inside your brackets"),
@@ -91,8 +94,7 @@ STEPS = [
 ]
 
 
-@pytest.mark.parametrize("lines,first_error,diag,words", STEPS,
-                         ids=[" | ".join(s[0])[:40] for s in STEPS])
+@pytest.mark.parametrize("lines,first_error,diag,words", STEPS, ids=[" | ".join(s[0])[:40] for s in STEPS])
 def test_steps_table(lines, first_error, diag, words):
     r = check_steps(lines)
     assert isinstance(r, StepsResult)
@@ -115,8 +117,7 @@ def test_steps_table(lines, first_error, diag, words):
 
 def test_issue_example_feedback_exactly():
     r = check_steps(["3(x - 2) = 12", "3x - 2 = 12"])
-    assert r.steps[1].feedback == ("Step 2: 3x - 2 = 12 does not follow from 3(x - 2) = 12: "
-                                   "did you multiply -2 by 3?")
+    assert r.steps[1].feedback == ("Step 2: 3x - 2 = 12 does not follow from 3(x - 2) = 12: did you multiply -2 by 3?")
 
 
 def test_steps_interpreted_and_dict():
@@ -130,8 +131,7 @@ def test_steps_hostile_lines_do_not_crash():
     lines = ["9^9^9^9", "(" * 3000 + ")" * 3000, "x = 1/0", "\\frac{", "1" * 20000, "x = 2"]
     r = check_steps(lines)
     assert r.first_error == 0
-    assert all(s.status in ("invalid", "incorrect", "timeout", "start", "correct", "unverified")
-               for s in r.steps)
+    assert all(s.status in ("invalid", "incorrect", "timeout", "start", "correct", "unverified") for s in r.steps)
 
 
 def test_steps_empty_list():

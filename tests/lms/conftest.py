@@ -1,12 +1,13 @@
 """LMS fixtures: the test platform, an LTI integration registered with it, an assignment, and
 helpers to sign webhook deliveries. Shared fixtures (database_url, app, client, teacher,
 celery_worker) come from tests/conftest.py."""
+
 from __future__ import annotations
 
 import pytest
+from platform_server import Platform
 
 from store.db import db
-from platform_server import Platform
 
 
 @pytest.fixture(scope="session")
@@ -20,8 +21,7 @@ def platform():
 def _reset_platform(request):
     if "platform" in request.fixturenames:
         p = request.getfixturevalue("platform")
-        for name in ("scores", "callbacks", "token_requests", "requests", "score_plan", "token_plan",
-                     "callback_plan"):
+        for name in ("scores", "callbacks", "token_requests", "requests", "score_plan", "token_plan", "callback_plan"):
             getattr(p, name).clear()
     yield
 
@@ -61,9 +61,18 @@ def lti_integration(app, session, teacher, settings, platform, client):
 
     row = session.get(Teacher, teacher.id)
     integration, secret = create_integration(
-        session, row, settings, name="Test LMS", kind="lti", allowed_hosts=["127.0.0.1"],
-        issuer=platform.issuer, client_id=platform.client_id, deployment_ids=[platform.deployment_id],
-        auth_login_url=platform.auth_url, auth_token_url=platform.token_url, key_set_url=platform.jwks_url,
+        session,
+        row,
+        settings,
+        name="Test LMS",
+        kind="lti",
+        allowed_hosts=["127.0.0.1"],
+        issuer=platform.issuer,
+        client_id=platform.client_id,
+        deployment_ids=[platform.deployment_id],
+        auth_login_url=platform.auth_url,
+        auth_token_url=platform.token_url,
+        key_set_url=platform.jwks_url,
     )
     platform.tool_jwks = client.get("/lms/jwks").get_json()  # the admin pastes our JWKS URL
     platform.webhook_secret = secret
@@ -76,11 +85,12 @@ def assignment(session, teacher):
     from store.models import Teacher
 
     row = session.get(Teacher, teacher.id)
-    problems = parse_problems([
-        {"statement": "What is 2 + 2?", "answer": "4", "points": 1},
-        {"statement": "Expand (x+1)^2", "answer": "x**2 + 2*x + 1", "points": 2},
-    ])
+    problems = parse_problems(
+        [
+            {"statement": "What is 2 + 2?", "answer": "4", "points": 1},
+            {"statement": "Expand (x+1)^2", "answer": "x**2 + 2*x + 1", "points": 2},
+        ]
+    )
     assignment, _ = create_assignment(session, row, "Homework 1", problems)
     session.commit()
     return assignment
-

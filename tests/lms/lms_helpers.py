@@ -1,9 +1,11 @@
 """Helpers shared by the LMS tests (signing deliveries, counting rows, logging in)."""
+
 from __future__ import annotations
 
 import json
 import re
 import time
+from datetime import UTC
 
 from sqlalchemy import func, select
 
@@ -58,8 +60,18 @@ def now() -> int:
     return int(time.time())
 
 
-def graded_submission(session, integration, assignment, *, score=3.0, status="graded", lti_user="student-1",
-                      lineitem=None, callback_url=None, external_id="ext-1"):
+def graded_submission(
+    session,
+    integration,
+    assignment,
+    *,
+    score=3.0,
+    status="graded",
+    lti_user="student-1",
+    lineitem=None,
+    callback_url=None,
+    external_id="ext-1",
+):
     """A stored LMS submission already graded (as the grading service would leave it)."""
     from store.intake import AnswerIn, create_submission
     from store.models import Source
@@ -68,9 +80,15 @@ def graded_submission(session, integration, assignment, *, score=3.0, status="gr
     if lti_user:
         context["lti"] = {"user_id": lti_user, "lineitem": lineitem}
     sub, _ = create_submission(
-        session, assignment, student="Ada", answers=[AnswerIn(1, "4"), AnswerIn(2, "x^2+2x+1")],
-        source=Source.lms, external_id=f"{integration.public_id}:{external_id}", callback_url=callback_url,
-        integration_id=integration.id, lms_context=context,
+        session,
+        assignment,
+        student="Ada",
+        answers=[AnswerIn(1, "4"), AnswerIn(2, "x^2+2x+1")],
+        source=Source.lms,
+        external_id=f"{integration.public_id}:{external_id}",
+        callback_url=callback_url,
+        integration_id=integration.id,
+        lms_context=context,
     )
     session.commit()
     set_grade(session, sub, score=score, status=status)
@@ -78,7 +96,7 @@ def graded_submission(session, integration, assignment, *, score=3.0, status="gr
 
 
 def set_grade(session, sub, *, score, status="graded"):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from store.models import Grade
 
@@ -94,5 +112,5 @@ def set_grade(session, sub, *, score, status="graded"):
         answer.grade.feedback = "Well done." if got == points else "Check the expansion."
     sub.status = status
     sub.score = score
-    sub.graded_at = datetime.now(timezone.utc)
+    sub.graded_at = datetime.now(UTC)
     session.commit()

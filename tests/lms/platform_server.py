@@ -1,5 +1,6 @@
 """A test LMS platform on loopback: JWKS, OIDC auth, OAuth2 token endpoint, AGS scores, webhook
 callback. Real HTTP, its own RSA key pair; it can be told to fail (500) or hang on purpose."""
+
 from __future__ import annotations
 
 import json
@@ -26,10 +27,14 @@ CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 
 def rsa_pair(kid: str):
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption()).decode()
-    public_pem = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                               serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public_pem = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     jwk = JWK.from_pem(public_pem.encode()).export_public(as_dict=True)
     jwk.update(kid=kid, alg="RS256", use="sig")
     return private_pem, jwk
@@ -133,22 +138,29 @@ class Platform:
         if planned is not None:
             return planned
         form = request.form
-        if form.get("grant_type") != "client_credentials" or \
-                form.get("client_assertion_type") != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer":
+        if (
+            form.get("grant_type") != "client_credentials"
+            or form.get("client_assertion_type") != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+        ):
             return Response(json.dumps({"error": "unsupported_grant_type"}), 400, content_type="application/json")
         assertion = form.get("client_assertion", "")
         try:
             kid = jwt.get_unverified_header(assertion).get("kid")
             key = next(k for k in (self.tool_jwks or {}).get("keys", []) if k.get("kid") == kid)
-            claims = jwt.decode(assertion, jwt.PyJWK(key).key, algorithms=["RS256"], audience=self.token_url,
-                                issuer=self.client_id)
+            claims = jwt.decode(
+                assertion, jwt.PyJWK(key).key, algorithms=["RS256"], audience=self.token_url, issuer=self.client_id
+            )
             assert claims["sub"] == self.client_id and claims["jti"]
         except Exception:
             return Response(json.dumps({"error": "invalid_client"}), 401, content_type="application/json")
         token = secrets.token_urlsafe(16)
         self.tokens.add(token)
-        return Response(json.dumps({"access_token": token, "token_type": "Bearer", "expires_in": 3600,
-                                    "scope": form.get("scope", "")}), content_type="application/json")
+        return Response(
+            json.dumps(
+                {"access_token": token, "token_type": "Bearer", "expires_in": 3600, "scope": form.get("scope", "")}
+            ),
+            content_type="application/json",
+        )
 
     def _score(self, request: Request) -> Response:
         planned = self._planned(self.score_plan)
@@ -160,8 +172,11 @@ class Platform:
         if request.mimetype != "application/vnd.ims.lis.v1.score+json":
             return Response(json.dumps({"error": "unsupported media type"}), 415, content_type="application/json")
         self.scores.append(Received(request.path, dict(request.headers), request.get_data()))
-        return Response(json.dumps({"resultUrl": self.url + request.path.replace("/scores", "/results/1")}),
-                        200, content_type="application/json")
+        return Response(
+            json.dumps({"resultUrl": self.url + request.path.replace("/scores", "/results/1")}),
+            200,
+            content_type="application/json",
+        )
 
     def _callback(self, request: Request) -> Response:
         planned = self._planned(self.callback_plan)
@@ -177,11 +192,23 @@ class Platform:
         return Response("", 204)
 
     # -- the LMS side of a launch ---------------------------------------------------------------
-    def id_token(self, *, nonce: str, sub: str = "student-1", roles: list[str] | None = None,
-                 message_type: str = "LtiResourceLinkRequest", resource_link_id: str = "rl-1",
-                 custom: dict | None = None, lineitem: str | None = None, client_id: str | None = None,
-                 deployment_id: str | None = None, exp_delta: int = 300, key: str | None = None,
-                 target_link_uri: str = "http://127.0.0.1:8000/lms/launch", extra: dict | None = None) -> str:
+    def id_token(
+        self,
+        *,
+        nonce: str,
+        sub: str = "student-1",
+        roles: list[str] | None = None,
+        message_type: str = "LtiResourceLinkRequest",
+        resource_link_id: str = "rl-1",
+        custom: dict | None = None,
+        lineitem: str | None = None,
+        client_id: str | None = None,
+        deployment_id: str | None = None,
+        exp_delta: int = 300,
+        key: str | None = None,
+        target_link_uri: str = "http://127.0.0.1:8000/lms/launch",
+        extra: dict | None = None,
+    ) -> str:
         now = int(time.time())
         claims: dict[str, Any] = {
             "iss": self.issuer,
@@ -196,7 +223,9 @@ class Platform:
             CLAIM + "message_type": message_type,
             CLAIM + "deployment_id": deployment_id or self.deployment_id,
             CLAIM + "target_link_uri": target_link_uri,
-            CLAIM + "roles": roles if roles is not None else ["http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"],
+            CLAIM + "roles": roles
+            if roles is not None
+            else ["http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"],
             CLAIM + "context": {"id": "course-1", "title": "Algebra"},
         }
         if message_type == "LtiResourceLinkRequest":
@@ -216,5 +245,6 @@ class Platform:
         if custom:
             claims[CLAIM + "custom"] = custom
         claims.update(extra or {})
-        return jwt.encode(claims, key or self.private_pem, algorithm="RS256",
-                          headers={"kid": self.kid, "jti": str(uuid.uuid4())})
+        return jwt.encode(
+            claims, key or self.private_pem, algorithm="RS256", headers={"kid": self.kid, "jti": str(uuid.uuid4())}
+        )

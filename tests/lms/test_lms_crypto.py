@@ -1,11 +1,14 @@
 """Signatures, stored-secret encryption and the in-process fallbacks (no database needed)."""
+
 from __future__ import annotations
 
 import dataclasses
 
 import pytest
 from cryptography.fernet import Fernet
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from lms import crypto
 from lms.kv import LtiCache, rate_limit

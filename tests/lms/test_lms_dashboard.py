@@ -1,4 +1,5 @@
 """Teacher pages: create an integration (secret shown once, stored encrypted), CSRF enforced."""
+
 from __future__ import annotations
 
 import re
@@ -32,16 +33,26 @@ def test_create_integration_shows_secret_once(client, session, teacher, settings
 def test_lti_integration_needs_platform_urls(client, session, teacher):
     login(client, teacher)
     token = csrf_from(client.get("/lms/integrations").get_data(as_text=True))
-    response = client.post("/lms/integrations", data={"csrf_token": token, "name": "Moodle", "kind": "lti",
-                                                      "issuer": "https://moodle.school.example"})
+    response = client.post(
+        "/lms/integrations",
+        data={"csrf_token": token, "name": "Moodle", "kind": "lti", "issuer": "https://moodle.school.example"},
+    )
     assert response.status_code == 400 and "client_id" in response.get_data(as_text=True)
     assert session.query(Integration).count() == 0
-    response = client.post("/lms/integrations", data={
-        "csrf_token": token, "name": "Moodle", "kind": "lti", "issuer": "https://moodle.school.example",
-        "client_id": "abc123", "deployment_ids": "1",
-        "auth_login_url": "https://moodle.school.example/mod/lti/auth.php",
-        "auth_token_url": "https://moodle.school.example/mod/lti/token.php",
-        "key_set_url": "https://moodle.school.example/mod/lti/certs.php"})
+    response = client.post(
+        "/lms/integrations",
+        data={
+            "csrf_token": token,
+            "name": "Moodle",
+            "kind": "lti",
+            "issuer": "https://moodle.school.example",
+            "client_id": "abc123",
+            "deployment_ids": "1",
+            "auth_login_url": "https://moodle.school.example/mod/lti/auth.php",
+            "auth_token_url": "https://moodle.school.example/mod/lti/token.php",
+            "key_set_url": "https://moodle.school.example/mod/lti/certs.php",
+        },
+    )
     assert response.status_code == 200
     row = session.query(Integration).one()
     assert row.allowed_hosts == ["moodle.school.example"] and row.deployment_ids == ["1"]
@@ -61,8 +72,14 @@ def test_only_the_machine_endpoints_skip_csrf(app):
     from web import csrf
 
     lms_endpoints = {e for e in app.view_functions if e.startswith("lms.")}
-    assert lms_endpoints == {"lms.webhook", "lms.login", "lms.launch", "lms.link", "lms.deep_link", "lms.submit",
-                             "lms.jwks"}
-    exempt = {e for e, view in app.view_functions.items()
-              if f"{view.__module__}.{view.__name__}" in csrf._exempt_views}
+    assert lms_endpoints == {
+        "lms.webhook",
+        "lms.login",
+        "lms.launch",
+        "lms.link",
+        "lms.deep_link",
+        "lms.submit",
+        "lms.jwks",
+    }
+    exempt = {e for e, view in app.view_functions.items() if f"{view.__module__}.{view.__name__}" in csrf._exempt_views}
     assert {e for e in exempt if not e.startswith("api.")} == lms_endpoints

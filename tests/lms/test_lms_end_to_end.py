@@ -1,32 +1,36 @@
 """Done means: a webhook delivery is graded by a real worker and its score arrives at the
 platform's AGS scores endpoint."""
+
 from __future__ import annotations
 
 import json
 
 import pytest
+from lms_helpers import deliver_webhook
 from support import wait_for
 
-from lms_helpers import deliver_webhook
 from store.lms import Delivery
 from store.models import Submission
 
 
 @pytest.mark.slow
-def test_webhook_delivery_is_graded_and_passed_back(celery_worker, client, session, platform, lti_integration,
-                                                    assignment):
+def test_webhook_delivery_is_graded_and_passed_back(
+    celery_worker, client, session, platform, lti_integration, assignment
+):
     integration, secret = lti_integration
-    body = json.dumps({
-        "type": "submission.created",
-        "id": "evt-e2e-1",
-        "data": {
-            "assignment": {"id": assignment.id},
-            "student": "Ada Lovelace",
-            "external_id": "canvas-sub-77",
-            "answers": [{"problem": 1, "answer": "4"}, {"problem": 2, "answer": "x**2 + 2*x + 1"}],
-            "lti": {"user_id": "lti-user-42", "lineitem": platform.lineitem(5)},
-        },
-    }).encode()
+    body = json.dumps(
+        {
+            "type": "submission.created",
+            "id": "evt-e2e-1",
+            "data": {
+                "assignment": {"id": assignment.id},
+                "student": "Ada Lovelace",
+                "external_id": "canvas-sub-77",
+                "answers": [{"problem": 1, "answer": "4"}, {"problem": 2, "answer": "x**2 + 2*x + 1"}],
+                "lti": {"user_id": "lti-user-42", "lineitem": platform.lineitem(5)},
+            },
+        }
+    ).encode()
     response = deliver_webhook(client, integration, secret, body)
     assert response.status_code == 202, response.get_json()
     sub_id = response.get_json()["id"]

@@ -1,4 +1,5 @@
 """LTI 1.3 launch against the test platform: OIDC login, id_token checks, deep linking, submit."""
+
 from __future__ import annotations
 
 import re
@@ -6,9 +7,9 @@ import re
 import jwt
 import pytest
 import requests
-
 from lms_helpers import counts
 from platform_server import rsa_pair
+
 from store.lms import LtiResourceLink
 from store.models import Submission
 
@@ -16,8 +17,14 @@ INSTRUCTOR = ["http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"]
 
 
 def oidc_login(client, platform, **extra):
-    params = {"iss": platform.issuer, "login_hint": "hint-1", "target_link_uri": "http://127.0.0.1:8000/lms/launch",
-              "lti_message_hint": "msg-1", "client_id": platform.client_id, **extra}
+    params = {
+        "iss": platform.issuer,
+        "login_hint": "hint-1",
+        "target_link_uri": "http://127.0.0.1:8000/lms/launch",
+        "lti_message_hint": "msg-1",
+        "client_id": platform.client_id,
+        **extra,
+    }
     response = client.get("/lms/login", query_string=params)
     assert response.status_code == 302, response.get_data(as_text=True)
     location = response.headers["Location"]
@@ -45,11 +52,14 @@ def test_login_redirects_to_platform_with_state_and_nonce(client, platform, lti_
 
 
 def test_login_for_unknown_platform_is_refused(client, platform, lti_integration):
-    response = client.get("/lms/login", query_string={"iss": "https://unknown.example", "login_hint": "x",
-                                                      "client_id": "nope"})
+    response = client.get(
+        "/lms/login", query_string={"iss": "https://unknown.example", "login_hint": "x", "client_id": "nope"}
+    )
     assert response.status_code == 400
-    response = client.get("/lms/login", query_string={"iss": platform.issuer, "login_hint": "x",
-                                                      "target_link_uri": "https://evil.example/"})
+    response = client.get(
+        "/lms/login",
+        query_string={"iss": platform.issuer, "login_hint": "x", "target_link_uri": "https://evil.example/"},
+    )
     assert response.status_code == 400
 
 
@@ -60,11 +70,16 @@ def test_student_launch_and_submit(client, session, platform, lti_integration, a
     assert response.status_code == 200, html
     assert "Homework 1" in html and "What is 2 + 2?" in html
     link = session.query(LtiResourceLink).one()
-    assert (link.resource_link_id, link.assignment_id, link.lineitem_url) == ("rl-1", assignment.id,
-                                                                               platform.lineitem(1))
+    assert (link.resource_link_id, link.assignment_id, link.lineitem_url) == (
+        "rl-1",
+        assignment.id,
+        platform.lineitem(1),
+    )
     launch_id = re.search(r'name="launch_id" value="([^"]+)"', html).group(1)
-    response = client.post("/lms/launch/submit", data={"launch_id": launch_id, "answer-1": "4",
-                                                       "answer-2": "x^2+2x+1", "work-2": "(x+1)(x+1)\nx^2+2x+1"})
+    response = client.post(
+        "/lms/launch/submit",
+        data={"launch_id": launch_id, "answer-1": "4", "answer-2": "x^2+2x+1", "work-2": "(x+1)(x+1)\nx^2+2x+1"},
+    )
     assert response.status_code == 200, response.get_data(as_text=True)
     assert "submitted" in response.get_data(as_text=True)
     sub = session.query(Submission).one()
@@ -116,8 +131,9 @@ def test_deep_linking_is_for_instructors_only(client, platform, lti_integration,
     assert response.status_code == 403
 
 
-@pytest.mark.parametrize("case", ["replay", "foreign_key", "expired", "wrong_client", "wrong_deployment",
-                                  "bad_state", "no_state"])
+@pytest.mark.parametrize(
+    "case", ["replay", "foreign_key", "expired", "wrong_client", "wrong_deployment", "bad_state", "no_state"]
+)
 def test_bad_launches_are_refused(case, client, session, platform, lti_integration, assignment, enqueued):
     custom = {"assignment": str(assignment.id)}
     if case == "replay":

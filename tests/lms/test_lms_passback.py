@@ -1,9 +1,11 @@
 """Grade passback against the test platform: AGS over real HTTP, retries, no repost, failures."""
+
 from __future__ import annotations
 
 import time
 
 from lms_helpers import csrf_from, graded_submission, login, set_grade
+
 from lms import Backoff, Delivery, deliver
 from lms.passback import scores_url
 
@@ -12,8 +14,7 @@ FAST = Backoff(base=0.01, cap=0.05, max_attempts=4)
 
 def _attempts(session, delivery_id):
     session.expire_all()
-    return [(a.number, a.outcome, a.response_code) for a in
-            session.get(Delivery, delivery_id).attempt_log]
+    return [(a.number, a.outcome, a.response_code) for a in session.get(Delivery, delivery_id).attempt_log]
 
 
 def test_ags_score_arrives_in_ags_format(session, settings, platform, lti_integration, assignment):
@@ -41,16 +42,18 @@ def test_ags_score_arrives_in_ags_format(session, settings, platform, lti_integr
 
 def test_needs_review_is_pending_manual(session, settings, platform, lti_integration, assignment):
     integration, _ = lti_integration
-    sub = graded_submission(session, integration, assignment, score=1.0, status="needs_review",
-                            lineitem=platform.lineitem(2))
+    sub = graded_submission(
+        session, integration, assignment, score=1.0, status="needs_review", lineitem=platform.lineitem(2)
+    )
     assert deliver(session, sub.id, settings).status == "sent"
     assert platform.scores[0].json()["gradingProgress"] == "PendingManual"
 
 
 def test_unchanged_grade_is_not_posted_again(session, settings, platform, lti_integration, assignment):
     integration, _ = lti_integration
-    sub = graded_submission(session, integration, assignment, score=1.0, status="needs_review",
-                            lineitem=platform.lineitem(1))
+    sub = graded_submission(
+        session, integration, assignment, score=1.0, status="needs_review", lineitem=platform.lineitem(1)
+    )
     assert deliver(session, sub.id, settings).status == "sent"
     again = deliver(session, sub.id, settings)
     assert (again.status, again.reason) == ("skipped", "unchanged")
@@ -122,8 +125,9 @@ def test_retries_are_capped(app, session, settings, platform, lti_integration, a
     from tasks import PASSBACK_TASK
     from tasks.celery_app import make_celery
 
-    fast = make_celery(replace(settings, passback_backoff_base=0.01, passback_backoff_cap=0.02,
-                               passback_max_attempts=3))
+    fast = make_celery(
+        replace(settings, passback_backoff_base=0.01, passback_backoff_cap=0.02, passback_max_attempts=3)
+    )
     passback = fast.tasks[PASSBACK_TASK]
     integration, _ = lti_integration
     sub = graded_submission(session, integration, assignment, lineitem=platform.lineitem(1))
@@ -143,8 +147,9 @@ def test_backoff_is_exponential_with_a_cap():
 
 def test_signed_webhook_passback(session, settings, platform, lti_integration, assignment):
     integration, _secret = lti_integration
-    sub = graded_submission(session, integration, assignment, score=2.0, lti_user=None,
-                            callback_url=platform.url + "/callback")
+    sub = graded_submission(
+        session, integration, assignment, score=2.0, lti_user=None, callback_url=platform.url + "/callback"
+    )
     outcome = deliver(session, sub.id, settings)
     assert outcome.status == "sent" and outcome.response_code == 204
     assert len(platform.callbacks) == 1  # the platform checked the signature with the secret
@@ -166,14 +171,19 @@ def test_not_graded_or_not_lms_is_skipped(session, settings, platform, lti_integ
 
 
 def test_scores_url_keeps_query():
-    assert scores_url("https://lms.test/api/lti/courses/1/line_items/2") == \
-        "https://lms.test/api/lti/courses/1/line_items/2/scores"
-    assert scores_url("https://moodle.test/mod/lti/services.php/2/lineitems/7/lineitem?type_id=1") == \
-        "https://moodle.test/mod/lti/services.php/2/lineitems/7/lineitem/scores?type_id=1"
+    assert (
+        scores_url("https://lms.test/api/lti/courses/1/line_items/2")
+        == "https://lms.test/api/lti/courses/1/line_items/2/scores"
+    )
+    assert (
+        scores_url("https://moodle.test/mod/lti/services.php/2/lineitems/7/lineitem?type_id=1")
+        == "https://moodle.test/mod/lti/services.php/2/lineitems/7/lineitem/scores?type_id=1"
+    )
 
 
-def test_dashboard_lists_failed_deliveries_and_retries(client, session, settings, platform, lti_integration,
-                                                       assignment, teacher, enqueued):
+def test_dashboard_lists_failed_deliveries_and_retries(
+    client, session, settings, platform, lti_integration, assignment, teacher, enqueued
+):
     integration, _ = lti_integration
     sub = graded_submission(session, integration, assignment, lineitem=platform.lineitem(1))
     platform.score_plan.append(400)
@@ -198,8 +208,9 @@ def test_dashboard_lists_failed_deliveries_and_retries(client, session, settings
     assert _attempts(session, outcome.delivery_id) == [(1, "failed", 400), (2, "sent", 200)]
 
 
-def test_no_transaction_or_lock_is_held_while_the_lms_is_called(session, settings, platform, lti_integration,
-                                                                 assignment, database_url):
+def test_no_transaction_or_lock_is_held_while_the_lms_is_called(
+    session, settings, platform, lti_integration, assignment, database_url
+):
     """Passback claims and commits, then sends: while the LMS takes its time, this database shows
     no connection idle in a transaction and no advisory lock."""
     import threading
@@ -219,12 +230,22 @@ def test_no_transaction_or_lock_is_held_while_the_lms_is_called(session, setting
         with probe.connect() as conn:
             for _ in range(10):
                 time.sleep(0.1)
-                seen.append(conn.execute(text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND state = 'idle in transaction'")).scalar())
-                seen.append(conn.execute(text(
-                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = "
-                    "(SELECT oid FROM pg_database WHERE datname = current_database())")).scalar())
+                seen.append(
+                    conn.execute(
+                        text(
+                            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                            "AND state = 'idle in transaction'"
+                        )
+                    ).scalar()
+                )
+                seen.append(
+                    conn.execute(
+                        text(
+                            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = "
+                            "(SELECT oid FROM pg_database WHERE datname = current_database())"
+                        )
+                    ).scalar()
+                )
                 conn.rollback()
             sending = conn.execute(text("SELECT status FROM lms_deliveries")).scalar()
     finally:

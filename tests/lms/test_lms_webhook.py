@@ -1,14 +1,15 @@
 """Webhook intake: accepted, idempotent, and every rejection leaves nothing stored."""
+
 from __future__ import annotations
 
 import dataclasses
 import logging
 
 import pytest
-
 from lms_helpers import counts, deliver_webhook, event, now
-from store.lms import Integration
+
 from lms import crypto
+from store.lms import Integration
 from store.models import Submission
 
 EMPTY = {"Submission": 0, "Answer": 0, "Job": 0}
@@ -51,8 +52,19 @@ def test_lti_context_takes_lineitem(client, session, lti_integration, assignment
     assert sub.lms_context["lti"] == {"user_id": "lti-user-9", "lineitem": platform.lineitem(3)}
 
 
-@pytest.mark.parametrize("case", ["bad_signature", "stale", "future", "unknown_integration", "no_signature",
-                                  "other_secret", "malformed_header", "tampered_body"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "bad_signature",
+        "stale",
+        "future",
+        "unknown_integration",
+        "no_signature",
+        "other_secret",
+        "malformed_header",
+        "tampered_body",
+    ],
+)
 def test_unauthenticated_deliveries_are_refused(case, client, session, lti_integration, assignment, enqueued):
     integration, secret = lti_integration
     body = event(assignment.id)
@@ -81,15 +93,18 @@ def test_unauthenticated_deliveries_are_refused(case, client, session, lti_integ
     assert enqueued["grading"] == []
 
 
-@pytest.mark.parametrize("mutate,field", [
-    (lambda b: b"{not json", "body"),
-    (lambda b: b"[1, 2]", "body"),
-    (lambda b: b.replace(b"submission.created", b"submission.deleted"), "type"),
-    (lambda b: b.replace(b'"student": "ada@school.test"', b'"student": ""'), "data.student"),
-    (lambda b: b.replace(b'"external_id": "lms-sub-1"', b'"external_id": null'), "data.external_id"),
-    (lambda b: b.replace(b'"problem": 1', b'"problem": 7'), "data.answers[0].problem"),
-    (lambda b: b.replace(b'"answers": [', b'"answers": 5, "x": ['), "data.answers"),
-])
+@pytest.mark.parametrize(
+    "mutate,field",
+    [
+        (lambda b: b"{not json", "body"),
+        (lambda b: b"[1, 2]", "body"),
+        (lambda b: b.replace(b"submission.created", b"submission.deleted"), "type"),
+        (lambda b: b.replace(b'"student": "ada@school.test"', b'"student": ""'), "data.student"),
+        (lambda b: b.replace(b'"external_id": "lms-sub-1"', b'"external_id": null'), "data.external_id"),
+        (lambda b: b.replace(b'"problem": 1', b'"problem": 7'), "data.answers[0].problem"),
+        (lambda b: b.replace(b'"answers": [', b'"answers": 5, "x": ['), "data.answers"),
+    ],
+)
 def test_malformed_bodies_name_the_field(mutate, field, client, session, lti_integration, assignment, enqueued):
     integration, secret = lti_integration
     body = mutate(event(assignment.id))
@@ -123,8 +138,12 @@ def test_assignment_of_another_teacher_is_404(client, session, lti_integration, 
 
 def test_callback_url_must_be_on_a_registered_host(client, session, lti_integration, assignment, enqueued):
     integration, secret = lti_integration
-    for url in ("http://evil.example/steal", "http://169.254.169.254/latest/meta-data", "ftp://127.0.0.1/x",
-                "http://user:pw@127.0.0.1/x"):
+    for url in (
+        "http://evil.example/steal",
+        "http://169.254.169.254/latest/meta-data",
+        "ftp://127.0.0.1/x",
+        "http://user:pw@127.0.0.1/x",
+    ):
         response = deliver_webhook(client, integration, secret, event(assignment.id, callback_url=url))
         assert response.status_code == 400, url
         assert response.get_json()["field"] == "data.callback_url"
@@ -139,12 +158,13 @@ def test_oversized_body_is_413(client, session, lti_integration, assignment, set
     assert counts(session) == EMPTY
 
 
-def test_rate_limit_per_integration(app, client, session, lti_integration, assignment, settings, enqueued,
-                                    monkeypatch):
+def test_rate_limit_per_integration(app, client, session, lti_integration, assignment, settings, enqueued, monkeypatch):
     monkeypatch.setitem(app.config, "STEPWISE", dataclasses.replace(settings, webhook_rate_limit=3))
     integration, secret = lti_integration
-    codes = [deliver_webhook(client, integration, secret, event(assignment.id, external_id=f"s{i}")).status_code
-             for i in range(4)]
+    codes = [
+        deliver_webhook(client, integration, secret, event(assignment.id, external_id=f"s{i}")).status_code
+        for i in range(4)
+    ]
     assert codes[:3] == [202, 202, 202] or 429 in codes  # a window boundary may reset the count once
     response = None
     for i in range(4, 10):

@@ -1,4 +1,5 @@
 """Fixtures for the reasoning tests: a tiny random Qwen2 with R1's tokenizer shape, on the CPU."""
+
 from __future__ import annotations
 
 from pathlib import Path

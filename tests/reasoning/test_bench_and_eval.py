@@ -1,4 +1,5 @@
 """bench/generate.py in small (CPU) mode and `stepwise eval-model` on the tiny model."""
+
 from __future__ import annotations
 
 import json
@@ -14,9 +15,30 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_bench_cpu_mode_compares_static_and_continuous_in_one_run(tmp_path):
     out = tmp_path / "bench.json"
     proc = subprocess.run(
-        [sys.executable, "-W", "error", str(ROOT / "bench" / "generate.py"), "--mode", "cpu", "--problems", "2",
-         "--samples", "3", "--cap", "24", "--max-batch", "4", "--rounds", "1", "--json-out", str(out)],
-        capture_output=True, text=True, timeout=300, cwd=ROOT,
+        [
+            sys.executable,
+            "-W",
+            "error",
+            str(ROOT / "bench" / "generate.py"),
+            "--mode",
+            "cpu",
+            "--problems",
+            "2",
+            "--samples",
+            "3",
+            "--cap",
+            "24",
+            "--max-batch",
+            "4",
+            "--rounds",
+            "1",
+            "--json-out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "continuous / static throughput ratio" in proc.stdout
@@ -31,10 +53,30 @@ def test_bench_gpu_mode_code_path_runs_dry_on_the_cpu(tmp_path):
     """The GPU mode's transformers path, on the CPU with the tiny shape (the real run needs a GPU host)."""
     out = tmp_path / "gpu.json"
     proc = subprocess.run(
-        [sys.executable, "-W", "error", str(ROOT / "bench" / "generate.py"), "--mode", "gpu", "--device", "cpu",
-         "--engine", "transformers", "--batches", "1,3", "--new-tokens", "6", "--prompt-tokens", "8",
-         "--json-out", str(out)],
-        capture_output=True, text=True, timeout=300, cwd=ROOT,
+        [
+            sys.executable,
+            "-W",
+            "error",
+            str(ROOT / "bench" / "generate.py"),
+            "--mode",
+            "gpu",
+            "--device",
+            "cpu",
+            "--engine",
+            "transformers",
+            "--batches",
+            "1,3",
+            "--new-tokens",
+            "6",
+            "--prompt-tokens",
+            "8",
+            "--json-out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "% of limit" in proc.stdout
@@ -76,11 +118,32 @@ def test_eval_model_report(tiny_model_path, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("STEPWISE_DATABASE_URL", "sqlite://")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     problems = tmp_path / "problems.jsonl"
-    problems.write_text('{"problem": "What is 2+2?", "answer": "4"}\n\n{"problem": "What is 1/2+1/2?", "answer": "1"}\n')
+    problems.write_text(
+        '{"problem": "What is 2+2?", "answer": "4"}\n\n{"problem": "What is 1/2+1/2?", "answer": "1"}\n'
+    )
     report, page = tmp_path / "report.json", tmp_path / "report.html"
-    code = main(["--model", str(tiny_model_path), "--model", str(tmp_path / "absent"), "--dataset", str(problems),
-                 "--max-new-tokens", "8", "--samples", "2", "--batch-size", "1", "--device", "cpu",
-                 "--json-out", str(report), "--report", str(page)])
+    code = main(
+        [
+            "--model",
+            str(tiny_model_path),
+            "--model",
+            str(tmp_path / "absent"),
+            "--dataset",
+            str(problems),
+            "--max-new-tokens",
+            "8",
+            "--samples",
+            "2",
+            "--batch-size",
+            "1",
+            "--device",
+            "cpu",
+            "--json-out",
+            str(report),
+            "--report",
+            str(page),
+        ]
+    )
     assert code == 0
     captured = capsys.readouterr()
     assert "| model | prompt | pass@1 | maj@2 | p50 s | p95 s | tokens/problem | truncated |" in captured.out
@@ -107,8 +170,10 @@ def test_eval_metrics_and_problem_sets(tmp_path):
     listed = tmp_path / "p.json"
     listed.write_text(json.dumps([{"problem": "1+1", "answer": "2"}]))
     assert load_problems(listed) == [{"problem": "1+1", "answer": "2"}]
-    samples = [Sample(text="", answer=a, completion_tokens=10, truncated=False, forced=False, latency_s=t)
-               for a, t in (("1/2", 1.0), ("0.5", 2.0), ("3", 1.5))]
+    samples = [
+        Sample(text="", answer=a, completion_tokens=10, truncated=False, forced=False, latency_s=t)
+        for a, t in (("1/2", 1.0), ("0.5", 2.0), ("3", 1.5))
+    ]
     row = score_problem({"problem": "x", "answer": "\\frac{1}{2}"}, samples)
     assert row["majority_correct"] and row["sample_correct"] == [True, True, False] and row["latency_s"] == 2.0
     summary = summarise([row])
@@ -116,8 +181,10 @@ def test_eval_metrics_and_problem_sets(tmp_path):
     assert summary["tokens_per_problem"] == 30
 
 
-PLAIN_TEMPLATE = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
-                  "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+PLAIN_TEMPLATE = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
 
 
 def test_plain_models_are_prompted_without_think(tiny_runner):

@@ -1,5 +1,6 @@
 """End to end: a real `celery -A worker.app worker -Q reasoning -P solo` process, Postgres, Redis,
 and the tiny model loaded by the worker from a local folder."""
+
 from __future__ import annotations
 
 import json
@@ -73,8 +74,14 @@ def test_reasoning_worker_solves_a_batch(pg_url, redis_db, tiny_model_path, tmp_
         HF_HUB_OFFLINE="1",
         TOKENIZERS_PARALLELISM="false",
     )
-    settings = Settings(model=str(tiny_model_path), max_new_tokens=12, samples=3, secret_key="x",
-                        database_url=pg_url, instance_dir=str(tmp_path))
+    settings = Settings(
+        model=str(tiny_model_path),
+        max_new_tokens=12,
+        samples=3,
+        secret_key="x",
+        database_url=pg_url,
+        instance_dir=str(tmp_path),
+    )
     gen = generation_settings(settings)
 
     engine = create_engine(pg_url)
@@ -84,8 +91,11 @@ def test_reasoning_worker_solves_a_batch(pg_url, redis_db, tiny_model_path, tmp_
         refs = []
         for text in statements:
             key, s_hash = reference_cache_key(text, settings.model, gen)
-            refs.append(ReferenceSolution(cache_key=key, statement_hash=s_hash, statement=text,
-                                          model_id=settings.model, settings=gen))
+            refs.append(
+                ReferenceSolution(
+                    cache_key=key, statement_hash=s_hash, statement=text, model_id=settings.model, settings=gen
+                )
+            )
         teacher = Teacher(email="t@example.org", password_hash="x")
         assignment = Assignment(teacher=teacher, title="HW")
         s.add_all(refs + [teacher, assignment])
@@ -101,10 +111,34 @@ def test_reasoning_worker_solves_a_batch(pg_url, redis_db, tiny_model_path, tmp_
     log_path = tmp_path / "worker.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "worker.app", "worker", "-Q", "reasoning", "-P", "solo",
-             "--concurrency", "1", "--prefetch-multiplier", "1", "--loglevel", "INFO", "--without-gossip",
-             "--without-mingle", "--without-heartbeat", "-n", f"reasoning-test-{os.getpid()}@%h"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "worker.app",
+                "worker",
+                "-Q",
+                "reasoning",
+                "-P",
+                "solo",
+                "--concurrency",
+                "1",
+                "--prefetch-multiplier",
+                "1",
+                "--loglevel",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "-n",
+                f"reasoning-test-{os.getpid()}@%h",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     try:
         sender = Celery("sender", broker=redis_db.url)
@@ -145,10 +179,34 @@ def test_reasoning_worker_solves_a_batch(pg_url, redis_db, tiny_model_path, tmp_
 def _start_reasoning_worker(env, log_path, name):
     with open(log_path, "wb") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "worker.app", "worker", "-Q", "reasoning", "-P", "solo",
-             "--concurrency", "1", "--prefetch-multiplier", "1", "--loglevel", "INFO", "--without-gossip",
-             "--without-mingle", "--without-heartbeat", "-n", f"{name}-{os.getpid()}@%h"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "worker.app",
+                "worker",
+                "-Q",
+                "reasoning",
+                "-P",
+                "solo",
+                "--concurrency",
+                "1",
+                "--prefetch-multiplier",
+                "1",
+                "--loglevel",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "-n",
+                f"{name}-{os.getpid()}@%h",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
 
@@ -170,7 +228,7 @@ class _StuckServer(ThreadingHTTPServer):
 
 
 class _StuckHandler(BaseHTTPRequestHandler):
-    def do_POST(self):  # noqa: N802 (http.server's name)
+    def do_POST(self):  # http.server's name
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         if body["max_tokens"] > 4:
             self.server.release.wait(120)  # never answers while the test runs
@@ -201,20 +259,39 @@ def test_a_killed_reasoning_worker_s_problem_is_retried_once(pg_url, redis_db, t
     from worker.keys import generation_settings, reference_cache_key
 
     lease = 6
-    env = dict(os.environ, PYTHONPATH=str(ROOT), STEPWISE_DATABASE_URL=pg_url, STEPWISE_REDIS_URL=redis_db.url,
-               STEPWISE_INSTANCE_DIR=str(tmp_path), STEPWISE_SECRET_KEY="test", STEPWISE_MODEL=str(tiny_model_path),
-               STEPWISE_MODEL_LOCAL_ONLY="1", STEPWISE_DEVICE="cpu", STEPWISE_MAX_NEW_TOKENS="12",
-               STEPWISE_SAMPLES="3", STEPWISE_BATCH_SIZE="4", STEPWISE_REASONING_TIME_LIMIT=str(lease),
-               HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
-    settings = Settings(model=str(tiny_model_path), max_new_tokens=12, samples=3, secret_key="x",
-                        database_url=pg_url, instance_dir=str(tmp_path))
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(ROOT),
+        STEPWISE_DATABASE_URL=pg_url,
+        STEPWISE_REDIS_URL=redis_db.url,
+        STEPWISE_INSTANCE_DIR=str(tmp_path),
+        STEPWISE_SECRET_KEY="test",
+        STEPWISE_MODEL=str(tiny_model_path),
+        STEPWISE_MODEL_LOCAL_ONLY="1",
+        STEPWISE_DEVICE="cpu",
+        STEPWISE_MAX_NEW_TOKENS="12",
+        STEPWISE_SAMPLES="3",
+        STEPWISE_BATCH_SIZE="4",
+        STEPWISE_REASONING_TIME_LIMIT=str(lease),
+        HF_HUB_OFFLINE="1",
+        TOKENIZERS_PARALLELISM="false",
+    )
+    settings = Settings(
+        model=str(tiny_model_path),
+        max_new_tokens=12,
+        samples=3,
+        secret_key="x",
+        database_url=pg_url,
+        instance_dir=str(tmp_path),
+    )
     gen = generation_settings(settings)
     engine = create_engine(pg_url)
     create_all(engine)
     key, s_hash = reference_cache_key("What is 6 times 7?", settings.model, gen)
     with Session(engine) as s:
-        ref = ReferenceSolution(cache_key=key, statement_hash=s_hash, statement="What is 6 times 7?",
-                                model_id=settings.model, settings=gen)
+        ref = ReferenceSolution(
+            cache_key=key, statement_hash=s_hash, statement="What is 6 times 7?", model_id=settings.model, settings=gen
+        )
         s.add(ref)
         s.commit()
         ref_id = ref.id
@@ -228,9 +305,16 @@ def test_a_killed_reasoning_worker_s_problem_is_retried_once(pg_url, redis_db, t
     sender = Celery("sender", broker=redis_db.url)
     # The first worker's engine hangs (a stuck GPU server); its deadline would end it after the lease,
     # but it is killed before that.
-    first = _start_reasoning_worker(dict(env, STEPWISE_ENGINE="openai", STEPWISE_REASONING_TIME_LIMIT="120",
-                                         STEPWISE_ENGINE_URL=f"http://127.0.0.1:{stuck.server_address[1]}"),
-                                    tmp_path / "first.log", "doomed")
+    first = _start_reasoning_worker(
+        dict(
+            env,
+            STEPWISE_ENGINE="openai",
+            STEPWISE_REASONING_TIME_LIMIT="120",
+            STEPWISE_ENGINE_URL=f"http://127.0.0.1:{stuck.server_address[1]}",
+        ),
+        tmp_path / "first.log",
+        "doomed",
+    )
     second = None
     try:
         sender.send_task(REASON_TASK, args=[ref_id], queue="reasoning")

@@ -1,5 +1,6 @@
 """The server and vLLM engines without vLLM: request mapping, and the OpenAI-protocol client against a
 small completions server that runs the tiny model (vLLM itself is never installed in the CPU env)."""
+
 from __future__ import annotations
 
 import json
@@ -47,8 +48,14 @@ class _Server(ThreadingHTTPServer):
 @pytest.fixture
 def completions_server(tiny_runner):
     """POST /v1/completions served by the tiny model (token-id prompts, token ids back, as vLLM does)."""
-    engine = StaticEngine(tiny_runner.model, device="cpu", dtype_bytes=4, pad_id=tiny_runner._pad_id,
-                          stop_ids=tiny_runner._stop_ids, max_batch=4)
+    engine = StaticEngine(
+        tiny_runner.model,
+        device="cpu",
+        dtype_bytes=4,
+        pad_id=tiny_runner._pad_id,
+        stop_ids=tiny_runner._stop_ids,
+        max_batch=4,
+    )
     lock = threading.Lock()
     seen: list[dict] = []
 
@@ -94,7 +101,7 @@ def test_openai_engine_runs_requests_and_follow_ups(tiny_runner, completions_ser
     assert len(done[0].token_ids) + done[0].stopped <= 6 and done[0].follow_up is not None
     assert done[1].follow_up is None and len(done[1].token_ids) + done[1].stopped <= 4
     continuation = [body for body in seen if body["max_tokens"] == 3][0]
-    assert continuation["prompt"][:len(prompt)] == prompt  # the same sequence, continued
+    assert continuation["prompt"][: len(prompt)] == prompt  # the same sequence, continued
     assert all(body["stop_token_ids"] == sorted(tiny_runner._stop_ids) for body in seen)
     with pytest.raises(GenerationTimeout):
         engine.generate([Request.of(prompt, 999)], deadline=time.monotonic() + 0.5)

@@ -11,8 +11,16 @@ from worker import generation
 from worker.keys import KEY_FIELDS, generation_settings, prompt_version, reference_cache_key, statement_hash
 
 ROOT = Path(__file__).resolve().parents[2]
-GEN = {"temperature": 0.6, "top_p": 0.95, "max_new_tokens": 8192, "repetition_penalty": 1.0, "samples": 5,
-       "agreement": 0.6, "prompt_version": "p1", "vote_version": "v1"}
+GEN = {
+    "temperature": 0.6,
+    "top_p": 0.95,
+    "max_new_tokens": 8192,
+    "repetition_penalty": 1.0,
+    "samples": 5,
+    "agreement": 0.6,
+    "prompt_version": "p1",
+    "vote_version": "v1",
+}
 
 
 def test_cache_key_is_stable_and_normalises_whitespace():
@@ -31,9 +39,18 @@ def test_cache_key_changes_with_model_settings_and_statement():
     assert reference_cache_key("x^2 = 4", "other", GEN)[1] == base[1]
 
 
-@pytest.mark.parametrize("field,value", [("agreement", 0.8), ("prompt_version", "p2"), ("vote_version", "v2"),
-                                         ("temperature", 0.7), ("top_p", 0.9), ("repetition_penalty", 1.1),
-                                         ("samples", 7)])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("agreement", 0.8),
+        ("prompt_version", "p2"),
+        ("vote_version", "v2"),
+        ("temperature", 0.7),
+        ("top_p", 0.9),
+        ("repetition_penalty", 1.1),
+        ("samples", 7),
+    ],
+)
 def test_everything_that_changes_a_reference_changes_the_key(field, value):
     assert reference_cache_key("x^2 = 4", "m", {**GEN, field: value})[0] != reference_cache_key("x^2 = 4", "m", GEN)[0]
 
@@ -59,7 +76,8 @@ def test_no_torch_at_import():
         "import worker.engine, worker.engine_hf, worker.engine_vllm, worker.engine_openai, worker.reference\n"
         "from worker.runtime import model_available\n"
         "from store.settings import Settings\n"
-        "print(model_available(Settings(model='/nonexistent/model', secret_key='x', database_url='sqlite://', instance_dir='/tmp')))\n"
+        "print(model_available(Settings(model='/nonexistent/model', secret_key='x', database_url='sqlite://',"
+        " instance_dir='/tmp')))\n"
         "bad = [m for m in ('torch', 'transformers') if m in sys.modules]\n"
         "assert not bad, bad\n" % str(ROOT)
     )

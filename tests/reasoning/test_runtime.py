@@ -1,4 +1,5 @@
 """The model runner through the real transformers classes, on a tiny random Qwen2 (CPU)."""
+
 from __future__ import annotations
 
 import time
@@ -54,8 +55,9 @@ def test_tokenizer_declares_the_real_class_and_keeps_spaces(tiny_runner, tiny_mo
 
 
 def static_engine(runner, max_batch=8):
-    return StaticEngine(runner.model, device="cpu", dtype_bytes=4, pad_id=runner._pad_id,
-                        stop_ids=runner._stop_ids, max_batch=max_batch)
+    return StaticEngine(
+        runner.model, device="cpu", dtype_bytes=4, pad_id=runner._pad_id, stop_ids=runner._stop_ids, max_batch=max_batch
+    )
 
 
 def test_left_padding_batch_matches_single_sequences(tiny_runner):
@@ -118,7 +120,7 @@ def test_generate_samples_and_budget_forcing(tiny_runner, monkeypatch):
     assert forced
     for first, done, more in forced:
         prefix = first.prompt_ids + tuple(done.token_ids)
-        assert more.prompt_ids[:len(prefix)] == prefix and len(more.prompt_ids) > len(prefix)
+        assert more.prompt_ids[: len(prefix)] == prefix and len(more.prompt_ids) > len(prefix)
         assert more.sampling.greedy and more.max_new_tokens == tiny_runner.forced_tokens
 
 

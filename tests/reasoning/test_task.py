@@ -1,4 +1,5 @@
 """The reasoning task's pipeline in-process (SQLite): claim, batch, vote, store, resume grading."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -15,15 +16,21 @@ from worker.reference import solve_reference as _solve_reference
 
 def solve_reference(reference_id, settings, *, enqueue_grading, enqueue_reasoning=None, **kwargs):
     requeued = [] if enqueue_reasoning is None else None
-    return _solve_reference(reference_id, settings, enqueue_grading=enqueue_grading,
-                            enqueue_reasoning=enqueue_reasoning or requeued.append, **kwargs)
+    return _solve_reference(
+        reference_id,
+        settings,
+        enqueue_grading=enqueue_grading,
+        enqueue_reasoning=enqueue_reasoning or requeued.append,
+        **kwargs,
+    )
 
 
 def add_reference(session, settings, statement: str, **fields) -> ReferenceSolution:
     gen = generation_settings(settings)
     key, s_hash = reference_cache_key(statement, settings.model, gen)
-    ref = ReferenceSolution(cache_key=key, statement_hash=s_hash, statement=statement, model_id=settings.model,
-                            settings=gen, **fields)
+    ref = ReferenceSolution(
+        cache_key=key, statement_hash=s_hash, statement=statement, model_id=settings.model, settings=gen, **fields
+    )
     session.add(ref)
     session.flush()
     return ref
@@ -58,9 +65,18 @@ class FakeRunner:
         return self
 
     def _samples(self, job):
-        return [Sample(text=f"think\n</think>\n\n\\boxed{{{a}}}" if a else "think", answer=a, completion_tokens=7,
-                       truncated=a is None, forced=a is None, prompt_tokens=11, latency_s=0.5)
-                for a in self.answers[job.statement][:job.samples]]
+        return [
+            Sample(
+                text=f"think\n</think>\n\n\\boxed{{{a}}}" if a else "think",
+                answer=a,
+                completion_tokens=7,
+                truncated=a is None,
+                forced=a is None,
+                prompt_tokens=11,
+                latency_s=0.5,
+            )
+            for a in self.answers[job.statement][: job.samples]
+        ]
 
     def run(self, jobs, *, more=None, on_done=None, deadline=None):
         """As ModelRunner.run: each job's samples reported when done, refills asked for until none."""
@@ -85,8 +101,13 @@ def test_batch_vote_store_and_resume(sqlite_db, tiny_settings):
         blank = add_reference(s, tiny_settings, "Impossible problem")
         waiting = add_waiting_submission(s, agree)
         ids = (agree.id, split.id, blank.id)
-    runner = FakeRunner({"What is 1/3 + 1/6?": ["1/2", "0.5", "2/9"], "Hard problem": ["1", "2", "3"],
-                         "Impossible problem": [None, None, None]})
+    runner = FakeRunner(
+        {
+            "What is 1/3 + 1/6?": ["1/2", "0.5", "2/9"],
+            "Hard problem": ["1", "2", "3"],
+            "Impossible problem": [None, None, None],
+        }
+    )
     queued = []
     statuses = solve_reference(ids[1], tiny_settings, runner=runner, enqueue_grading=queued.append)
     assert len(runner.calls) == 1 and len(runner.calls[0][0]) == 3  # all three in one batch
@@ -155,14 +176,26 @@ def test_fatal_cuda_error_releases_rows_and_exits(sqlite_db, tiny_settings):
         a = ref_a.id
     runner = FakeRunner({}, error=FatalDeviceError("CUDA error: an illegal memory access was encountered"))
     exits, requeued, graded = [], [], []
-    solve_reference(a, tiny_settings, runner=runner, enqueue_grading=graded.append,
-                    enqueue_reasoning=requeued.append, exit_process=exits.append)
+    solve_reference(
+        a,
+        tiny_settings,
+        runner=runner,
+        enqueue_grading=graded.append,
+        enqueue_reasoning=requeued.append,
+        exit_process=exits.append,
+    )
     assert exits == [1] and sorted(requeued) == [a, b] and graded == []
     s = sqlite_db.session()
     assert {s.get(ReferenceSolution, i).status for i in (a, b)} == {"pending"}
     # the same batch crashing a second worker fails it instead of looping
-    solve_reference(a, tiny_settings, runner=runner, enqueue_grading=graded.append,
-                    enqueue_reasoning=requeued.append, exit_process=exits.append)
+    solve_reference(
+        a,
+        tiny_settings,
+        runner=runner,
+        enqueue_grading=graded.append,
+        enqueue_reasoning=requeued.append,
+        exit_process=exits.append,
+    )
     s.expire_all()
     assert {s.get(ReferenceSolution, i).status for i in (a, b)} == {"failed"}
     assert graded == [waiting] and exits == [1, 1]
@@ -190,6 +223,7 @@ def test_real_tiny_model_through_the_task(sqlite_db, tiny_settings, tiny_runner)
         assert len(row.samples) == settings.samples and row.status in ("ready", "needs_review")
         assert row.reasoning and row.completion_tokens >= settings.samples * min(settings.max_new_tokens, 1)
         assert row.model_id == tiny_runner.model_id and row.latency_s > 0
+
 
 def _age(session, ref_id, seconds):
     row = session.get(ReferenceSolution, ref_id)
@@ -224,7 +258,8 @@ def test_a_dead_workers_rows_are_retried_once_and_its_late_write_is_dropped(sqli
     assert solve_reference(ref_id, tiny_settings, runner=runner, enqueue_grading=list().append) == {}
     s = sqlite_db.session()
     s.get(ReferenceSolution, ref_id).updated_at = datetime.now(UTC) - timedelta(
-        seconds=tiny_settings.reasoning_time_limit + 1)
+        seconds=tiny_settings.reasoning_time_limit + 1
+    )
     s.commit()
     # After the lease, worker B takes the row over and writes the one reference.
     assert solve_reference(ref_id, tiny_settings, runner=runner, enqueue_grading=list().append) == {ref_id: "ready"}
@@ -255,7 +290,8 @@ def test_unreadable_and_cut_off_answers_never_make_a_reference_ready(sqlite_db, 
         ref_id = add_reference(s, tiny_settings, "Cut off").id
     runner = FakeRunner({"Cut off": ["\\frac{1}{", "\\frac{1}{", "\\frac{1}{"]})
     assert solve_reference(ref_id, tiny_settings, runner=runner, enqueue_grading=list().append) == {
-        ref_id: "needs_review"}
+        ref_id: "needs_review"
+    }
     row = sqlite_db.session().get(ReferenceSolution, ref_id)
     assert row.final_answer is None and row.agreement == 0.0 and "grader can read" in row.error
 
@@ -263,21 +299,25 @@ def test_unreadable_and_cut_off_answers_never_make_a_reference_ready(sqlite_db, 
 def test_keyed_problems_use_no_gpu_unless_worked_solutions_are_asked(sqlite_db, tiny_settings):
     from store.intake import ProblemIn, create_assignment
 
-    settings_fn = lambda: (tiny_settings.model, generation_settings(tiny_settings))
+    def settings_fn():
+        return tiny_settings.model, generation_settings(tiny_settings)
+
     problems = [ProblemIn("What is 6*7?"), ProblemIn("1+1", "2")]
     with sqlite_db.transaction() as s:
         teacher = Teacher(email="k@example.org", password_hash="x")
         s.add(teacher)
         s.flush()
-        nightly, to_solve = create_assignment(s, teacher, "Nightly import", problems,
-                                              reference_settings=settings_fn, priority=BATCH)
+        nightly, to_solve = create_assignment(
+            s, teacher, "Nightly import", problems, reference_settings=settings_fn, priority=BATCH
+        )
         keyed = nightly.problems[1]
         assert keyed.reference is None and len(to_solve) == 1  # only the keyless problem goes to the model
         keyless_ref = nightly.problems[0].reference
         assert keyless_ref.priority == BATCH
         # A teacher opens the same problem interactively and asks for worked solutions.
-        live, to_solve = create_assignment(s, teacher, "Live", problems, reference_settings=settings_fn,
-                                           worked_solutions=True, priority=INTERACTIVE)
+        live, to_solve = create_assignment(
+            s, teacher, "Live", problems, reference_settings=settings_fn, worked_solutions=True, priority=INTERACTIVE
+        )
         assert live.problems[0].reference.id == keyless_ref.id  # cached: one reference per statement
         assert keyless_ref.priority == INTERACTIVE  # someone is waiting for it now
         assert live.problems[1].reference is not None and len(to_solve) == 1  # the keyed one, on request

@@ -1,4 +1,5 @@
 """Extraction and self-consistency voting on recorded R1-format outputs."""
+
 from __future__ import annotations
 
 import pytest

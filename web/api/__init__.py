@@ -1,4 +1,5 @@
 """JSON API `/api/v1`: a contract integrators rely on. Extend it; never break it."""
+
 from flask import Blueprint
 
 bp = Blueprint("api", __name__)

@@ -1,5 +1,6 @@
 """The OpenAPI 3.1 document for `/api/v1`, generated from the routes' `@operation` declarations and
 their pydantic models (served at `/api/v1/openapi.json`)."""
+
 from __future__ import annotations
 
 import re
@@ -41,7 +42,7 @@ def _operations(app: Flask):
             {"name": name, "in": "path", "required": True, "schema": _param_schema(conv, rule)}
             for conv, name in _PARAM.findall(rule.rule)
         ]
-        path = _PARAM.sub(lambda m: "{" + m.group(2) + "}", rule.rule[len(PREFIX):])
+        path = _PARAM.sub(lambda m: "{" + m.group(2) + "}", rule.rule[len(PREFIX) :])
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             yield path, method.lower(), op, params
 
@@ -85,13 +86,21 @@ def _operation(op: Operation, params: list, refs) -> dict[str, Any]:
     responses: dict[str, Any] = {}
     for status, model in op.responses.items():
         if isinstance(model, Media):
-            responses[str(status)] = {"description": model.description,
-                                      "content": {model.media_type: {"schema": {"type": "string"}}}}
+            responses[str(status)] = {
+                "description": model.description,
+                "content": {model.media_type: {"schema": {"type": "string"}}},
+            }
         else:
-            responses[str(status)] = {"description": (model.__doc__ or model.__name__).strip().splitlines()[0],
-                                      "content": {"application/json": {"schema": refs[(model, "serialization")]}}}
-    statuses = (set(op.errors) | ({401} if not op.public else set()) | ({404} if params else set())
-                | ({400} if op.query is not None else set()))
+            responses[str(status)] = {
+                "description": (model.__doc__ or model.__name__).strip().splitlines()[0],
+                "content": {"application/json": {"schema": refs[(model, "serialization")]}},
+            }
+    statuses = (
+        set(op.errors)
+        | ({401} if not op.public else set())
+        | ({404} if params else set())
+        | ({400} if op.query is not None else set())
+    )
     for status in sorted(statuses):
         responses[str(status)] = {"description": ERROR_TEXT.get(status, "Error"), "content": error}
     out: dict[str, Any] = {"operationId": op.operation_id, "responses": responses}
@@ -104,8 +113,10 @@ def _operation(op: Operation, params: list, refs) -> dict[str, Any]:
     if params:
         out["parameters"] = params
     if op.body is not None:
-        out["requestBody"] = {"required": True,
-                              "content": {"application/json": {"schema": refs[(op.body, "validation")]}}}
+        out["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": refs[(op.body, "validation")]}},
+        }
     if op.public:
         out["security"] = []
     return out
@@ -118,8 +129,9 @@ def _query_params(model: type[BaseModel]) -> list[dict[str, Any]]:
     params = []
     for name, prop in schema.get("properties", {}).items():
         branches = [b for b in prop.get("anyOf", [prop]) if b.get("type") != "null"]
-        field_schema = {k: v for k, v in (branches[0] if len(branches) == 1 else prop).items()
-                        if k not in ("title", "default")}
+        field_schema = {
+            k: v for k, v in (branches[0] if len(branches) == 1 else prop).items() if k not in ("title", "default")
+        }
         param = {"name": name, "in": "query", "required": name in required, "schema": field_schema}
         if prop.get("description"):
             param["description"] = prop["description"]

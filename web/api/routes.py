@@ -1,4 +1,5 @@
 """API views: bearer auth, validated JSON in (models in store.schemas), stored before queued, JSON out."""
+
 from __future__ import annotations
 
 import csv
@@ -82,8 +83,9 @@ def openapi():
 @operation("createAssignment", body=AssignmentIn, responses={201: AssignmentCreated}, errors=BODY_ERRORS)
 def create_assignment():
     body: AssignmentIn = request_body()
-    assignment = submit_assignment(g.api_teacher, body.title, problems_in(body.problems),
-                                   worked_solutions=body.worked_solutions)
+    assignment = submit_assignment(
+        g.api_teacher, body.title, problems_in(body.problems), worked_solutions=body.worked_solutions
+    )
     return jsonify(
         {
             "id": assignment.id,

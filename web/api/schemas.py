@@ -1,6 +1,7 @@
 """Response shapes of `/api/v1`, declared once; request shapes live in `store.schemas` (every
 intake path shares them). Routes name these in `@operation(...)`; the OpenAPI document and the
 test-time response check are generated from them."""
+
 from __future__ import annotations
 
 from typing import Any, Literal
@@ -11,8 +12,15 @@ from store.models import Source, SubmissionStatus
 from store.schemas import AssignmentIn, SubmissionIn
 
 __all__ = [
-    "AnswerOut", "AssignmentCreated", "AssignmentIn", "AssignmentList", "AssignmentOut", "ErrorOut",
-    "SubmissionAccepted", "SubmissionIn", "SubmissionOut",
+    "AnswerOut",
+    "AssignmentCreated",
+    "AssignmentIn",
+    "AssignmentList",
+    "AssignmentOut",
+    "ErrorOut",
+    "SubmissionAccepted",
+    "SubmissionIn",
+    "SubmissionOut",
 ]
 
 GradeStatus = Literal["pending", "correct", "partial", "incorrect", "invalid", "timeout", "needs_review"]

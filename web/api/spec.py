@@ -8,6 +8,7 @@ checked against its declared model.
     def create_assignment():
         body = request_body()          # an AssignmentIn, or a 400/413/415 ApiError
 """
+
 from __future__ import annotations
 
 import json

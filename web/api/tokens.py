@@ -1,4 +1,5 @@
 """`/api/v1/tokens`: a teacher lists, issues, revokes and reissues their own API tokens."""
+
 from __future__ import annotations
 
 from flask import g, jsonify

@@ -1,5 +1,6 @@
 """API of the teacher workflow: progress, answer groups, overrides, review, regrade, deletes,
 gradebook exports, settings and batches. Shapes in web/api/workflow_schemas.py, declared once."""
+
 from __future__ import annotations
 
 import logging
@@ -215,8 +216,12 @@ def upload_submissions(assignment_id: int):
     found = uploads.duplicates(db.session, assignment, [(r[0], r[1]) for r in rows], Source.api)
     if body.preview:
         dup = len(found)
-        counts = {"created": len(rows) - dup, "replaced": dup if body.on_duplicate == "replace" else 0,
-                  "unchanged": 0, "skipped": dup if body.on_duplicate == "skip" else 0}
+        counts = {
+            "created": len(rows) - dup,
+            "replaced": dup if body.on_duplicate == "replace" else 0,
+            "unchanged": 0,
+            "skipped": dup if body.on_duplicate == "skip" else 0,
+        }
         return jsonify({**counts, "submissions": [], "duplicates": found, "preview": True})
     report = uploads.store_upload(db.session, assignment, rows, Source.api, mode=body.on_duplicate)
     send(GRADE_TASK, report.to_grade)  # committed; a refused send leaves them queued for the sweeper
@@ -255,14 +260,20 @@ def _pick(q: PickQuery) -> str:
 
 
 @bp.get("/assignments/<id:assignment_id>/gradebook.csv")
-@operation("gradebookCsv", query=GradebookQuery,
-           responses={200: Media("text/csv", "One row per student (latest or best submission)")})
+@operation(
+    "gradebookCsv",
+    query=GradebookQuery,
+    responses={200: Media("text/csv", "One row per student (latest or best submission)")},
+)
 def gradebook_csv(assignment_id: int):
     q: GradebookQuery = request_query()
     assignment = _owned(Assignment, assignment_id)
     filename = f"assignment-{assignment.id}-gradebook-{q.format}.csv"
-    return Response(exports.gradebook_csv(assignment, _pick(q), q.format), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return Response(
+        exports.gradebook_csv(assignment, _pick(q), q.format),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 @bp.get("/submissions/<id:submission_id>/report")
@@ -319,8 +330,9 @@ def start_batch():
 @bp.get("/batches")
 @operation("listBatches", responses={200: BatchList})
 def list_batches():
-    rows = db.session.scalars(select(Batch).where(Batch.teacher_id == g.api_teacher.id)
-                              .order_by(Batch.id.desc()).limit(100))
+    rows = db.session.scalars(
+        select(Batch).where(Batch.teacher_id == g.api_teacher.id).order_by(Batch.id.desc()).limit(100)
+    )
     return jsonify([batches.batch_json(db.session, b) for b in rows])
 
 

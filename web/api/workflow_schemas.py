@@ -1,4 +1,5 @@
 """Request, query and response shapes of the workflow routes (web/api/workflow.py), declared once."""
+
 from __future__ import annotations
 
 from typing import Any, Literal

@@ -1,4 +1,5 @@
 """Teacher dashboard: server-rendered pages with CSRF-protected forms."""
+
 from flask import Blueprint
 
 bp = Blueprint("dashboard", __name__, template_folder="../templates")

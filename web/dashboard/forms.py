@@ -4,25 +4,41 @@ The picker's fields map one to one onto the grading policy's JSON (`policy_from_
 back (`fields_from_policy`) so a problem's policy can be edited later. The grader owns the rules
 (ranges, allowed combinations): the form only shapes the dictionary, intake validates it.
 """
+
 from __future__ import annotations
 
 from typing import Any
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import BooleanField, FieldList, FloatField, Form, FormField, IntegerField, SelectField, StringField
-from wtforms import TextAreaField
+from wtforms import (
+    BooleanField,
+    FieldList,
+    FloatField,
+    Form,
+    FormField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import NumberRange, Optional
 
 try:  # WTForms 3.3 deprecates choices given as tuples
     from wtforms.fields.choices import SelectChoice as _choice
 except ImportError:  # older WTForms
+
     def _choice(value, label):
         return (value, label)
 
+
 REQUIREMENTS = ("exact", "simplified", "factored", "expanded")
-UNITS = [_choice("", "not checked"), _choice("required", "required"), _choice("optional", "optional"),
-         _choice("ignore", "ignored")]
+UNITS = [
+    _choice("", "not checked"),
+    _choice("required", "required"),
+    _choice("optional", "optional"),
+    _choice("ignore", "ignored"),
+]
 TOLERANCE_KINDS = [_choice("rel", "% of the answer"), _choice("abs", "absolute")]
 MAX_ROWS = 500
 
@@ -97,8 +113,13 @@ def fields_from_policy(policy: dict[str, Any] | None) -> dict[str, Any]:
     """The picker's values for a stored policy (the inverse of `policy_from_fields`)."""
     policy = policy or {}
     data: dict[str, Any] = {r: r in (policy.get("require") or []) for r in REQUIREMENTS}
-    data.update(dp=policy.get("dp"), sigfigs=policy.get("sigfigs"), units=policy.get("units") or "",
-                ordered=bool(policy.get("ordered")), all_or_nothing=policy.get("partial_credit") is False)
+    data.update(
+        dp=policy.get("dp"),
+        sigfigs=policy.get("sigfigs"),
+        units=policy.get("units") or "",
+        ordered=bool(policy.get("ordered")),
+        all_or_nothing=policy.get("partial_credit") is False,
+    )
     if policy.get("abs_tol") is not None:
         data.update(tolerance=policy["abs_tol"], tolerance_kind="abs")
     elif policy.get("rel_tol") is not None:

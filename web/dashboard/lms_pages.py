@@ -1,6 +1,7 @@
 """Teacher pages for the LMS, part of the dashboard (CSRF-protected like every dashboard form):
 `/lms/integrations` (list, create, secret shown once, rotate) and `/lms/deliveries` (failed grade
 deliveries, retry). The `/lms` blueprint keeps only what LMS platforms call."""
+
 from __future__ import annotations
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
@@ -10,10 +11,10 @@ from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
 import tasks
-from store.db import db
 from lms.integrations import IntegrationError, create_integration, rotate_secret
-from store.lms.models import Delivery, DeliveryStatus, Integration, IntegrationKind
 from lms.passback import reset_for_retry
+from store.db import db
+from store.lms.models import Delivery, DeliveryStatus, Integration, IntegrationKind
 from web.auth import current_teacher, login_required
 from web.dashboard import bp
 from web.lms.common import log, public_url
@@ -21,16 +22,21 @@ from web.lms.common import log, public_url
 try:  # WTForms 3.3 deprecates choices given as tuples
     from wtforms.fields.choices import SelectChoice as _choice
 except ImportError:  # older WTForms
+
     def _choice(value, label):
         return (value, label)
 
 
 class IntegrationForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=255)])
-    kind = SelectField("Kind", default=IntegrationKind.webhook, choices=[
-        _choice(IntegrationKind.webhook, "Signed webhook"),
-        _choice(IntegrationKind.lti, "LTI 1.3 (Canvas, Moodle, …)"),
-    ])
+    kind = SelectField(
+        "Kind",
+        default=IntegrationKind.webhook,
+        choices=[
+            _choice(IntegrationKind.webhook, "Signed webhook"),
+            _choice(IntegrationKind.lti, "LTI 1.3 (Canvas, Moodle, …)"),
+        ],
+    )
     allowed_hosts = StringField("Allowed hosts", validators=[Length(max=2000)])
     issuer = StringField("Issuer", validators=[Length(max=255)])
     client_id = StringField("Client id", validators=[Length(max=255)])
@@ -55,10 +61,20 @@ def _tool_urls() -> dict[str, str]:
 
 
 def _integrations_page(form: IntegrationForm, created=None, secret=None, status: int = 200):
-    rows = list(db.session.scalars(select(Integration).where(Integration.teacher_id == current_teacher().id)
-                                   .order_by(Integration.id)))
-    html = render_template("lms/integrations.html", integrations=rows, created=created, secret=secret,
-                           urls=_tool_urls(), form=form, button=ButtonForm())
+    rows = list(
+        db.session.scalars(
+            select(Integration).where(Integration.teacher_id == current_teacher().id).order_by(Integration.id)
+        )
+    )
+    html = render_template(
+        "lms/integrations.html",
+        integrations=rows,
+        created=created,
+        secret=secret,
+        urls=_tool_urls(),
+        form=form,
+        button=ButtonForm(),
+    )
     return html, status, {"Cache-Control": "no-store"}
 
 
@@ -74,11 +90,18 @@ def lms_integrations():
         return _integrations_page(form, status=400)
     try:
         created, secret = create_integration(
-            db.session(), current_teacher(), current_app.config["STEPWISE"],
-            name=form.name.data, kind=form.kind.data, allowed_hosts=form.allowed_hosts.data or "",
-            issuer=form.issuer.data or None, client_id=form.client_id.data or None,
-            deployment_ids=form.deployment_ids.data or None, auth_login_url=form.auth_login_url.data or None,
-            auth_token_url=form.auth_token_url.data or None, key_set_url=form.key_set_url.data or None,
+            db.session(),
+            current_teacher(),
+            current_app.config["STEPWISE"],
+            name=form.name.data,
+            kind=form.kind.data,
+            allowed_hosts=form.allowed_hosts.data or "",
+            issuer=form.issuer.data or None,
+            client_id=form.client_id.data or None,
+            deployment_ids=form.deployment_ids.data or None,
+            auth_login_url=form.auth_login_url.data or None,
+            auth_token_url=form.auth_token_url.data or None,
+            key_set_url=form.key_set_url.data or None,
         )
     except IntegrationError as exc:
         db.session.rollback()
@@ -102,8 +125,11 @@ def lms_rotate(integration_id: int):
 @login_required
 def lms_deliveries():
     show = request.args.get("show", "failed")
-    query = (select(Delivery).join(Integration, Delivery.integration_id == Integration.id)
-             .where(Integration.teacher_id == current_teacher().id))
+    query = (
+        select(Delivery)
+        .join(Integration, Delivery.integration_id == Integration.id)
+        .where(Integration.teacher_id == current_teacher().id)
+    )
     if show != "all":
         query = query.where(Delivery.status == DeliveryStatus.failed)
     rows = list(db.session.scalars(query.order_by(Delivery.id.desc()).limit(200)))

@@ -3,6 +3,7 @@
 Everything is computed from stored rows in one pass; the charts are drawn as SVG by templates
 (dashboard/_charts.html), so the page works offline and needs no chart library.
 """
+
 from __future__ import annotations
 
 import re
@@ -120,13 +121,25 @@ def recent_batches(session, teacher_id: int, limit: int = 5) -> list[dict]:
 
     from store.workflow import Batch
 
-    rows = session.scalars(select(Batch).where(or_(Batch.teacher_id == teacher_id, Batch.teacher_id.is_(None)))
-                           .order_by(Batch.id.desc()).limit(limit)).all()
+    rows = session.scalars(
+        select(Batch)
+        .where(or_(Batch.teacher_id == teacher_id, Batch.teacher_id.is_(None)))
+        .order_by(Batch.id.desc())
+        .limit(limit)
+    ).all()
     try:
         from store.batches import batch_json
     except ImportError:  # the batch service lands separately; show what the row holds
+
         def batch_json(_session, batch):
-            return {"id": batch.id, "status": batch.status, "stage": batch.stage, "trigger": batch.trigger,
-                    "total": batch.total, "started": batch.started_at.isoformat() if batch.started_at else None,
-                    "finished": batch.finished_at.isoformat() if batch.finished_at else None}
+            return {
+                "id": batch.id,
+                "status": batch.status,
+                "stage": batch.stage,
+                "trigger": batch.trigger,
+                "total": batch.total,
+                "started": batch.started_at.isoformat() if batch.started_at else None,
+                "finished": batch.finished_at.isoformat() if batch.finished_at else None,
+            }
+
     return [batch_json(session, b) for b in rows]

@@ -1,4 +1,5 @@
 """Dashboard views: login, assignments, uploads, results and per-submission feedback."""
+
 from __future__ import annotations
 
 import functools
@@ -165,8 +166,11 @@ def edit_problem(problem_id: int):
     """Change a problem's key, points and policy later; its answers are graded again."""
     problem = _owned_problem(problem_id)
     if request.method == "GET":
-        data = {"answer": problem.answer_key or "", "points": problem.points,
-                "policy": fields_from_policy(problem.policy)}
+        data = {
+            "answer": problem.answer_key or "",
+            "points": problem.points,
+            "policy": fields_from_policy(problem.policy),
+        }
         form = EditProblemForm(formdata=None, data=data)
         return render_template("dashboard/edit_problem.html", form=form, problem=problem)
     form = EditProblemForm()
@@ -217,8 +221,12 @@ def _regrade(problem: Problem, **changes) -> str:
     for sid in report.passback:
         enqueue_passback(sid)
     body = report.to_dict()
-    session["regrade"] = {"problem": problem.position, "message": body["message"],
-                          "changed": body["changed"][:15], "more": max(0, len(body["changed"]) - 15)}
+    session["regrade"] = {
+        "problem": problem.position,
+        "message": body["message"],
+        "changed": body["changed"][:15],
+        "more": max(0, len(body["changed"]) - 15),
+    }
     waiting = f"; {report.waiting} wait for grading" if report.waiting else ""
     return f"Graded {report.regraded} answer(s) again: {body['message']}{waiting}."
 
@@ -229,14 +237,23 @@ def assignment(assignment_id: int):
     from flask import session
 
     # One query per level instead of one per answer: 300 students x 20 problems stay fast.
-    row = _owned(Assignment, assignment_id, options=[
-        selectinload(Assignment.submissions).selectinload(Submission.answers).selectinload(Answer.grade)])
+    row = _owned(
+        Assignment,
+        assignment_id,
+        options=[selectinload(Assignment.submissions).selectinload(Submission.answers).selectinload(Answer.grade)],
+    )
     disagreements = {p.id: key_disagrees(p) for p in row.problems}
     regrade = session.pop("regrade", None)
     return render_template(
-        "dashboard/assignment.html", assignment=row, rows=results(row), disagreements=disagreements,
-        progress=review.progress(db.session, row.id), picture=class_picture(row), model_banner=missing_model(row),
-        assignment_links=_assignment_links(row), regrade=regrade,
+        "dashboard/assignment.html",
+        assignment=row,
+        rows=results(row),
+        disagreements=disagreements,
+        progress=review.progress(db.session, row.id),
+        picture=class_picture(row),
+        model_banner=missing_model(row),
+        assignment_links=_assignment_links(row),
+        regrade=regrade,
     )
 
 
@@ -296,8 +313,10 @@ def _nav():
     from flask import current_app
 
     endpoints = current_app.view_functions
-    return {"lms_endpoints": {e for e in endpoints if e.startswith("lms.")},
-            "dashboard_endpoints": {e for e in endpoints if e.startswith("dashboard.")}}
+    return {
+        "lms_endpoints": {e for e in endpoints if e.startswith("lms.")},
+        "dashboard_endpoints": {e for e in endpoints if e.startswith("dashboard.")},
+    }
 
 
 @bp.app_template_filter("policy_summary")
@@ -330,7 +349,7 @@ def _read_key(key: str, policy_json: str):
 
 @bp.app_template_filter("policy_tip")
 def _policy_tip(statement: str, policy=None) -> str | None:
-    """"This problem asks to factor: set the `factored` requirement?" when the policy does not."""
+    """ "This problem asks to factor: set the `factored` requirement?" when the policy does not."""
     from grader import PolicyError, suggest_policy
 
     try:

@@ -4,6 +4,7 @@ confirmation, the gradebook export and the printable feedback report.
 Every change goes through the workflow services (store.review, store.groups, store.overrides,
 store.uploads, store.exports); these views only check ownership, read forms and say what happened.
 """
+
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -188,9 +189,14 @@ def delete_submission(submission_id: int):
     sub = _owned(Submission, submission_id)
     back = url_for("dashboard.assignment", assignment_id=sub.assignment_id)
     if request.method == "GET":
-        return render_template("dashboard/delete.html", what=f"{sub.student}'s submission #{sub.id}",
-                               detail=f"{len(sub.answers)} answers and their grades", back=back,
-                               lms=_lms_linked([sub]), lms_note=uploads.LMS_NOTE)
+        return render_template(
+            "dashboard/delete.html",
+            what=f"{sub.student}'s submission #{sub.id}",
+            detail=f"{len(sub.answers)} answers and their grades",
+            back=back,
+            lms=_lms_linked([sub]),
+            lms_note=uploads.LMS_NOTE,
+        )
     report = uploads.delete_submissions(db.session, [sub])
     flash(f"Deleted submission #{submission_id}. " + (report["lms"]["message"] or ""), "ok")
     return redirect(back)
@@ -206,9 +212,15 @@ def delete_student(assignment_id: int):
         abort(404)
     back = url_for("dashboard.assignment", assignment_id=assignment.id)
     if request.method == "GET":
-        return render_template("dashboard/delete.html", what=f"all of {student}'s work in “{assignment.title}”",
-                               detail=f"{len(subs)} submission(s) and their grades", back=back, student=student,
-                               lms=_lms_linked(subs), lms_note=uploads.LMS_NOTE)
+        return render_template(
+            "dashboard/delete.html",
+            what=f"all of {student}'s work in “{assignment.title}”",
+            detail=f"{len(subs)} submission(s) and their grades",
+            back=back,
+            student=student,
+            lms=_lms_linked(subs),
+            lms_note=uploads.LMS_NOTE,
+        )
     report = uploads.delete_student(db.session, assignment, student)
     flash(f"Deleted {report['submissions']} submission(s) of {student}. " + (report["lms"]["message"] or ""), "ok")
     return redirect(back)
@@ -220,10 +232,13 @@ def delete_assignment(assignment_id: int):
     assignment = _owned(Assignment, assignment_id)
     if request.method == "GET":
         return render_template(
-            "dashboard/delete.html", what=f"the assignment “{assignment.title}”",
+            "dashboard/delete.html",
+            what=f"the assignment “{assignment.title}”",
             detail=f"{len(assignment.problems)} problems, {len(assignment.submissions)} submissions and their grades",
             back=url_for("dashboard.assignment", assignment_id=assignment.id),
-            lms=_lms_linked(assignment.submissions), lms_note=uploads.LMS_NOTE)
+            lms=_lms_linked(assignment.submissions),
+            lms_note=uploads.LMS_NOTE,
+        )
     title = assignment.title
     report = uploads.delete_assignment(db.session, assignment)
     flash(f"Deleted “{title}”. " + (report["lms"]["message"] or ""), "ok")
@@ -237,7 +252,6 @@ def _default_pick() -> str:
     return exports.teacher_settings(db.session, current_teacher().id)["gradebook"]
 
 
-
 @bp.get("/assignments/<id:assignment_id>/gradebook.csv")
 @login_required
 def gradebook(assignment_id: int):
@@ -249,8 +263,11 @@ def gradebook(assignment_id: int):
     if pick not in exports.PICKS or fmt not in exports.FORMATS:
         abort(400)
     name = f"assignment-{assignment.id}-gradebook-{fmt}.csv"
-    return Response(exports.gradebook_csv(assignment, pick, fmt), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return Response(
+        exports.gradebook_csv(assignment, pick, fmt),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 @bp.get("/assignments/<id:assignment_id>/report")

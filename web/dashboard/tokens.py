@@ -1,5 +1,6 @@
 """`/tokens`: a teacher's API tokens on the dashboard — listed, issued, revoked and reissued
 (a new token's plaintext is shown once)."""
+
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, url_for
@@ -21,8 +22,13 @@ class TokenButton(FlaskForm):
 
 
 def _page(new_token: str | None = None, status: int = 200):
-    html = render_template("dashboard/tokens.html", tokens=tokens_of(current_teacher()), form=TokenForm(),
-                           button=TokenButton(), new_token=new_token)
+    html = render_template(
+        "dashboard/tokens.html",
+        tokens=tokens_of(current_teacher()),
+        form=TokenForm(),
+        button=TokenButton(),
+        new_token=new_token,
+    )
     return html, status, {"Cache-Control": "no-store"}
 
 

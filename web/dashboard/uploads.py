@@ -1,6 +1,7 @@
 """Answer uploads: read the file, show a preview with every error named by row and student, and
 store only after the teacher confirms. The preview carries the cleaned answers in the confirm form,
 and they are validated again on the way back in (the browser is not trusted to keep them intact)."""
+
 from __future__ import annotations
 
 import json
@@ -72,11 +73,13 @@ def build_preview(assignment: Assignment, raw_submissions: list) -> Preview:
                 preview.errors.append(_error(raw, i, student, exc))
             continue
         preview.parsed.append((student, external_id, answers))
-        preview.submissions.append({
-            "student": student,
-            "external_id": external_id,
-            "answers": [{"problem": a.problem, "answer": a.answer, "work": list(a.work)} for a in answers],
-        })
+        preview.submissions.append(
+            {
+                "student": student,
+                "external_id": external_id,
+                "answers": [{"problem": a.problem, "answer": a.answer, "work": list(a.work)} for a in answers],
+            }
+        )
     stored = uploads.duplicates(db.session, assignment, [(s, e) for s, e, _ in preview.parsed], Source.dashboard)
     preview.existing = set(stored)
     return preview
@@ -99,8 +102,13 @@ def upload_submissions(assignment_id: int):
         flash(f"Nothing was uploaded: {exc.field} {exc.message.rstrip('.')}.", "error")
         return redirect(url_for("dashboard.assignment", assignment_id=row.id))
     preview = build_preview(row, raw)
-    return render_template("dashboard/upload_preview.html", assignment=row, preview=preview,
-                           filename=upload.filename, payload=json.dumps(preview.submissions))
+    return render_template(
+        "dashboard/upload_preview.html",
+        assignment=row,
+        preview=preview,
+        filename=upload.filename,
+        payload=json.dumps(preview.submissions),
+    )
 
 
 @bp.post("/assignments/<id:assignment_id>/submissions/confirm")
@@ -122,7 +130,6 @@ def confirm_upload(assignment_id: int):
     report = submit_upload(row, preview.parsed, Source.dashboard, mode=mode if mode in uploads.MODES else "replace")
     flash(_upload_message(report.to_dict()), "ok")
     return redirect(url_for("dashboard.assignment", assignment_id=row.id))
-
 
 
 def _upload_message(counts: dict) -> str:

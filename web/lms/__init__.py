@@ -6,6 +6,7 @@ LTI posts by the platform's id_token and then by the unguessable launch id they 
 frame gets no session cookie, so a session CSRF token cannot work there). The teacher pages for
 integrations and deliveries live in the dashboard (web/dashboard/lms_pages.py), CSRF-protected.
 """
+
 from __future__ import annotations
 
 from flask import Blueprint, Flask

@@ -3,6 +3,7 @@
 pylti1p3 does the protocol (state, nonce, id_token signature via the platform JWKS, claims);
 registrations come from `lms_integrations`; platform keys are fetched through GuardedSession.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -16,12 +17,12 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.routing import BuildError
 
-from store.db import db
-from store.intake import IntakeError, parse_answers
 from lms.integrations import DbToolConf
 from lms.kv import LtiCache
-from store.lms.models import Integration, LtiResourceLink
 from lms.net import BlockedTarget, GuardedSession, check_url_syntax
+from store.db import db
+from store.intake import IntakeError, parse_answers
+from store.lms.models import Integration, LtiResourceLink
 from store.models import Assignment, Source, Submission
 from web.intake import submit_answers
 from web.lms import bp
@@ -50,14 +51,16 @@ class _Lti:
         g.setdefault("lms_http_sessions", []).append(self.http)
 
     def launch(self) -> FlaskMessageLaunch:
-        return FlaskMessageLaunch(FlaskRequest(), self.conf, launch_data_storage=self.storage,
-                                  requests_session=self.http)
+        return FlaskMessageLaunch(
+            FlaskRequest(), self.conf, launch_data_storage=self.storage, requests_session=self.http
+        )
 
     def restore(self, launch_id: str) -> FlaskMessageLaunch:
         if not launch_id.startswith("lti1p3-launch-") or len(launch_id) > 80:
             raise LtiException("Launch data not found")
-        return FlaskMessageLaunch.from_cache(launch_id, FlaskRequest(), self.conf,
-                                             launch_data_storage=self.storage, requests_session=self.http)
+        return FlaskMessageLaunch.from_cache(
+            launch_id, FlaskRequest(), self.conf, launch_data_storage=self.storage, requests_session=self.http
+        )
 
 
 @bp.teardown_request
@@ -118,8 +121,11 @@ def _link_for(integration: Integration, data: dict[str, Any]) -> LtiResourceLink
     """Upsert the resource link of this launch; keep its AGS line item when it is on a registered host."""
     session = db.session()
     link_id = str((data.get(CLAIM + "resource_link") or {}).get("id", ""))[:255]
-    link = session.scalar(select(LtiResourceLink).where(LtiResourceLink.integration_id == integration.id,
-                                                         LtiResourceLink.resource_link_id == link_id))
+    link = session.scalar(
+        select(LtiResourceLink).where(
+            LtiResourceLink.integration_id == integration.id, LtiResourceLink.resource_link_id == link_id
+        )
+    )
     if link is None:
         link = LtiResourceLink(integration_id=integration.id, resource_link_id=link_id)
         session.add(link)
@@ -129,8 +135,11 @@ def _link_for(integration: Integration, data: dict[str, Any]) -> LtiResourceLink
         except IntegrityError:  # a concurrent first launch of the same link created it
             if link in session:
                 session.expunge(link)
-            link = session.scalar(select(LtiResourceLink).where(LtiResourceLink.integration_id == integration.id,
-                                                                 LtiResourceLink.resource_link_id == link_id))
+            link = session.scalar(
+                select(LtiResourceLink).where(
+                    LtiResourceLink.integration_id == integration.id, LtiResourceLink.resource_link_id == link_id
+                )
+            )
     link.context_id = str((data.get(CLAIM + "context") or {}).get("id", ""))[:255] or None
     link.deployment_id = str(data.get(CLAIM + "deployment_id", ""))[:255] or None
     link.title = str((data.get(CLAIM + "resource_link") or {}).get("title") or link.title or "")[:500]
@@ -150,9 +159,11 @@ def _link_for(integration: Integration, data: dict[str, Any]) -> LtiResourceLink
 
 
 def _teacher_assignments(integration: Integration) -> list[Assignment]:
-    return list(db.session.scalars(
-        select(Assignment).where(Assignment.teacher_id == integration.teacher_id).order_by(Assignment.id.desc())
-    ))
+    return list(
+        db.session.scalars(
+            select(Assignment).where(Assignment.teacher_id == integration.teacher_id).order_by(Assignment.id.desc())
+        )
+    )
 
 
 def _render_for(launch: FlaskMessageLaunch, integration: Integration, link: LtiResourceLink, role: str):
@@ -161,17 +172,34 @@ def _render_for(launch: FlaskMessageLaunch, integration: Integration, link: LtiR
     launch_id = launch.get_launch_id()
     if role == "instructor":
         if assignment is None:
-            return render_template("lms/pick.html", launch_id=launch_id, assignments=_teacher_assignments(integration),
-                                   action="lms.link", title="Link a Stepwise assignment")
-        count = db.session.scalar(select(func.count(Submission.id)).where(
-            Submission.assignment_id == assignment.id, Submission.integration_id == integration.id))
-        return render_template("lms/teacher.html", assignment=assignment, link=link, submissions=count,
-                               dashboard_url=_dashboard_url(assignment))
+            return render_template(
+                "lms/pick.html",
+                launch_id=launch_id,
+                assignments=_teacher_assignments(integration),
+                action="lms.link",
+                title="Link a Stepwise assignment",
+            )
+        count = db.session.scalar(
+            select(func.count(Submission.id)).where(
+                Submission.assignment_id == assignment.id, Submission.integration_id == integration.id
+            )
+        )
+        return render_template(
+            "lms/teacher.html",
+            assignment=assignment,
+            link=link,
+            submissions=count,
+            dashboard_url=_dashboard_url(assignment),
+        )
     if assignment is None:
         return _refuse(409, "Your teacher has not linked a Stepwise assignment here yet.")
-    existing = db.session.scalar(select(Submission).where(
-        Submission.assignment_id == assignment.id, Submission.source == Source.lms.value,
-        Submission.external_id == _external_id(integration, link, data.get("sub", ""))))
+    existing = db.session.scalar(
+        select(Submission).where(
+            Submission.assignment_id == assignment.id,
+            Submission.source == Source.lms.value,
+            Submission.external_id == _external_id(integration, link, data.get("sub", "")),
+        )
+    )
     return render_template("lms/student.html", assignment=assignment, launch_id=launch_id, submission=existing)
 
 
@@ -203,9 +231,13 @@ def launch():
         log.info("lms.lti.deep_link integration=%s", integration.public_id)
         if role != "instructor":
             return _refuse(403, "Only teachers can choose assignments.")
-        return render_template("lms/pick.html", launch_id=message.get_launch_id(),
-                               assignments=_teacher_assignments(integration), action="lms.deep_link",
-                               title="Add a Stepwise assignment")
+        return render_template(
+            "lms/pick.html",
+            launch_id=message.get_launch_id(),
+            assignments=_teacher_assignments(integration),
+            action="lms.deep_link",
+            title="Add a Stepwise assignment",
+        )
     if not message.is_resource_launch():
         return _refuse(400, "This kind of LTI message is not supported.")
     link = _link_for(integration, data)
@@ -258,8 +290,12 @@ def deep_link():
         .set_url(public_url(LAUNCH_PATH))
         .set_title(assignment.title)
         .set_custom_params({"assignment": str(assignment.id)})
-        .set_lineitem(LineItem().set_score_maximum(assignment.max_score or 1).set_label(assignment.title)
-                      .set_resource_id(str(assignment.id)))
+        .set_lineitem(
+            LineItem()
+            .set_score_maximum(assignment.max_score or 1)
+            .set_label(assignment.title)
+            .set_resource_id(str(assignment.id))
+        )
     )
     html = message.get_deep_link().output_response_form([resource])
     log.info("lms.lti.deep_link_response integration=%s", integration.public_id)
@@ -295,23 +331,39 @@ def submit():
         answers = parse_answers(raw, len(assignment.problems))
     except IntakeError as exc:
         session.rollback()
-        return make_response(render_template("lms/student.html", assignment=assignment,
-                                             launch_id=message.get_launch_id(), submission=None,
-                                             error=f"{exc.field}: {exc.message}"), 400)
+        return make_response(
+            render_template(
+                "lms/student.html",
+                assignment=assignment,
+                launch_id=message.get_launch_id(),
+                submission=None,
+                error=f"{exc.field}: {exc.message}",
+            ),
+            400,
+        )
     sub = str(data.get("sub", ""))
     context = {
         "integration": integration.public_id,
         "external_id": f"lti:{link_row.resource_link_id}:{sub}",
-        "lti": {"user_id": sub, "resource_link_id": link_row.resource_link_id, "context_id": link_row.context_id,
-                "deployment_id": link_row.deployment_id},
+        "lti": {
+            "user_id": sub,
+            "resource_link_id": link_row.resource_link_id,
+            "context_id": link_row.context_id,
+            "deployment_id": link_row.deployment_id,
+        },
     }
     if link_row.lineitem_url:
         context["lti"]["lineitem"] = link_row.lineitem_url
     submission, created = submit_answers(
-        assignment, _student_name(data), answers, Source.lms,
-        external_id=_external_id(integration, link_row, sub), integration_id=integration.id, lms_context=context,
+        assignment,
+        _student_name(data),
+        answers,
+        Source.lms,
+        external_id=_external_id(integration, link_row, sub),
+        integration_id=integration.id,
+        lms_context=context,
     )
-    log.info("lms.lti.submitted integration=%s submission=%s created=%s",
-             integration.public_id, submission.id, created)
-    return render_template("lms/student.html", assignment=assignment, launch_id=message.get_launch_id(),
-                           submission=submission)
+    log.info("lms.lti.submitted integration=%s submission=%s created=%s", integration.public_id, submission.id, created)
+    return render_template(
+        "lms/student.html", assignment=assignment, launch_id=message.get_launch_id(), submission=submission
+    )

@@ -1,14 +1,15 @@
 """`POST /lms/webhook`: a signed `submission.created` event from an LMS (see docs/lms.md)."""
+
 from __future__ import annotations
 
 from flask import jsonify, request
 
-from store.db import db
-from store.intake import IntakeError
 from lms import crypto
 from lms.integrations import find_by_public_id, webhook_secret
 from lms.kv import rate_limit
 from lms.webhook import NotFound, parse_event, prepare_event
+from store.db import db
+from store.intake import IntakeError
 from web.intake import submit_answers
 from web.lms import bp
 from web.lms.common import log, settings
@@ -51,15 +52,19 @@ def webhook():
         crypto.verify(webhook_secret(integration, cfg), body, request.headers.get(crypto.SIGNATURE_HEADER))
     except crypto.SignatureError as exc:
         log.info("lms.webhook.rejected reason=%s integration=%s", str(exc), integration.public_id)
-        message = "Signature timestamp is too old or too far in the future." if str(exc) == "stale timestamp" \
+        message = (
+            "Signature timestamp is too old or too far in the future."
+            if str(exc) == "stale timestamp"
             else "Unknown integration or bad signature."
+        )
         return _error(401, "unauthorized", message)
 
     wait = rate_limit(cfg, f"webhook:{integration.public_id}", cfg.webhook_rate_limit)
     if wait is not None:
         log.info("lms.webhook.rate_limited integration=%s", integration.public_id)
-        return _error(429, "rate_limited", "Too many deliveries for this integration; retry later.",
-                      Retry_After=str(wait))
+        return _error(
+            429, "rate_limited", "Too many deliveries for this integration; retry later.", Retry_After=str(wait)
+        )
 
     try:
         parsed = parse_event(body, integration, cfg)
@@ -72,13 +77,14 @@ def webhook():
     except NotFound:
         session.rollback()
         log.info("lms.webhook.unknown_assignment integration=%s", integration.public_id)
-        return _error(404, "not_found", "No such assignment for this integration's teacher.",
-                      field="data.assignment")
+        return _error(404, "not_found", "No such assignment for this integration's teacher.", field="data.assignment")
 
-    log.info("lms.webhook.accepted integration=%s submission=%s created=%s",
-             integration.public_id, submission.id, created)
-    response = jsonify({"id": submission.id, "status": submission.status,
-                        "url": f"/api/v1/submissions/{submission.id}"})
+    log.info(
+        "lms.webhook.accepted integration=%s submission=%s created=%s", integration.public_id, submission.id, created
+    )
+    response = jsonify(
+        {"id": submission.id, "status": submission.status, "url": f"/api/v1/submissions/{submission.id}"}
+    )
     response.status_code = 202
     response.headers["Location"] = f"/api/v1/submissions/{submission.id}"
     return response
