@@ -93,6 +93,9 @@ def test_a_group_override_grades_every_member(logged_in, app, quiz):
     assert match, page
     group_id = int(match.group(1))
     token = csrf(logged_in, groups_url)
+    logged_in.post(f"/groups/{group_id}/override", data={"csrf_token": token, "feedback": "No score given."})
+    assert "Not saved: score is required." in logged_in.get(groups_url).get_data(as_text=True)
+    assert _sub(app, "Cy").answers[0].grade.reference_source != "teacher"  # a refused override changes nothing
     logged_in.post(f"/groups/{group_id}/override", data={"csrf_token": token, "score": "1", "feedback": "Fine."})
     page = logged_in.get(groups_url).get_data(as_text=True)
     assert "now scores 1: 2 answers updated" in page and "graded by you" in page

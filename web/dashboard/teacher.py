@@ -122,18 +122,29 @@ def _group_page(group: AnswerGroup):
 @login_required
 def override_group(group_id: int):
     group = _owned_group(group_id)
+    saved = _save_override(
+        lambda score, feedback: overrides.override_group(db.session, current_teacher().id, group, score, feedback)
+    )
+    if saved is not None:
+        score, changed = saved
+        flash(_changed_text(changed, f"Group “{group.answer}” now scores {score:g}"), "ok")
+    return redirect(_group_page(group))
+
+
+def _save_override(apply):
+    """Read the score and feedback from the form and apply one override (group or answer); LMS
+    passback follows. Returns (score, changed) or None after flashing why it was refused."""
     try:
         score, feedback = _score_and_feedback()
         if score is None:
             raise overrides.OverrideError("score", "is required")
-        changed = overrides.override_group(db.session, current_teacher().id, group, score, feedback)
+        changed = apply(score, feedback)
     except overrides.OverrideError as exc:
         db.session.rollback()
         flash(f"Not saved: {exc.field} {exc.message.rstrip('.')}.", "error")
-    else:
-        _passback(changed)
-        flash(_changed_text(changed, f"Group “{group.answer}” now scores {score:g}"), "ok")
-    return redirect(_group_page(group))
+        return None
+    _passback(changed)
+    return score, changed
 
 
 @bp.post("/groups/<id:group_id>/undo")
@@ -153,17 +164,11 @@ def undo_group(group_id: int):
 @login_required
 def override_answer(answer_id: int):
     answer = _owned_answer(answer_id)
-    try:
-        score, feedback = _score_and_feedback()
-        if score is None:
-            raise overrides.OverrideError("score", "is required")
-        changed = overrides.override_answer(db.session, current_teacher().id, answer, score, feedback)
-    except overrides.OverrideError as exc:
-        db.session.rollback()
-        flash(f"Not saved: {exc.field} {exc.message.rstrip('.')}.", "error")
-    else:
-        _passback(changed)
-        flash(f"Problem {answer.position} now scores {score:g} (graded by you).", "ok")
+    saved = _save_override(
+        lambda score, feedback: overrides.override_answer(db.session, current_teacher().id, answer, score, feedback)
+    )
+    if saved is not None:
+        flash(f"Problem {answer.position} now scores {saved[0]:g} (graded by you).", "ok")
     return _back(url_for("dashboard.submission", submission_id=answer.submission_id) + f"#answer-{answer.position}")
 
 
