@@ -10,17 +10,18 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, joinedload
 
 from grader import GRADER_VERSION, check_answer, check_steps
-from store import jobs
+from store import jobs, verdicts
 from store.models import (
     Answer,
     Grade,
     Job,
     JobStatus,
     Problem,
+    ReferenceSolution,
     ReferenceStatus,
     Source,
     Submission,
@@ -35,8 +36,9 @@ WAITING = (ReferenceStatus.pending.value, ReferenceStatus.running.value)
 
 @dataclass(frozen=True)
 class Outcome:
-    status: str  # the submission's status after the run, or "missing" / "waiting"
+    status: str  # the submission's status after the run, or "skipped" / "missing" / "waiting"
     passback: bool = False  # an LMS needs to hear about it
+    latency_s: float | None = None  # from the submission stored to graded (None: not graded now)
 
 
 METHOD_MARKS_SHARE = 0.5  # method marks earn at most half a problem's points; the answer earns the rest
@@ -59,67 +61,110 @@ def reference_for(problem: Problem) -> tuple[str | None, str]:
 def grade(
     session: Session, submission_id: int, task_id: str | None, *, timeout: float = 2.0, stale_after: float = 660.0
 ) -> Outcome:
-    """Claim the submission's grading job, grade every answer, commit once. Returns "skipped" when
-    the job is not this task's to run (done, or another worker has it): no path grades twice."""
-    job = jobs.claim(session, jobs.GRADE, submission_id, task_id, stale_after=stale_after)
-    if job is None:
+    """Grade every answer of the submission and commit once, in a handful of SQL statements
+    whatever the number of answers: one read (submission, answers, problems, references, grades
+    and the newest job), the verdicts computed with no transaction open, then one guarded UPDATE
+    that claims and closes the job (`jobs.settle`), the grades and the totals.
+
+    The guard makes every path safe to run twice: a duplicate message, a redelivery or a
+    `stepwise requeue` finds the job done ("skipped"); a key changed while this computed bumped
+    the job's revision, so this result is dropped and the newer message grades against the new key.
+    A worker killed mid-way wrote nothing: the job is still queued and the sweeper sends it again.
+    """
+    row = _load(session, submission_id)
+    if row is None:  # deleted since it was queued
+        job = jobs.latest(session, jobs.GRADE, submission_id)
+        if job is not None and job.status in jobs.OPEN:
+            jobs.finish(job, JobStatus.failed, error="submission deleted")
+        session.commit()
+        return Outcome("missing")
+    submission, job = row
+    if not jobs.claimable(job, task_id, stale_after=stale_after):
         session.rollback()
         log.info("grade.skipped submission=%s task=%s", submission_id, task_id)
         return Outcome("skipped")
-    submission = session.get(Submission, submission_id, options=GRADING_LOADS)
-    if submission is None:
-        jobs.finish(job, JobStatus.failed, error="submission deleted")
-        session.commit()
-        return Outcome("missing")
-    submission.status = SubmissionStatus.grading.value
-    session.commit()  # the claim is visible (and survives a crash) before the work starts
-    outcome = grade_claimed(session, submission, timeout=timeout)
-    # A teacher changed a key while this ran: the newer job grades against it; drop this result.
-    current = jobs.latest(session, jobs.GRADE, submission_id, for_update=True)
-    if current is None or current.id != job.id or current.task_id != task_id:
-        session.rollback()
-        mine = session.get(Job, job.id)
-        if mine.status == JobStatus.running.value and mine.task_id == task_id:
-            jobs.finish(mine, JobStatus.superseded)
-        session.commit()
-        return Outcome("superseded")
-    if outcome.status == "waiting":
-        current.status = JobStatus.waiting.value
-    else:
-        jobs.finish(current, versions={"grader": _grader_version()})
-    session.commit()
-    return outcome
-
-
-# Everything grading reads, in a fixed number of queries whatever the number of answers (no N+1).
-GRADING_LOADS = (
-    selectinload(Submission.answers).selectinload(Answer.problem).selectinload(Problem.reference),
-    selectinload(Submission.answers).selectinload(Answer.grade),
-)
-
-
-def grade_claimed(session: Session, submission: Submission, *, timeout: float = 2.0) -> Outcome:
-    """Write every answer's grade and the totals (not committed)."""
-    version = _grader_version()
     sources = {a.id: reference_for(a.problem) for a in submission.answers}
     if any(source == "waiting" for _, source in sources.values()):
         # A model reference is still being written; its task reopens the job when it is done.
+        if not jobs.settle(session, job, task_id, JobStatus.waiting):
+            return _dropped(session, submission_id, task_id)
         submission.status = SubmissionStatus.queued.value
+        session.commit()
         return Outcome("waiting")
+    found = _verdicts(submission.answers, sources, timeout)  # no writes yet
+    if not jobs.settle(session, job, task_id, JobStatus.done, versions={"grader": _grader_version()}):
+        return _dropped(session, submission_id, task_id)
+    version = _grader_version()
     for answer in submission.answers:
-        reference, source = sources[answer.id]
-        _write_grade(session, answer, reference, source, timeout)
-        answer.grade.grader_version = version
-    _apply_overrides(session, submission.answers)
+        _write_grade(answer, sources[answer.id][1], found[answer.id], version)
+    if any(a.problem.overridden for a in submission.answers):
+        _apply_overrides(session, submission.answers)
     _total(submission)
+    session.commit()
     log.info("submission.graded submission=%s status=%s score=%s", submission.id, submission.status, submission.score)
-    return Outcome(submission.status, passback=submission.source == Source.lms.value)
+    created = submission.created_at
+    created = created if created.tzinfo else created.replace(tzinfo=UTC)  # SQLite hands back naive UTC
+    latency = (submission.graded_at - created).total_seconds()
+    return Outcome(submission.status, passback=submission.source == Source.lms.value, latency_s=latency)
+
+
+def _verdicts(answers, sources: dict, timeout: float) -> dict[int, dict]:
+    """Each answer's verdict, taken from the verdicts other workers made already (store.verdicts:
+    one lookup per submission) or made here and shared."""
+    keys = {a.id: verdicts.cache_key(a.text, a.work, sources[a.id][0], a.problem.policy, timeout) for a in answers}
+    wanted = sorted({k for k in keys.values() if k})
+    known = dict(zip(wanted, verdicts.shared.get_many(wanted), strict=True))
+    found, new = {}, {}
+    for answer in answers:
+        key = keys[answer.id]
+        hit = known.get(key) if key else None
+        if hit is None:
+            hit = verdict(answer, sources[answer.id][0], timeout)
+            if key and verdicts.shareable(hit):
+                new[key] = hit
+        found[answer.id] = hit
+    verdicts.shared.put_many(new)
+    return found
+
+
+def _dropped(session: Session, submission_id: int, task_id: str | None) -> Outcome:
+    """The guarded UPDATE found the job finished or asked for again: keep nothing of this run."""
+    session.rollback()
+    log.info("grade.superseded submission=%s task=%s", submission_id, task_id)
+    return Outcome("skipped")
+
+
+# Everything grading reads, in one statement whatever the number of answers (no N+1). Of a model
+# reference only its status and answer: its reasoning and samples are large and not needed here.
+GRADING_LOADS = (
+    joinedload(Submission.answers)
+    .joinedload(Answer.problem)
+    .joinedload(Problem.reference)
+    .load_only(ReferenceSolution.status, ReferenceSolution.final_answer),
+    joinedload(Submission.answers).joinedload(Answer.grade),
+)
+
+
+def _load(session: Session, submission_id: int) -> tuple[Submission, Job | None] | None:
+    newest = select(func.max(Job.id)).where(Job.kind == jobs.GRADE, Job.subject_id == submission_id)
+    found = (
+        session.execute(
+            select(Submission, Job)
+            .outerjoin(Job, Job.id == newest.scalar_subquery())
+            .where(Submission.id == submission_id)
+            .options(*GRADING_LOADS)
+            .execution_options(populate_existing=True)
+        )
+        .unique()
+        .first()
+    )
+    return None if found is None else (found[0], found[1])
 
 
 def grade_submission(session: Session, submission_id: int, *, timeout: float = 2.0) -> Outcome:
     """Grade now, in this process, outside the queue (tests, offline tools); commits."""
     jobs.open_job(session, jobs.GRADE, submission_id)
-    session.flush()
+    session.commit()
     return grade(session, submission_id, "inline", timeout=timeout)
 
 
@@ -140,23 +185,22 @@ def grade_answer(session: Session, answer: Answer, *, timeout: float = 2.0) -> b
     reference, source = reference_for(answer.problem)
     if source == "waiting":
         return False
-    _write_grade(session, answer, reference, source, timeout)
-    answer.grade.grader_version = GRADER_VERSION
+    _write_grade(answer, source, verdict(answer, reference, timeout), GRADER_VERSION)
     _apply_overrides(session, [answer])
     return True
 
 
-def _write_grade(session: Session, answer: Answer, reference: str | None, source: str, timeout: float) -> None:
+def _write_grade(answer: Answer, source: str, found: dict, version: str) -> None:
     grade = answer.grade or Grade(answer_id=answer.id)
     answer.grade = grade
     grade.points = answer.problem.points
     grade.reference_source = source if source in ("key", "model") else None
     grade.created_at = datetime.now(UTC)
-    found = verdict(answer, reference, timeout)
     grade.steps, grade.first_error = found["steps"]["steps"], found["steps"]["first_error"]
     grade.status, grade.feedback = found["status"], found["feedback"]
     grade.score = round(found["fraction"] * answer.problem.points, 4)
     grade.interpreted, grade.diagnosis = found["interpreted"], found["diagnosis"]
+    grade.grader_version = version
 
 
 def verdict(answer: Answer, reference: str | None, timeout: float, *, steps: dict | None = None) -> dict:
@@ -244,7 +288,8 @@ def mark_failed(session: Session, submission_id: int, error: str) -> None:
     submission.status = SubmissionStatus.failed.value
     submission.error = error[:2000]
     job = jobs.latest(session, jobs.GRADE, submission_id)
-    if job is not None and job.status == JobStatus.running.value:
+    if job is not None and job.status in (JobStatus.queued.value, JobStatus.running.value):
+        job.attempts += 1  # the attempt that failed (grading claims and closes in one write)
         jobs.finish(job, JobStatus.failed, error=error)
     session.commit()
 

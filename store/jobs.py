@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from store.models import Job, JobStatus
@@ -39,14 +39,20 @@ def latest(session: Session, kind: str, subject_id: int, *, for_update: bool = F
 
 
 def open_job(session: Session, kind: str, subject_id: int) -> Job:
-    """A queued job for the subject: the existing one if it has not started, else a new one."""
+    """A queued job for the subject: the existing one if it has not started (its revision bumped,
+    so a task that read it before this change cannot finish it, see `settle`), else a new one."""
     job = latest(session, kind, subject_id)
-    if job is not None and job.status == JobStatus.queued.value:
-        return job
-    if job is not None and job.status == JobStatus.waiting.value:
-        job.status = JobStatus.queued.value
-        job.enqueued_at = now()
-        return job
+    if job is not None and job.status in (JobStatus.queued.value, JobStatus.waiting.value):
+        # Guarded: a task may finish the job between the read above and this write.
+        reopened = session.execute(
+            update(Job)
+            .where(Job.id == job.id, Job.status.in_((JobStatus.queued.value, JobStatus.waiting.value)))
+            .values(status=JobStatus.queued.value, revision=Job.revision + 1, enqueued_at=now())
+            .execution_options(synchronize_session=False)
+        )
+        session.expire(job, ["status", "revision", "enqueued_at"])
+        if reopened.rowcount == 1:
+            return job
     job = Job(
         kind=kind,
         subject_id=subject_id,
@@ -55,6 +61,50 @@ def open_job(session: Session, kind: str, subject_id: int) -> Job:
     )
     session.add(job)
     return job
+
+
+def claimable(job: Job | None, task_id: str | None, *, stale_after: float) -> bool:
+    """Whether `task_id` may work on this job: queued, or running under the same task id (a
+    redelivery after its worker died) or for longer than `stale_after` seconds (the worker is gone)."""
+    if job is None or job.status not in (JobStatus.queued.value, JobStatus.running.value):
+        return False
+    if job.status == JobStatus.running.value and job.task_id != task_id:
+        started = _aware(job.started_at)
+        return started is None or started <= now() - timedelta(seconds=stale_after)
+    return True
+
+
+def settle(
+    session: Session,
+    job: Job,
+    task_id: str | None,
+    status: JobStatus,
+    *,
+    versions: dict | None = None,
+    error: str | None = None,
+) -> bool:
+    """Claim and close in one guarded UPDATE, for work done before it is written: the job moves to
+    `status` only if it is still the subject's newest, at the status and revision the task read.
+    False: someone else finished it, or it was asked for again meanwhile (drop the result)."""
+    moment = now()
+    newest = select(func.max(Job.id)).where(Job.kind == job.kind, Job.subject_id == job.subject_id)
+    values: dict = {"status": status.value, "task_id": task_id, "attempts": Job.attempts + 1, "error": error}
+    if status == JobStatus.waiting:
+        values["started_at"] = moment
+    else:
+        values.update(started_at=moment, finished_at=moment, versions=versions or {})
+    settled = session.execute(
+        update(Job)
+        .where(
+            Job.id == job.id,
+            Job.status == job.status,
+            Job.revision == job.revision,
+            Job.id == newest.scalar_subquery(),
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return settled.rowcount == 1
 
 
 def claim(
@@ -67,15 +117,8 @@ def claim(
 ) -> Job | None:
     """Take the subject's newest open job for this task, or None when there is nothing to do."""
     job = latest(session, kind, subject_id, for_update=True)
-    if job is None or job.status not in (
-        JobStatus.queued.value,
-        JobStatus.running.value,
-    ):
+    if not claimable(job, task_id, stale_after=stale_after):
         return None
-    if job.status == JobStatus.running.value and job.task_id != task_id:
-        started = _aware(job.started_at)
-        if started is not None and started > now() - timedelta(seconds=stale_after):
-            return None  # another worker is on it right now
     job.status, job.task_id = JobStatus.running.value, task_id
     job.attempts += 1
     job.started_at = now()

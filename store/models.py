@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -128,6 +129,9 @@ class Problem(Base):
     # The teacher's key and the model's voted answer differ (the key still wins); None: nothing to
     # compare. Stored when the key or the reference changes (store.grading), never on page view.
     key_disagrees: Mapped[bool | None]
+    # A teacher overrode an answer of this problem, or one of its answer groups: grading looks
+    # overrides up only for such problems (store.overrides sets it; it is never cleared).
+    overridden: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     assignment: Mapped[Assignment] = relationship(back_populates="problems")
     reference: Mapped[ReferenceSolution | None] = relationship()
@@ -254,6 +258,9 @@ class Job(Base):
     subject_id: Mapped[int] = mapped_column(Integer, index=True)
     status: Mapped[str] = mapped_column(String(16), default="queued")  # a JobStatus value
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Bumped each time an open job is asked for again (store.jobs.open_job): a task finishes the
+    # job only at the revision it read, so a key changed while it computed is not lost.
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     task_id: Mapped[str | None] = mapped_column(String(64))
     error: Mapped[str | None] = mapped_column(Text)
     versions: Mapped[dict[str, Any]] = mapped_column(default=dict)

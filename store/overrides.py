@@ -221,6 +221,7 @@ def override_answer(
         row = AnswerOverride(answer_id=answer.id, score=score, feedback=feedback, teacher_id=teacher_id)
         session.add(row)
     row.score, row.feedback, row.teacher_id, row.created_at = score, feedback, teacher_id, _now()
+    answer.problem.overridden = True  # grading looks overrides up for this problem from now on
     write_override(answer, score, feedback)
     _audit(
         session,
@@ -291,6 +292,7 @@ def override_group(session: Session, teacher_id: int, group: AnswerGroup, score,
     before = _group_snapshot(targets)
     group.override_score, group.override_feedback = score, feedback
     group.overridden_by, group.overridden_at = teacher_id, _now()
+    problem.overridden = True  # grading looks overrides up for this problem from now on
     for answer in targets:
         write_override(answer, score, feedback)
     _audit(

@@ -17,6 +17,7 @@ from kombu import Exchange, Queue
 from kombu.transport import TRANSPORT_ALIASES
 from kombu.transport.sqlalchemy import Transport as SqlaTransport
 
+from store import verdicts
 from store.db import db
 from store.settings import Settings
 
@@ -96,6 +97,8 @@ def make_celery(settings: Settings | None = None) -> Celery:
         stepwise_settings=settings,
     )
     db.configure(settings.database_url)
+    # Verdicts shared across workers: in Redis when configured, else a file beside the database.
+    verdicts.shared.configure(redis_url=settings.redis_url, directory=settings.instance_dir)
     _configure_beat(app, settings)
     return app
 
@@ -159,6 +162,7 @@ def _after_fork(**_kwargs) -> None:
     # Connections inherited from the parent must not be shared across processes.
     if db.engine is not None:
         db.engine.dispose(close=False)
+    verdicts.shared.after_fork()
 
 
 @task_postrun.connect

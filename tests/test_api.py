@@ -255,3 +255,19 @@ def test_keyed_problems_use_no_model_unless_worked_solutions_are_asked_for(setti
     with app.app_context():
         problems = db.session.scalars(select(Problem).where(Problem.assignment_id == created.get_json()["id"])).all()
         assert sum(p.reference is not None for p in problems) == expected
+
+
+def test_token_use_is_recorded_at_most_once_a_minute(client, auth, app, teacher):
+    """The token's `last_used_at` is kept to the minute: a busy integration writes no row per call."""
+    from store.models import ApiToken
+
+    def last_used():
+        with app.app_context():
+            db.session.remove()
+            return db.session.scalar(select(ApiToken.last_used_at).where(ApiToken.teacher_id == teacher.id))
+
+    assert client.get("/api/v1/assignments", headers=auth).status_code == 200
+    first = last_used()
+    assert first is not None
+    assert client.get("/api/v1/assignments", headers=auth).status_code == 200
+    assert last_used() == first

@@ -93,3 +93,71 @@ def test_step_credit_gives_method_marks_for_the_valid_steps_before_the_first_err
         assert marked.status == "partial" and 0 < marked.score <= 1.0
         assert "right" in marked.feedback and "first error" in marked.feedback
         assert marked.first_error == 2
+
+
+def test_a_key_changed_while_grading_computed_drops_the_stale_result(app, teacher):
+    """Grading reads, computes with no transaction open, then settles its job with one guarded
+    UPDATE: a key set in between bumped the job's revision, so the stale verdicts are dropped and
+    the next run grades against the new key."""
+    from sqlalchemy.orm import Session
+
+    from store import jobs
+    from store.models import JobStatus
+
+    _, sid, _ = _setup(app, teacher, [ProblemIn("1 + 1", "3")], [AnswerIn(1, "2")])
+    with app.app_context():
+        task = db.session()
+        _submission, job = grading._load(task, sid)  # the task's one read
+        assert job.status == JobStatus.queued.value
+        with Session(db.engine) as other:  # the teacher fixes the key meanwhile
+            problem = other.get(Submission, sid).answers[0].problem
+            assert grading.set_key(other, problem, "2") == [sid]
+            other.commit()
+        assert not jobs.settle(task, job, "stale-task", JobStatus.done)
+        task.rollback()
+        assert db.session.scalar(select(func.count()).select_from(Grade)) == 0
+        assert grading.grade(db.session, sid, "next-task").status == "graded"
+        assert db.session.get(Submission, sid).score == 1  # against the new key
+        assert grading.grade(db.session, sid, "duplicate").status == "skipped"  # a second message
+        assert db.session.scalar(select(func.count()).select_from(Grade)) == 1
+
+
+def test_a_verdict_made_by_one_worker_is_reused_by_another(app, teacher):
+    """The shared verdicts (Redis here) let a worker with a cold grader cache skip the checks
+    another worker made already; the grades are the same."""
+    import grader
+    from store import verdicts
+
+    verdicts.shared.configure(redis_url=app.config["STEPWISE"].redis_url)  # the app's, as a worker does
+    problems = [ProblemIn("x^2 - 1", "(x - 1)(x + 1)"), ProblemIn("half", "1/2")]
+    answers = [AnswerIn(1, "(x+1)*(x-1)", ("x^2 - 1 = (x-1)(x+1)",)), AnswerIn(2, "0.5")]
+    _, first, _ = _setup(app, teacher, problems, answers)
+    _, second, _ = _setup(app, teacher, problems, answers)
+    with app.app_context():
+        assert grading.grade(db.session, first, "worker-a").status == "graded"
+        grader.clear_cache()  # another process: nothing in its own cache
+        before = grader.cache_info()
+        assert grading.grade(db.session, second, "worker-b").status == "graded"
+        after = grader.cache_info()
+        assert (after["hits"], after["misses"]) == (before["hits"], before["misses"])  # no check ran
+        a, b = (db.session.get(Submission, s) for s in (first, second))
+        assert [(g.grade.status, g.grade.score, g.grade.feedback) for g in a.answers] == [
+            (g.grade.status, g.grade.score, g.grade.feedback) for g in b.answers
+        ]
+
+
+def test_verdicts_cut_short_by_a_time_limit_are_not_shared(tmp_path):
+    from store import verdicts
+
+    assert not verdicts.shareable({"status": "timeout", "steps": {"steps": []}})
+    assert not verdicts.shareable({"status": "correct", "steps": {"steps": [{"status": "timeout"}]}})
+    assert verdicts.shareable({"status": "correct", "steps": {"steps": [{"status": "valid"}]}})
+    # The embedded default shares them through a file that every worker process opens.
+    one, two = verdicts.FileVerdicts(tmp_path / "v.sqlite"), verdicts.FileVerdicts(tmp_path / "v.sqlite")
+    key = verdicts.cache_key("2", [], "2", {}, 2.0)
+    assert two.get_many([key]) == [None]
+    one.put_many({key: {"status": "correct", "fraction": 1.0}})
+    assert two.get_many([key]) == [{"status": "correct", "fraction": 1.0}]
+    assert verdicts.cache_key("2", [], "2", {}, 1.0) != key  # the time limit is part of the key
+    assert verdicts.cache_key("x" * 30_000, [], "2", {}, 2.0) is None  # too long to store
+    one.close(), two.close()

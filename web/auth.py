@@ -10,13 +10,14 @@ from __future__ import annotations
 import functools
 import hmac
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from flask import Flask, current_app, g, redirect, request, session, url_for
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user, login_user, logout_user
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from store.db import db
@@ -214,16 +215,28 @@ def issue_token(teacher: Teacher, name: str = "") -> str:
     return token
 
 
+TOKEN_USE_RESOLUTION = timedelta(minutes=1)  # `last_used_at` is kept to the minute, not per call
+
+
 def teacher_for_token(token: str) -> Teacher | None:
+    """The teacher a live token belongs to, in one query (token and teacher together). Its use is
+    recorded at most once a minute, so a busy integration does not write a row on every call."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
     row = db.session.scalar(
-        select(ApiToken).where(ApiToken.token_hash == token_hash(token), ApiToken.revoked_at.is_(None))
+        select(ApiToken)
+        .options(joinedload(ApiToken.teacher))
+        .where(ApiToken.token_hash == token_hash(token), ApiToken.revoked_at.is_(None))
     )
     if row is None:
         return None
-    row.last_used_at = datetime.now(UTC)
-    db.session.commit()
+    moment = datetime.now(UTC)
+    last = row.last_used_at
+    if last is not None and last.tzinfo is None:  # SQLite hands back naive UTC
+        last = last.replace(tzinfo=UTC)
+    if last is None or moment - last >= TOKEN_USE_RESOLUTION:
+        row.last_used_at = moment
+        db.session.commit()
     return row.teacher
 
 

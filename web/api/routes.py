@@ -7,6 +7,7 @@ import io
 
 from flask import Response, current_app, g, jsonify, request, url_for
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from store.db import db
 from store.intake import IntakeError, answers_in, problems_in
@@ -57,9 +58,9 @@ def _conforms(response):
     return check_response(response) if current_app.testing else response
 
 
-def _owned(model, object_id: int):
+def _owned(model, object_id: int, *, options=()):
     """Load a row of the calling teacher; another teacher's ids answer 404 like missing ones."""
-    row = db.session.get(model, object_id)
+    row = db.session.get(model, object_id, options=options)
     if row is None or row.teacher_id != g.api_teacher.id:
         raise ApiError(404, "not_found", f"No {model.__name__.lower()} {object_id}.")
     return row
@@ -114,7 +115,7 @@ def get_assignment(assignment_id: int):
 @bp.post("/assignments/<id:assignment_id>/submissions")
 @operation("createSubmission", body=SubmissionIn, responses={202: SubmissionAccepted}, errors=BODY_ERRORS)
 def create_submission(assignment_id: int):
-    assignment = _owned(Assignment, assignment_id)
+    assignment = _owned(Assignment, assignment_id, options=[joinedload(Assignment.problems)])  # one query
     body: SubmissionIn = request_body(problems=len(assignment.problems))
     submission, created = submit_answers(
         assignment, body.student, answers_in(body.answers), Source.api, external_id=body.external_id
