@@ -1,5 +1,6 @@
 """Logging setup for every process (web, workers, CLI): plain lines by default, one JSON object per
-line with STEPWISE_LOG_FORMAT=json. Workers call `configure(settings.log_format)` at start."""
+line with STEPWISE_LOG_FORMAT=json. The web app calls `configure(settings.log_format)` at start;
+Celery workers do too, and put their own handlers in the same format (tasks/celery_app.py)."""
 
 from __future__ import annotations
 
@@ -24,13 +25,24 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(body, default=str, ensure_ascii=False)
 
 
+def is_json(log_format: str) -> bool:
+    return log_format.strip().lower() == "json"
+
+
+def format_handlers(logger: logging.Logger, log_format: str) -> None:
+    """Give a logger's existing handlers (Celery's, say) the chosen format."""
+    if is_json(log_format):
+        for handler in logger.handlers:
+            handler.setFormatter(JsonFormatter())
+
+
 def configure(log_format: str, level: int = logging.INFO) -> None:
     """Give the `stepwise` loggers one handler in the chosen format (idempotent)."""
     logger = logging.getLogger("stepwise")
     for handler in list(logger.handlers):
         if getattr(handler, "_stepwise", False):
             logger.removeHandler(handler)
-    if log_format.strip().lower() != "json":
+    if not is_json(log_format):
         return  # plain text: the server's own logging setup (waitress, gunicorn, celery) stays in charge
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter())

@@ -1,14 +1,19 @@
 """Prometheus metric objects, defined once for every process (web, grading and reasoning workers).
 
-Import from here and call the `record_*` helpers; the web process serves them at `/metrics`.
-With several processes set `PROMETHEUS_MULTIPROC_DIR` to a directory they share (the compose file
-does): each process writes its samples there and `/metrics` adds them up. Queue depth and row
+Import from here and call the `record_*` helpers; the web process serves them at `/metrics`, a
+Celery worker on STEPWISE_WORKER_METRICS_PORT (tasks/celery_app.py). With several processes set
+`PROMETHEUS_MULTIPROC_DIR` to a directory they share (the compose file does for web; a worker makes
+its own): each process writes its samples there and the scrape adds them up. Queue depth and row
 counts are read at scrape time instead (see web/ops.py), so they are right across machines.
 """
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+import importlib
+import os
+import sys
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, multiprocess, values
 
 INTAKE = Counter("stepwise_intake_submissions_total", "Submissions accepted (stored and queued)", ["source"])
 INTAKE_ANSWERS = Counter("stepwise_intake_answers_total", "Answers accepted", ["source"])
@@ -37,8 +42,9 @@ def record_intake(source: str, answers: int) -> None:
     INTAKE_ANSWERS.labels(source).inc(answers)
 
 
-def record_graded(latency_seconds: float, task_seconds: float | None = None) -> None:
-    GRADING_SECONDS.observe(max(latency_seconds, 0.0))
+def record_graded(latency_seconds: float | None, task_seconds: float | None = None) -> None:
+    if latency_seconds is not None:
+        GRADING_SECONDS.observe(max(latency_seconds, 0.0))
     if task_seconds is not None:
         GRADING_TASK_SECONDS.observe(max(task_seconds, 0.0))
 
@@ -50,5 +56,41 @@ def record_generation(tokens: int, seconds: float) -> None:
         GENERATION_TOKENS_PER_SECOND.observe(tokens / seconds)
 
 
-def record_failure(kind: str) -> None:
-    FAILURES.labels(kind).inc()
+def record_failure(kind: str, count: int = 1) -> None:
+    FAILURES.labels(kind).inc(count)
+
+
+ALL = (
+    INTAKE,
+    INTAKE_ANSWERS,
+    GRADING_SECONDS,
+    GRADING_TASK_SECONDS,
+    GENERATED_TOKENS,
+    GENERATION_SECONDS,
+    GENERATION_TOKENS_PER_SECOND,
+    FAILURES,
+)
+
+
+def use_multiprocess(directory: str) -> None:
+    """Write this process's samples, and those of every process forked from it, to `directory`.
+
+    prometheus-client picks in-memory or file-backed values when a metric object is created, and
+    the objects above are created at import, which in a Celery worker comes before `worker_init`:
+    forked pool processes would keep their counts in their own memory, out of the parent's sight.
+    So, before the pool forks and before anything is recorded, the objects are made again with
+    file-backed values (`record_*` read the module globals, so every caller gets the new ones)."""
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    if values.ValueClass is not values.MutexValue:
+        return  # already file-backed (the variable was set before import)
+    values.ValueClass = values.get_value_class()
+    for metric in ALL:
+        REGISTRY.unregister(metric)
+    importlib.reload(sys.modules[__name__])
+
+
+def multiprocess_registry() -> CollectorRegistry:
+    """What every process of this node recorded under PROMETHEUS_MULTIPROC_DIR, summed."""
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    return registry

@@ -31,6 +31,7 @@ class Settings:
     login_limit_account: str = "10 per 15 minutes;50 per day"  # failed dashboard logins per account
     frame_ancestors: str = "*"  # who may frame the LTI pages (the LMS); dashboard pages are never framed
     log_format: str = "text"  # "json": one JSON object per log line
+    worker_metrics_port: int = 0  # a Celery worker serves Prometheus text on this port (0: off)
     check_timeout: float = 2.0  # seconds per sympy check
     task_time_limit: int = 600  # soft limit for a grading or passback task, seconds (hard: +30 s)
     reasoning_time_limit: int = 3600  # soft limit for a reasoning batch (hard: +300 s)

@@ -15,7 +15,7 @@ from celery import current_app
 from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy.orm import Session
 
-from store import jobs
+from store import jobs, metrics
 from store.db import after_commit, db
 from tasks.celery_app import REASON_TASK
 
@@ -60,6 +60,7 @@ def send(task_name: str, ids: Iterable[int], *, app=None, bind=None) -> list[int
             refused.append(object_id)
             error = f"{type(exc).__name__}: {exc}"[:300]
     if refused:
+        metrics.record_failure("enqueue", len(refused))
         log.warning(
             "queue.send_failed task=%s ids=%s error=%s: stored and queued, the sweeper re-sends them",
             task_name,

@@ -16,7 +16,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from celery.schedules import crontab
 from sqlalchemy.exc import OperationalError
 
-from store import batches
+from store import batches, metrics
 from store.db import db
 from tasks import celery_app, enqueue_passback, enqueue_reasoning
 
@@ -67,6 +67,7 @@ def enqueue(task_name: str, *args) -> None:
     except SoftTimeLimitExceeded:
         raise
     except Exception:  # any broker failure: the batch's next tick re-sends what is not done
+        metrics.record_failure("enqueue")
         log.warning("batch.send_failed task=%s args=%s", task_name, args)
 
 
@@ -157,6 +158,7 @@ def grade_item(self, batch_id: int, submission_id: int) -> str:
             session, batch_id, submission_id, timeout=settings.check_timeout, stale_after=_stale(settings)
         )
     except SoftTimeLimitExceeded:
+        metrics.record_failure("grading")
         batches.record_failure(session, batch_id, submission_id, "Grading took too long; ask your teacher to retry.")
         return "failed"
     except OperationalError:
@@ -164,6 +166,7 @@ def grade_item(self, batch_id: int, submission_id: int) -> str:
         raise
     except Exception as exc:  # a grader bug: the submission is failed, the batch goes on
         log.exception("batch.grade_failed batch=%s submission=%s", batch_id, submission_id)
+        metrics.record_failure("grading")
         batches.record_failure(session, batch_id, submission_id, f"Grading failed: {type(exc).__name__}")
         result = "failed"
     if result in ("done", "failed", "already") and batches.remaining(session, batch_id) == 0:

@@ -4,20 +4,29 @@
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
 
-from celery import Celery
+from celery import Celery, current_app
 from celery.signals import (
+    after_setup_logger,
+    after_setup_task_logger,
+    beat_init,
     celeryd_init,
     task_postrun,
     worker_init,
     worker_process_init,
     worker_process_shutdown,
+    worker_ready,
+    worker_shutdown,
 )
 from kombu import Exchange, Queue
 from kombu.transport import TRANSPORT_ALIASES
 from kombu.transport.sqlalchemy import Transport as SqlaTransport
 
-from store import verdicts
+from store import logs, verdicts
 from store.db import db
 from store.settings import Settings
 
@@ -155,6 +164,81 @@ def _warm_grader(**_kwargs) -> None:
     from grader import warm_up
 
     logging.getLogger("stepwise.worker").info("grader.warm_up seconds=%.2f", warm_up())
+
+
+METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+_private_metrics_dir: list[str] = []  # the directory this worker made for itself, removed at shutdown
+
+
+@worker_init.connect
+def _metrics_directory(sender=None, **_kwargs) -> None:
+    # STEPWISE_WORKER_METRICS_PORT: the worker's pool processes write their samples to one directory
+    # per worker node (PROMETHEUS_MULTIPROC_DIR if set, emptied now, else a private temporary one),
+    # which the parent serves. Set here, in the parent before the pool forks.
+    if not app_settings(sender.app).worker_metrics_port:
+        return
+    from store import metrics
+
+    directory = os.environ.get(METRICS_DIR)
+    if directory:
+        for stale in Path(directory).glob("*.db"):  # the last run's processes (their pids may be reused)
+            stale.unlink(missing_ok=True)
+    else:
+        directory = tempfile.mkdtemp(prefix="stepwise-worker-metrics-")
+        _private_metrics_dir.append(directory)
+    metrics.use_multiprocess(directory)
+
+
+@worker_ready.connect
+def _serve_metrics(sender=None, **_kwargs) -> None:
+    # Prometheus text on the port, from the parent process: every pool process's samples, summed.
+    port = app_settings(sender.app).worker_metrics_port
+    if not port:
+        return
+    from prometheus_client import start_http_server
+
+    from store import metrics
+
+    log = logging.getLogger("stepwise.worker")
+    try:
+        start_http_server(port, registry=metrics.multiprocess_registry())
+    except OSError as exc:  # metrics are not worth refusing work for
+        log.error("metrics.port_unavailable port=%s error=%s", port, exc)
+        return
+    log.info("metrics.serving port=%s directory=%s", port, os.environ[METRICS_DIR])
+
+
+@worker_process_shutdown.connect
+def _metrics_process_exit(pid=None, **_kwargs) -> None:
+    # Runs in the exiting pool process: its counters stay in the directory, its live gauges go.
+    if os.environ.get(METRICS_DIR):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid or os.getpid())
+
+
+@worker_shutdown.connect
+def _remove_metrics_dir(**_kwargs) -> None:
+    while _private_metrics_dir:
+        shutil.rmtree(_private_metrics_dir.pop(), ignore_errors=True)
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def _worker_log_format(logger=None, **_kwargs) -> None:
+    # STEPWISE_LOG_FORMAT for workers: Celery's handlers, which the stepwise loggers propagate to.
+    # (In a worker the app is current by now: Celery sets it before it sets up logging.)
+    settings = getattr(current_app.conf, "stepwise_settings", None)
+    if settings is not None and logger is not None:
+        logs.format_handlers(logger, settings.log_format)
+
+
+@beat_init.connect
+def _beat_log_format(sender=None, **_kwargs) -> None:
+    # Beat sets its logging up before this signal, and without making its app current.
+    settings = app_settings(sender.app)
+    for name in ("", "celery.task"):
+        logs.format_handlers(logging.getLogger(name), settings.log_format)
 
 
 @worker_process_init.connect

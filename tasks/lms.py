@@ -10,6 +10,7 @@ from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 
 from lms.passback import Backoff, deliver
+from store import metrics
 from store.db import db, is_transient, safe_rollback
 from tasks import PASSBACK_TASK
 from tasks.celery_app import app_settings
@@ -37,9 +38,12 @@ def passback(self, submission_id: int) -> str:
         safe_rollback(session)
         if is_transient(exc):
             raise retry_transient(self, exc, settings) from exc
+        metrics.record_failure("passback")
         raise
     finally:
         session.close()
     if outcome.status == "retry":
         raise self.retry(countdown=outcome.countdown, max_retries=backoff.max_attempts)
+    if outcome.status == "failed":  # a 4xx, a blocked target, or the last attempt
+        metrics.record_failure("passback")
     return outcome.status

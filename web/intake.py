@@ -9,11 +9,13 @@ import logging
 from typing import Any
 
 from flask import current_app
+from sqlalchemy import func, select
 
 from store import grading
 from store.db import db
 from store.intake import AnswerIn, ProblemIn, create_assignment, create_submission
-from store.models import Assignment, Problem, Source, Submission, Teacher
+from store.metrics import record_intake
+from store.models import Answer, Assignment, Problem, Source, Submission, Teacher
 from store.settings import Settings
 from tasks import GRADE_TASK, REASON_TASK, enqueue_on_commit, send
 from worker.keys import generation_settings
@@ -68,6 +70,7 @@ def submit_answers(
         enqueue_on_commit(session, GRADE_TASK, [submission.id])
     session.commit()
     if created:
+        record_intake(source.value, len(answers))
         log.info("submission.queued submission=%s source=%s", submission.id, source.value)
     return submission, created
 
@@ -88,4 +91,14 @@ def submit_upload(assignment: Assignment, rows: list, source: Source, *, mode: s
 
     report = store_upload(db.session(), assignment, rows, source, mode=mode)  # commits
     send(GRADE_TASK, report.to_grade)
+    for answers in _answer_counts(report.to_grade):
+        record_intake(source.value, answers)
     return report
+
+
+def _answer_counts(submission_ids: list[int]) -> list[int]:
+    """How many answers each of these submissions holds (one query)."""
+    if not submission_ids:
+        return []
+    by_submission = select(func.count()).where(Answer.submission_id.in_(submission_ids)).group_by(Answer.submission_id)
+    return list(db.session.scalars(by_submission))

@@ -11,7 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from sqlalchemy import func, select, text
 
-import store.metrics  # noqa: F401  (defines the metric objects in this process)
+import store.metrics  # defines the metric objects in this process
 from store.db import db
 
 bp = Blueprint("ops", __name__)
@@ -115,13 +115,7 @@ class ScrapeTimeCollector:
 
 @bp.get("/metrics")
 def metrics():
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-
-        base = CollectorRegistry()
-        multiprocess.MultiProcessCollector(base)
-    else:
-        base = REGISTRY
+    base = store.metrics.multiprocess_registry() if os.environ.get("PROMETHEUS_MULTIPROC_DIR") else REGISTRY
     scrape = CollectorRegistry(auto_describe=False)
     scrape.register(ScrapeTimeCollector())
     return Response(generate_latest(base) + generate_latest(scrape), mimetype=CONTENT_TYPE_LATEST)

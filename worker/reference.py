@@ -17,7 +17,7 @@ from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 
-from store import grading
+from store import grading, metrics
 from store import reasoning as rows
 from store.db import db
 from store.models import ReferenceStatus
@@ -93,6 +93,7 @@ def solve_reference(
     try:
         runner.run([stream.job(c) for c in claims], more=stream.more, on_done=stream.done, deadline=deadline)
     except FatalDeviceError as exc:
+        metrics.record_failure("reasoning", len(stream.open))
         log.critical(
             "reasoning.device_error batch=%s: %s",
             stream.open_ids,
@@ -113,11 +114,13 @@ def solve_reference(
         exit_process(1)
         return stream.statuses
     except GenerationTimeout as exc:
+        metrics.record_failure("reasoning", len(stream.open))
         log.error("reasoning.timeout batch=%s: %s", stream.open_ids, exc, extra={"event": "reasoning.timeout"})
         message = f"time limit: {exc} (STEPWISE_REASONING_TIME_LIMIT={settings.reasoning_time_limit}s)"
         stream.fail(ReferenceStatus.failed, message)
         return stream.statuses
     except (SoftTimeLimitExceeded, Exception) as exc:
+        metrics.record_failure("reasoning", len(stream.open))
         log.exception(
             "reasoning.failed batch=%s",
             stream.open_ids,

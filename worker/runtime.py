@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from store import metrics
 from worker.engine import (
     Completion,
     Engine,
@@ -480,7 +481,11 @@ class ModelRunner:
             return {}
         with self._lock:
             self.ensure_ready()
-            return self._run(jobs, more, on_done, deadline)
+            tokens, started = self.generated_tokens, time.perf_counter()
+            try:
+                return self._run(jobs, more, on_done, deadline)
+            finally:  # a run cut short by its deadline generated tokens too
+                metrics.record_generation(self.generated_tokens - tokens, time.perf_counter() - started)
 
     def _run(self, jobs: list[Job], more: Any, on_done: Any, deadline: float | None) -> dict[Any, list[Sample]]:
         thinking = self.thinking
