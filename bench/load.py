@@ -272,8 +272,10 @@ def measure(stack: Stack, args) -> dict:
 
     # Baseline 1: a trivial route under the same load.
     base, base_s = hammer(stack.port, token, args.clients, range(args.submissions), trivial)
-    # Intake: as fast as the server takes them.
+    # Intake: as fast as the server takes them (and where the CPU went meanwhile).
+    cpu_before = cpu_by_role()
     intake, intake_s = hammer(stack.port, token, args.clients, range(args.submissions), submit)
+    cpu_after = cpu_by_role()
     accepted = [p["id"] for s, _l, p in intake if s == 202]
     drain_started = time.perf_counter()
     wait_for(lambda: graded(accepted), timeout=900, interval=0.25)
@@ -339,11 +341,43 @@ def measure(stack: Stack, args) -> dict:
         "baseline_celery_noop_round_trip_p50_ms": round(1000 * statistics.median(trips), 1),
         "graded_exactly_once": once,
     }
+    report["intake_cpu_seconds"] = {k: round(cpu_after.get(k, 0) - cpu_before.get(k, 0), 2) for k in cpu_after}
     report["intake_vs_trivial_route"] = round(report["intake_rps"] / report["baseline_trivial_route_rps"], 3)
     report["submit_to_graded_vs_celery_noop"] = round(
         report["submit_to_graded_p50_ms"] / report["baseline_celery_noop_round_trip_p50_ms"], 2
     )
     return report
+
+
+def cpu_by_role() -> dict[str, float]:
+    """CPU seconds used so far by each kind of process on this machine (from /proc): the web
+    server, the Celery worker, Postgres, Redis, and this benchmark's clients."""
+    tick = os.sysconf("SC_CLK_TCK")
+    roles: dict[str, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        role = (
+            "bench_clients"
+            if int(entry.name) == os.getpid()
+            else "web"
+            if "gunicorn" in cmd or " run --no-demo" in cmd
+            else "worker"
+            if "celery" in cmd
+            else "postgres"
+            if "postgres" in cmd
+            else "redis"
+            if "redis-server" in cmd
+            else None
+        )
+        if role:
+            roles[role] = roles.get(role, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return roles
 
 
 def _await_log(path: Path, needle: str, timeout: float = 30.0) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
 
@@ -95,7 +96,37 @@ def make_engine(url: str, **options) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **options)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, **options)
+    engine = create_engine(url, **options)
+    # Pessimistic disconnect handling, but only for connections that sat idle: a ping per checkout
+    # (`pool_pre_ping`) is one more round trip on every request and every task. A connection used
+    # in the last PING_IDLE_S seconds is trusted; if the server went away meanwhile, the first
+    # statement fails as a disconnect, SQLAlchemy drops the whole pool, and the request answers 503
+    # or the task retries, as during any outage.
+    event.listen(engine, "checkin", _checked_in)
+    event.listen(engine, "checkout", _idle_ping(engine.dialect))
+    return engine
+
+
+PING_IDLE_S = 10.0
+
+
+def _checked_in(_dbapi_connection, record) -> None:
+    record.info["checked_in"] = time.monotonic()
+
+
+def _idle_ping(dialect):
+    driver_error = dialect.loaded_dbapi.Error
+
+    def ping(dbapi_connection, record, _proxy) -> None:
+        last = record.info.get("checked_in")
+        if last is not None and time.monotonic() - last < PING_IDLE_S:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)  # what pool_pre_ping runs, here only after idling
+        except driver_error as exc:  # the server is gone: the pool replaces this connection
+            raise DisconnectionError(str(exc)) from exc
+
+    return ping
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

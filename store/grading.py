@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session, joinedload
 
 from grader import GRADER_VERSION, check_answer, check_steps
@@ -95,11 +95,16 @@ def grade(
     if not jobs.settle(session, job, task_id, JobStatus.done, versions={"grader": _grader_version()}):
         return _dropped(session, submission_id, task_id)
     version = _grader_version()
-    for answer in submission.answers:
-        _write_grade(answer, sources[answer.id][1], found[answer.id], version)
-    if any(a.problem.overridden for a in submission.answers):
+    values = {a.id: _grade_values(a, sources[a.id][1], found[a.id], version) for a in submission.answers}
+    if any(a.problem.overridden for a in submission.answers):  # rare: overrides edit the Grade objects
+        for answer in submission.answers:
+            _write_grade(answer, values[answer.id])
         _apply_overrides(session, submission.answers)
-    _total(submission)
+        totals = [(a.grade.score, a.grade.status) for a in submission.answers]
+    else:
+        _store_grades(session, submission.answers, values)
+        totals = [(v["score"], v["status"]) for v in values.values()]
+    _total(submission, totals)
     session.commit()
     log.info("submission.graded submission=%s status=%s score=%s", submission.id, submission.status, submission.score)
     created = submission.created_at
@@ -185,22 +190,47 @@ def grade_answer(session: Session, answer: Answer, *, timeout: float = 2.0) -> b
     reference, source = reference_for(answer.problem)
     if source == "waiting":
         return False
-    _write_grade(answer, source, verdict(answer, reference, timeout), GRADER_VERSION)
+    _write_grade(answer, _grade_values(answer, source, verdict(answer, reference, timeout), GRADER_VERSION))
     _apply_overrides(session, [answer])
     return True
 
 
-def _write_grade(answer: Answer, source: str, found: dict, version: str) -> None:
+def _grade_values(answer: Answer, source: str, found: dict, version: str) -> dict:
+    """The columns of the answer's grade for this verdict."""
+    return {
+        "points": answer.problem.points,
+        "reference_source": source if source in ("key", "model") else None,
+        "created_at": datetime.now(UTC),
+        "steps": found["steps"]["steps"],
+        "first_error": found["steps"]["first_error"],
+        "status": found["status"],
+        "feedback": found["feedback"],
+        "score": round(found["fraction"] * answer.problem.points, 4),
+        "interpreted": found["interpreted"],
+        "diagnosis": found["diagnosis"],
+        "grader_version": version,
+    }
+
+
+def _write_grade(answer: Answer, values: dict) -> None:
     grade = answer.grade or Grade(answer_id=answer.id)
     answer.grade = grade
-    grade.points = answer.problem.points
-    grade.reference_source = source if source in ("key", "model") else None
-    grade.created_at = datetime.now(UTC)
-    grade.steps, grade.first_error = found["steps"]["steps"], found["steps"]["first_error"]
-    grade.status, grade.feedback = found["status"], found["feedback"]
-    grade.score = round(found["fraction"] * answer.problem.points, 4)
-    grade.interpreted, grade.diagnosis = found["interpreted"], found["diagnosis"]
-    grade.grader_version = version
+    for column, value in values.items():
+        setattr(grade, column, value)
+
+
+def _store_grades(session: Session, answers, values: dict[int, dict]) -> None:
+    """Grades in at most two statements on every database: the existing ones updated (one
+    executemany), the new ones inserted as plain rows (one executemany; the ORM would insert them
+    one by one where it must read each new id back, as on SQLite)."""
+    fresh = [answer for answer in answers if answer.grade is None]
+    for answer in answers:
+        if answer.grade is not None:
+            _write_grade(answer, values[answer.id])
+    if fresh:
+        session.execute(insert(Grade), [{"answer_id": a.id, **values[a.id]} for a in fresh])
+        for answer in fresh:
+            session.expire(answer, ["grade"])  # read again on next use, not the stale None
 
 
 def verdict(answer: Answer, reference: str | None, timeout: float, *, steps: dict | None = None) -> dict:
@@ -270,10 +300,10 @@ def _feedback(answer_feedback: str, steps: dict) -> str:
     return f"{answer_feedback} {finding.get('feedback') or ''}".strip()
 
 
-def _total(submission: Submission) -> None:
-    grades = [a.grade for a in submission.answers]
-    submission.score = round(sum(g.score for g in grades), 4)
-    review = any(g.status == "needs_review" for g in grades)
+def _total(submission: Submission, totals: list[tuple[float, str]]) -> None:
+    """The submission's score and status from its answers' (score, status)."""
+    submission.score = round(sum(score for score, _status in totals), 4)
+    review = any(status == "needs_review" for _score, status in totals)
     submission.status = (SubmissionStatus.needs_review if review else SubmissionStatus.graded).value
     submission.graded_at = datetime.now(UTC)
     submission.error = None

@@ -63,6 +63,17 @@ def open_job(session: Session, kind: str, subject_id: int) -> Job:
     return job
 
 
+def bump_open(session: Session, kind: str, subject_ids: list[int]) -> None:
+    """Make any task that already read these subjects' queued jobs drop its result (see `settle`)."""
+    if subject_ids:
+        session.execute(
+            update(Job)
+            .where(Job.kind == kind, Job.subject_id.in_(subject_ids), Job.status == JobStatus.queued.value)
+            .values(revision=Job.revision + 1)
+            .execution_options(synchronize_session=False)
+        )
+
+
 def claimable(job: Job | None, task_id: str | None, *, stale_after: float) -> bool:
     """Whether `task_id` may work on this job: queued, or running under the same task id (a
     redelivery after its worker died) or for longer than `stale_after` seconds (the worker is gone)."""

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from store import jobs
 from store.models import Answer, Grade, Source, Submission, SubmissionStatus
 from store.workflow import AnswerGroup, AnswerGroupText, AnswerOverride, OverrideAudit
 
@@ -179,6 +180,10 @@ def _finish(session: Session, answers: list[Answer]) -> Changed:
     submissions = {a.submission_id: a.submission for a in answers}
     for submission in submissions.values():
         retotal(submission)
+    # A grading of these submissions that read them before this override must not write over it:
+    # bumping its job's revision makes it drop its result (store.jobs.settle); the sweeper sends
+    # the job again and that grading applies the override.
+    jobs.bump_open(session, jobs.GRADE, list(submissions))
     session.commit()
     passback = sorted(s.id for s in submissions.values() if s.source == Source.lms.value)
     return Changed(len(answers), sorted(submissions), passback)

@@ -161,3 +161,28 @@ def test_verdicts_cut_short_by_a_time_limit_are_not_shared(tmp_path):
     assert verdicts.cache_key("2", [], "2", {}, 1.0) != key  # the time limit is part of the key
     assert verdicts.cache_key("x" * 30_000, [], "2", {}, 2.0) is None  # too long to store
     one.close(), two.close()
+
+
+def test_an_override_made_while_a_grading_computed_is_not_written_over(app, teacher):
+    """A teacher's override commits while a regrade is computing: the regrade's result is dropped
+    (the override bumped its job), and the next run applies the override."""
+    from sqlalchemy.orm import Session
+
+    from store import jobs
+    from store.models import JobStatus
+    from store.overrides import override_answer
+
+    _, sid, _ = _setup(app, teacher, [ProblemIn("1 + 1", "2")], [AnswerIn(1, "3")])
+    with app.app_context():
+        assert grading.grade_submission(db.session, sid).status == "graded"
+        jobs.open_job(db.session, jobs.GRADE, sid)  # a regrade is queued (`stepwise requeue`, say)
+        db.session.commit()
+        task = db.session()
+        _submission, job = grading._load(task, sid)  # the regrade's one read
+        with Session(db.engine) as other:
+            override_answer(other, teacher.id, other.get(Submission, sid).answers[0], 1.0, "Accepted")
+        assert not jobs.settle(task, job, "regrade", JobStatus.done)
+        task.rollback()
+        assert grading.grade(db.session, sid, "next").status == "graded"
+        grade = db.session.get(Submission, sid).answers[0].grade
+        assert (grade.score, grade.reference_source, grade.feedback) == (1.0, "teacher", "Accepted")

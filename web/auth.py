@@ -16,8 +16,7 @@ from flask import Flask, current_app, g, redirect, request, session, url_for
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user, login_user, logout_user
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from store.db import db
@@ -223,21 +222,21 @@ def teacher_for_token(token: str) -> Teacher | None:
     recorded at most once a minute, so a busy integration does not write a row on every call."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
-    row = db.session.scalar(
-        select(ApiToken)
-        .options(joinedload(ApiToken.teacher))
+    found = db.session.execute(
+        select(Teacher, ApiToken.id, ApiToken.last_used_at)
+        .join(ApiToken, ApiToken.teacher_id == Teacher.id)
         .where(ApiToken.token_hash == token_hash(token), ApiToken.revoked_at.is_(None))
-    )
-    if row is None:
+    ).first()
+    if found is None:
         return None
+    teacher, token_id, last = found
     moment = datetime.now(UTC)
-    last = row.last_used_at
     if last is not None and last.tzinfo is None:  # SQLite hands back naive UTC
         last = last.replace(tzinfo=UTC)
     if last is None or moment - last >= TOKEN_USE_RESOLUTION:
-        row.last_used_at = moment
+        db.session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=moment))
         db.session.commit()
-    return row.teacher
+    return teacher
 
 
 def bearer_teacher() -> Teacher | None:

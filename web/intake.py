@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from store import grading
 from store.db import db
-from store.intake import AnswerIn, ProblemIn, create_assignment, create_submission
+from store.intake import AnswerIn, ProblemIn, Target, create_assignment, create_submission
 from store.metrics import record_intake
 from store.models import Answer, Assignment, Problem, Source, Submission, Teacher
 from store.settings import Settings
@@ -59,7 +59,7 @@ def submit_assignment(
 
 
 def submit_answers(
-    assignment: Assignment, student: str, answers: list[AnswerIn], source: Source, **extra
+    assignment: Assignment | Target, student: str, answers: list[AnswerIn], source: Source, **extra
 ) -> tuple[Submission, bool]:
     """Store one submission (idempotent per assignment, source and external id) and queue it."""
     session = db.session()

@@ -7,10 +7,9 @@ import io
 
 from flask import Response, current_app, g, jsonify, request, url_for
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload
 
 from store.db import db
-from store.intake import IntakeError, answers_in, problems_in
+from store.intake import IntakeError, answers_in, intake_target, problems_in
 from store.models import Assignment, Source, Submission
 from web.api import bp
 from web.api.openapi import openapi_document
@@ -58,9 +57,9 @@ def _conforms(response):
     return check_response(response) if current_app.testing else response
 
 
-def _owned(model, object_id: int, *, options=()):
+def _owned(model, object_id: int):
     """Load a row of the calling teacher; another teacher's ids answer 404 like missing ones."""
-    row = db.session.get(model, object_id, options=options)
+    row = db.session.get(model, object_id)
     if row is None or row.teacher_id != g.api_teacher.id:
         raise ApiError(404, "not_found", f"No {model.__name__.lower()} {object_id}.")
     return row
@@ -115,8 +114,10 @@ def get_assignment(assignment_id: int):
 @bp.post("/assignments/<id:assignment_id>/submissions")
 @operation("createSubmission", body=SubmissionIn, responses={202: SubmissionAccepted}, errors=BODY_ERRORS)
 def create_submission(assignment_id: int):
-    assignment = _owned(Assignment, assignment_id, options=[joinedload(Assignment.problems)])  # one query
-    body: SubmissionIn = request_body(problems=len(assignment.problems))
+    assignment = intake_target(db.session, assignment_id, g.api_teacher.id)  # one query, no ORM objects
+    if assignment is None:
+        raise ApiError(404, "not_found", f"No assignment {assignment_id}.")
+    body: SubmissionIn = request_body(problems=len(assignment.problem_ids))
     submission, created = submit_answers(
         assignment, body.student, answers_in(body.answers), Source.api, external_id=body.external_id
     )
