@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 # The CPU build of torch; on a GPU host install the CUDA build you need before `make`.
 TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.stamp-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+# Test processes (pytest-xdist, one test file per process at a time): each has its own Postgres
+# database and Redis DB number, so they never share state.
+TEST_WORKERS ?= 2
 
 .PHONY: run test lint install services browser bench clean
 
@@ -33,7 +36,7 @@ lint: $(STAMP)
 	$(BIN)/mypy grader/
 
 test: $(STAMP) services browser lint
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
 
 bench: $(STAMP)
 	$(BIN)/python bench/grader.py

@@ -48,7 +48,7 @@ class Source(enum.StrEnum):
 
 class SubmissionStatus(enum.StrEnum):
     queued = "queued"
-    grading = "grading"
+    grading = "grading"  # kept for stored rows: grading now goes from queued to graded in one write
     graded = "graded"
     needs_review = "needs_review"
     failed = "failed"

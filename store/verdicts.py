@@ -27,8 +27,6 @@ from typing import Protocol
 
 import redis
 
-from grader import GRADER_VERSION
-
 log = logging.getLogger("stepwise.verdicts")
 
 TTL_S = 7 * 24 * 3600
@@ -38,6 +36,8 @@ PREFIX = "stepwise:verdict:"
 
 def cache_key(text: str, work: Sequence[str], reference: str | None, policy: dict | None, timeout: float) -> str | None:
     """The verdict's key, or None when the inputs are too long to be worth storing."""
+    from grader import GRADER_VERSION  # here, not at import: the web and the CLI never load sympy
+
     parts = [GRADER_VERSION, text, [str(w) for w in work or ()], reference, policy or {}, float(timeout)]
     raw = json.dumps(parts, sort_keys=True, ensure_ascii=False, default=str)
     if len(raw) > MAX_KEYED_TEXT:
