@@ -63,7 +63,7 @@ def grade(
 ) -> Outcome:
     """Grade every answer of the submission and commit once, in a handful of SQL statements
     whatever the number of answers: one read (submission, answers, problems, references, grades
-    and the newest job), the verdicts computed with no transaction open, then one guarded UPDATE
+    and the newest job), the verdicts computed with no row locked, then one guarded UPDATE
     that claims and closes the job (`jobs.settle`), the grades and the totals.
 
     The guard makes every path safe to run twice: a duplicate message, a redelivery or a
@@ -91,7 +91,7 @@ def grade(
         submission.status = SubmissionStatus.queued.value
         session.commit()
         return Outcome("waiting")
-    found = _verdicts(submission.answers, sources, timeout)  # no writes yet
+    found = _verdicts(submission.answers, sources, timeout)  # no writes yet, nothing locked
     if not jobs.settle(session, job, task_id, JobStatus.done, versions={"grader": _grader_version()}):
         return _dropped(session, submission_id, task_id)
     version = _grader_version()
