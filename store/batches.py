@@ -26,6 +26,7 @@ from store.models import (
     Submission,
     SubmissionStatus,
 )
+from store.reasoning import BATCH
 from store.workflow import Batch, BatchItem
 
 log = logging.getLogger("stepwise.batch")
@@ -201,7 +202,8 @@ def _references(session: Session, batch: Batch, model_enabled: bool, *, retry_fa
     ).all()
     for ref in refs:
         if ref.status == ReferenceStatus.failed.value and retry_failed:
-            ref.status, ref.error = ReferenceStatus.pending.value, None  # one more try per batch
+            # One more try per batch, as batch work: an interactive request claims the GPU first.
+            ref.status, ref.error, ref.priority = ReferenceStatus.pending.value, None, BATCH
     return [r.id for r in refs if r.status in REFERENCE_WAIT]
 
 

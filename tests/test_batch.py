@@ -291,3 +291,26 @@ def test_batch_and_regular_task_never_both_grade_a_submission(app, settings, tea
         assert sorted(attempts) == [1, 1, 1, 1]
         runs = dict(db.session.execute(select(BatchItem.submission_id, BatchItem.runs)).all())
         assert runs == {ids[0]: 0, ids[1]: 1, ids[2]: 1, ids[3]: 1}
+
+
+def test_a_failed_reference_is_retried_at_night_as_batch_work(app, settings, teacher):
+    """The nightly batch gives a reference that failed one more try, queued at batch priority so
+    that a teacher waiting on an interactive one gets the GPU first."""
+    from store.models import Problem, ReferenceSolution, ReferenceStatus
+    from store.reasoning import BATCH, INTERACTIVE
+    from web.intake import submit_assignment
+
+    with app.app_context():
+        owner = db.session.get(Teacher, teacher.id)
+        assignment = submit_assignment(owner, "Keyless", parse_problems([{"statement": "What is 6 * 7?"}]), settings)
+        create_submission(db.session, assignment, student="S", answers=[AnswerIn(1, "42")], source=Source.batch)
+        reference = db.session.get(Problem, assignment.problems[0].id).reference
+        reference.status, reference.priority = ReferenceStatus.failed.value, INTERACTIVE  # an earlier run failed
+        db.session.commit()
+        sent = []
+        senders = batches.Senders(grade=lambda b, s: None, reason=sent.append, passback=lambda s: None)
+        batch = batches.start_batch(db.session, trigger="schedule", assignment_id=assignment.id)
+        assert batches.advance(db.session, batch.id, senders, model_enabled=True) == "references"
+        retried = db.session.get(ReferenceSolution, reference.id)
+        assert sent == [reference.id]
+        assert (retried.status, retried.priority) == (ReferenceStatus.pending.value, BATCH)
