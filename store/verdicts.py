@@ -100,6 +100,7 @@ class FileVerdicts:
             conn = sqlite3.connect(self.path, timeout=1.0, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("CREATE TABLE IF NOT EXISTS verdicts (key TEXT PRIMARY KEY, verdict TEXT, stored REAL)")
+            conn.execute("CREATE INDEX IF NOT EXISTS verdicts_stored ON verdicts (stored)")  # expiry
             self._conn = conn
         return self._conn
 
