@@ -11,7 +11,7 @@ import time
 import pytest
 import redis as redis_lib
 from sqlalchemy import func, select
-from support import ROOT, wait_for, worker_env
+from support import ROOT, wait_for, worker_command, worker_env
 
 from store import batches
 from store.db import db
@@ -178,27 +178,7 @@ def _kill(proc: subprocess.Popen, sig=signal.SIGKILL) -> None:
 
 
 def _worker(env, log):
-    cmd = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "worker.app",
-        "worker",
-        "-Q",
-        "grading,lms",
-        "-P",
-        "prefork",
-        "--concurrency",
-        "2",
-        "--loglevel",
-        "INFO",
-        "-n",
-        f"batch-{os.getpid()}-{time.monotonic_ns()}@%h",
-        "--without-gossip",
-        "--without-mingle",
-        "--without-heartbeat",
-    ]
+    cmd = worker_command("grading,lms", f"batch-{os.getpid()}-{time.monotonic_ns()}")
     return _start(cmd, env, log, b" ready.")
 
 

@@ -15,7 +15,6 @@ import re
 import secrets
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -24,7 +23,7 @@ import pytest
 import redis as redis_lib
 from private_services import PrivatePostgres, PrivateRedis
 from sqlalchemy import func, select
-from support import ROOT, wait_for, worker_env
+from support import ROOT, wait_for, worker_command, worker_env
 
 from store.db import db
 from store.models import Grade, Job, Submission
@@ -82,30 +81,8 @@ class Stack:
     def start_worker(self) -> subprocess.Popen:
         log = self.tmp / f"worker-{len(self.workers)}.log"
         env = worker_env(self.settings, **{f"STEPWISE_{k.upper()}": v for k, v in LIMITS.items()})
-        cmd = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "worker.app",
-            "worker",
-            "-Q",
-            "grading,lms",
-            "-P",
-            "prefork",
-            "--concurrency",
-            "2",
-            "--loglevel",
-            "INFO",
-            "-n",
-            f"fault-{len(self.workers)}-{os.getpid()}@%h",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "--beat",
-            "--schedule",
-            str(self.tmp / f"beat-{len(self.workers)}"),
-        ]
+        name = f"fault-{len(self.workers)}-{os.getpid()}"
+        cmd = worker_command("grading,lms", name, beat_schedule=self.tmp / f"beat-{len(self.workers)}")
         with log.open("wb") as out:
             proc = subprocess.Popen(
                 cmd,
