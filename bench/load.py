@@ -209,6 +209,7 @@ class Embedded(Stack):
             self.proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+            self.proc.wait()
         db.dispose()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import time
@@ -93,17 +94,36 @@ def start_worker(env: dict[str, str], queues: str, log: Path, *, pool: str = "pr
         if proc.poll() is not None:
             raise RuntimeError(f"worker exited early:\n{log.read_text(errors='replace')[-4000:]}")
         time.sleep(0.2)
-    proc.kill()
+    stop_process(proc)
     raise RuntimeError(f"worker not ready in 60 s:\n{log.read_text(errors='replace')[-4000:]}")
 
 
+def stop_process(proc: subprocess.Popen, *, group: bool = False, timeout: float = 20) -> None:
+    """SIGTERM, wait up to `timeout`, then SIGKILL; always reap the child. `group` signals the
+    whole process group (children started with `start_new_session=True`, with their pool)."""
+
+    def signal_(sig: int) -> None:
+        try:
+            if group:
+                os.killpg(proc.pid, sig)
+            else:
+                proc.send_signal(sig)
+        except ProcessLookupError:
+            pass
+
+    if proc.poll() is None:
+        signal_(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pass
+    if group or proc.poll() is None:
+        signal_(signal.SIGKILL)  # a group's pool children may outlive their parent
+    proc.wait()  # reaped: no zombie, no "still running" warning when the Popen is collected
+
+
 def stop_worker(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    stop_process(proc)
 
 
 def wait_for(predicate, timeout: float = 60.0, interval: float = 0.2):

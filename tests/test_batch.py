@@ -11,7 +11,7 @@ import time
 import pytest
 import redis as redis_lib
 from sqlalchemy import func, select
-from support import ROOT, wait_for, worker_command, worker_env
+from support import ROOT, stop_process, wait_for, worker_command, worker_env
 
 from store import batches
 from store.db import db
@@ -169,12 +169,13 @@ def _start(cmd: list[str], env: dict, log, ready: bytes) -> subprocess.Popen:
     return proc
 
 
-def _kill(proc: subprocess.Popen, sig=signal.SIGKILL) -> None:
+def _kill(proc: subprocess.Popen) -> None:
+    """SIGKILL the process and its pool children at once, as a crash would."""
     try:
-        os.killpg(proc.pid, sig)
+        os.killpg(proc.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
-    proc.wait(timeout=30)
+    proc.wait()
 
 
 def _worker(env, log):
@@ -230,7 +231,7 @@ def test_killing_workers_and_beat_halfway_still_grades_everything_exactly_once(
         wait_for(finished, timeout=120, interval=0.5)
     finally:
         for proc in procs:
-            _kill(proc, signal.SIGTERM)
+            stop_process(proc, group=True, timeout=30)
     with app.app_context():
         runs = db.session.scalars(select(BatchItem.runs).where(BatchItem.batch_id == batch_id)).all()
         assert len(runs) == 240 and set(runs) == {1}, sorted(set(runs))

@@ -18,7 +18,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
-from support import ROOT, wait_for
+from support import ROOT, stop_process, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -49,12 +49,7 @@ def embedded_service(tmp_path):
         assert proc.poll() is None, (tmp_path / "run.log").read_text()
         yield base, tmp_path
     finally:
-        proc.send_signal(signal.SIGTERM)  # `stepwise run` stops its own workers
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_process(proc, timeout=60)  # SIGTERM: `stepwise run` stops its own workers
 
 
 def _workers_of(instance) -> list[str]:
@@ -136,6 +131,4 @@ def test_stopping_the_service_stops_its_workers(tmp_path):
         assert proc.wait(timeout=60) == 0
         wait_for(lambda: not _workers_of(instance), timeout=30)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_process(proc, group=True, timeout=0)

@@ -23,7 +23,7 @@ import pytest
 import redis as redis_lib
 from private_services import PrivatePostgres, PrivateRedis
 from sqlalchemy import func, select
-from support import ROOT, wait_for, worker_command, worker_env
+from support import ROOT, stop_process, wait_for, worker_command, worker_env
 
 from store.db import db
 from store.models import Grade, Job, Submission
@@ -107,16 +107,7 @@ class Stack:
 
     def close(self) -> None:
         for proc, _log in self.workers:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    pass
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            stop_process(proc, group=True)
         db.dispose()
         self.redis.close()
         self.pg.close()

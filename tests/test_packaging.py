@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import site
 import subprocess
 import sys
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from private_services import free_port
-from support import ROOT, wait_for
+from support import ROOT, stop_process, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -160,11 +159,7 @@ def test_db_upgrade_then_run_serve_in_an_empty_directory(installed, tmp_path):
         wait_for(serving, timeout=120, interval=0.5)
         assert proc.poll() is None, (tmp_path / "run.log").read_text()
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        stop_process(proc, timeout=30)
 
 
 def test_a_command_where_there_is_no_database_says_so_and_creates_nothing(installed, tmp_path):

@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from support import stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_ADMIN = os.environ.get("STEPWISE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -167,12 +168,7 @@ def test_reasoning_worker_solves_a_batch(pg_url, redis_db, tiny_model_path, tmp_
             time.sleep(0.2)
         assert redis_db.llen("grading") == 1
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:  # pragma: no cover
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_process(proc, group=True)
         engine.dispose()
 
 
@@ -211,13 +207,7 @@ def _start_reasoning_worker(env, log_path, name):
 
 
 def _stop(proc):
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:  # pragma: no cover
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    stop_process(proc, group=True)
 
 
 class _StuckServer(ThreadingHTTPServer):
