@@ -7,14 +7,15 @@ only then hand the ids to the queue, so a worker never looks for a row that is n
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ConfigDict, TypeAdapter
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from store.grading import refresh_disagreement
 from store.jobs import GRADE as GRADE_JOB
@@ -243,23 +244,48 @@ def create_submission(
     """Add a submission and its queued grading job (flushed, not committed); returns
     (submission, created). The same (assignment, source, external id) again returns the stored one.
     """
+    store = _insert_in_one_statement if session.get_bind().dialect.name == "postgresql" else _insert_portably
+    new = NewSubmission(student, source, external_id, callback_url, integration_id, lms_context or {})
+    return store(session, _target_of(assignment), answers, new)
+
+
+@dataclass(frozen=True)
+class NewSubmission:
+    """A submission's own fields, as the intake path received them."""
+
+    student: str
+    source: Source
+    external_id: str | None
+    callback_url: str | None
+    integration_id: int | None
+    lms_context: dict[str, Any]
+
+    def columns(self, assignment: Target) -> dict[str, Any]:
+        """Its `submissions` columns (all but the id and the timestamps) for this assignment."""
+        return {
+            "assignment_id": assignment.id,
+            "teacher_id": assignment.teacher_id,
+            "student": self.student,
+            "source": self.source.value,
+            "external_id": self.external_id,
+            "status": SubmissionStatus.queued.value,
+            "max_score": assignment.max_score,
+            "integration_id": self.integration_id,
+            "callback_url": self.callback_url,
+            "lms_context": self.lms_context,
+        }
+
+
+def _insert_portably(
+    session: Session, assignment: Target, answers: list[AnswerIn], new: NewSubmission
+) -> tuple[Submission, bool]:
+    """Any database: the submission (its id from the flush), its answers in one executemany, its job."""
+    external_id = new.external_id
     if external_id:
-        existing = find_external(session, assignment.id, source, external_id)
+        existing = find_external(session, assignment.id, new.source, external_id)
         if existing is not None:
             return existing, False
-    assignment = _target_of(assignment)
-    submission = Submission(
-        assignment_id=assignment.id,
-        teacher_id=assignment.teacher_id,
-        student=student,
-        source=source.value,
-        external_id=external_id,
-        status=SubmissionStatus.queued.value,
-        max_score=assignment.max_score,
-        callback_url=callback_url,
-        integration_id=integration_id,
-        lms_context=lms_context or {},
-    )
+    submission = Submission(**new.columns(assignment))
     if not external_id:  # nothing unique to collide on: no savepoint needed
         session.add(submission)
         session.flush()
@@ -269,7 +295,7 @@ def create_submission(
                 session.add(submission)
                 session.flush()
         except IntegrityError:
-            existing = find_external(session, assignment.id, source, external_id)
+            existing = find_external(session, assignment.id, new.source, external_id)
             if existing is None:
                 raise
             return existing, False
@@ -289,6 +315,71 @@ def create_submission(
         session.execute(insert(Answer), rows)
     job = {"kind": GRADE_JOB, "subject_id": submission.id, "status": JobStatus.queued.value, "enqueued_at": jobs_now()}
     session.execute(insert(Job).values(**job))
+    return submission, True
+
+
+# Postgres stores a submission, its answers and its grading job in one statement (one round trip):
+# data-modifying CTEs, the answers as parallel arrays through unnest. A duplicate external id
+# inserts nothing (ON CONFLICT on the unique constraint, also against a concurrent duplicate) and
+# the stored submission is returned instead. Other databases take the portable path above;
+# tests/test_intake_paths.py checks on Postgres that both store the same rows.
+_ONE_STATEMENT = text(
+    """
+    WITH s AS (
+        INSERT INTO submissions (assignment_id, teacher_id, student, source, external_id, status,
+                                 max_score, integration_id, callback_url, lms_context, created_at, updated_at)
+        VALUES (:assignment_id, :teacher_id, :student, :source, :external_id, :status,
+                :max_score, :integration_id, :callback_url, CAST(:lms_context AS JSON), :now, :now)
+        ON CONFLICT ON CONSTRAINT uq_submissions_assignment_external DO NOTHING
+        RETURNING id
+    ), a AS (
+        INSERT INTO answers (submission_id, problem_id, position, text, work)
+        SELECT s.id, x.problem_id, x.position, x.text, CAST(x.work AS JSON)
+        FROM s, unnest(CAST(:problem_ids AS INTEGER[]), CAST(:positions AS INTEGER[]),
+                       CAST(:texts AS TEXT[]), CAST(:works AS TEXT[])) AS x(problem_id, position, text, work)
+    ), j AS (
+        INSERT INTO jobs (kind, subject_id, status, attempts, revision, versions, created_at, enqueued_at)
+        SELECT :kind, s.id, :job_status, 0, 0, CAST('{}' AS JSON), :now, :now FROM s
+    )
+    SELECT id FROM s
+    """
+)
+
+
+def _insert_in_one_statement(
+    session: Session, assignment: Target, answers: list[AnswerIn], new: NewSubmission
+) -> tuple[Submission, bool]:
+    moment = jobs_now()
+    columns = new.columns(assignment)
+    submission_id = (
+        session.connection()
+        .execute(
+            _ONE_STATEMENT,
+            {
+                **columns,
+                "lms_context": json.dumps(new.lms_context),
+                "now": moment,
+                "problem_ids": [assignment.problem_ids[a.problem] for a in answers],
+                "positions": [a.problem for a in answers],
+                "texts": [a.answer for a in answers],
+                "works": [json.dumps(list(a.work)) for a in answers],
+                "kind": GRADE_JOB,
+                "job_status": JobStatus.queued.value,
+            },
+        )
+        .scalar()
+    )
+    if submission_id is None:  # the external id is stored already (perhaps a moment ago, concurrently)
+        existing = find_external(session, assignment.id, new.source, new.external_id or "")
+        if existing is None:
+            raise RuntimeError("a submission insert conflicted on something other than its external id")
+        return existing, False
+    # The row as stored, as a persistent ORM object without reading it back.
+    submission = Submission(
+        id=submission_id, **columns, score=None, error=None, graded_at=None, created_at=moment, updated_at=moment
+    )
+    make_transient_to_detached(submission)
+    session.add(submission)
     return submission, True
 
 

@@ -68,6 +68,7 @@ def _count(client, auth, app) -> tuple[int, int]:
 
 def test_intake_and_grading_statements_do_not_grow_with_the_answers(client, auth, app):
     intake, graded = _count(client, auth, app)
+    assert intake == 3  # the token, the assignment, then one statement stores everything (store.intake)
     print(f"\nPostgres: statements per submission: intake {intake}, grading {graded} ({PROBLEMS} answers)")
 
 
