@@ -163,7 +163,16 @@ def _warm_grader(**_kwargs) -> None:
     # takes the same path, and gives the same verdict, as every later one (issue 8, determinism).
     from grader import warm_up
 
-    logging.getLogger("stepwise.worker").info("grader.warm_up seconds=%.2f", warm_up())
+    _warmed.append(warm_up())
+
+
+_warmed: list[float] = []  # seconds the parent spent warming the grader, logged once logging is set up
+
+
+@worker_ready.connect
+def _log_warm_up(**_kwargs) -> None:
+    if _warmed:
+        logging.getLogger("stepwise.worker").info("grader.warm_up seconds=%.2f", _warmed[-1])
 
 
 METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"

@@ -93,6 +93,7 @@ def test_intake_is_counted_by_web_and_grading_by_the_worker_that_did_it(client, 
     events = [line["event"] for line in lines]
     assert any(e.endswith(" ready.") for e in events) and any(e.startswith("grade.done") for e in events)
     assert any(e.startswith("metrics.serving") for e in events)
+    assert any(e.startswith("grader.warm_up seconds=") for e in events)  # logged once logging is set up
 
 
 def test_a_grader_failure_in_the_worker_counts_as_a_grading_failure(client, auth, app, metrics_worker):
