@@ -98,13 +98,20 @@ def start_worker(env: dict[str, str], queues: str, log: Path, *, pool: str = "pr
     raise RuntimeError(f"worker not ready in 60 s:\n{log.read_text(errors='replace')[-4000:]}")
 
 
-def stop_process(proc: subprocess.Popen, *, group: bool = False, timeout: float = 20) -> None:
-    """SIGTERM, wait up to `timeout`, then SIGKILL; always reap the child. `group` signals the
-    whole process group (children started with `start_new_session=True`, with their pool)."""
+def stop_process(
+    proc: subprocess.Popen, *, group: bool = False, term_group: bool | None = None, timeout: float = 20
+) -> None:
+    """SIGTERM, wait up to `timeout`, then SIGKILL; always reap the child.
 
-    def signal_(sig: int) -> None:
+    `group`: the SIGKILL goes to the whole process group (children started with
+    `start_new_session=True`, with their pool processes). `term_group` (default: as `group`):
+    whether the SIGTERM does too; False leaves a supervisor such as `stepwise run` to stop its
+    own children.
+    """
+
+    def signal_(sig: int, to_group: bool) -> None:
         try:
-            if group:
+            if to_group:
                 os.killpg(proc.pid, sig)
             else:
                 proc.send_signal(sig)
@@ -112,13 +119,13 @@ def stop_process(proc: subprocess.Popen, *, group: bool = False, timeout: float 
             pass
 
     if proc.poll() is None:
-        signal_(signal.SIGTERM)
+        signal_(signal.SIGTERM, group if term_group is None else term_group)
         try:
             proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             pass
     if group or proc.poll() is None:
-        signal_(signal.SIGKILL)  # a group's pool children may outlive their parent
+        signal_(signal.SIGKILL, group)  # a group's children may outlive their parent
     proc.wait()  # reaped: no zombie, no "still running" warning when the Popen is collected
 
 

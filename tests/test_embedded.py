@@ -49,7 +49,7 @@ def embedded_service(tmp_path):
         assert proc.poll() is None, (tmp_path / "run.log").read_text()
         yield base, tmp_path
     finally:
-        stop_process(proc, timeout=60)  # SIGTERM: `stepwise run` stops its own workers
+        stop_process(proc, group=True, term_group=False, timeout=60)  # `stepwise run` stops its own workers
 
 
 def _workers_of(instance) -> list[str]:

@@ -159,7 +159,7 @@ def test_db_upgrade_then_run_serve_in_an_empty_directory(installed, tmp_path):
         wait_for(serving, timeout=120, interval=0.5)
         assert proc.poll() is None, (tmp_path / "run.log").read_text()
     finally:
-        stop_process(proc, timeout=30)
+        stop_process(proc, group=True, term_group=False, timeout=30)
 
 
 def test_a_command_where_there_is_no_database_says_so_and_creates_nothing(installed, tmp_path):
