@@ -107,7 +107,7 @@ class Stack:
 
     def close(self) -> None:
         for proc, _log in self.workers:
-            stop_process(proc, group=True)
+            stop_process(proc, group=True, term_group=False)  # warm shutdown by the parent, as before
         db.dispose()
         self.redis.close()
         self.pg.close()
